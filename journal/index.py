@@ -1,0 +1,181 @@
+"""Fold a journal into the state of every operation and run.
+
+Nothing about state is stored: an operation is in effect when it was applied and no
+compensating operation of it is itself in effect. Intents are not kept in memory; only
+their offsets, so they can be re-read on demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from journal.effects import Effect, effect_from_json
+from journal.errors import NotFound, UsageProblem
+from journal.scan import iter_raw_lines, read_record_at
+from journal.codec import decode_line
+
+APPLIED = "applied"
+
+
+@dataclass
+class OpInfo:
+    op_id: str
+    run_id: str
+    seq: int
+    offset: int
+    label: str
+    subject: str | None
+    compensates: str | None
+    redoes: str | None
+    replays: str | None
+    targets: frozenset[str]
+    outcome: str | None = None
+    reason: str = ""
+    recovered: bool = False
+    compensated_by: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    seq: int
+    ts: str
+    command: str
+    argv: list[str]
+    links: dict[str, Any]
+    meta: dict[str, Any]
+    op_ids: list[str] = field(default_factory=list)
+    status: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class JournalIndex:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.ops: dict[str, OpInfo] = {}
+        self.runs: dict[str, RunInfo] = {}
+        self.by_target: dict[str, list[str]] = {}
+
+    @classmethod
+    def load(cls, path: str) -> JournalIndex:
+        index = cls(path)
+        for raw in iter_raw_lines(path):
+            if not raw.complete:
+                break
+            try:
+                record = decode_line(raw.data)
+            except ValueError:
+                continue
+            index._add(record, raw.offset)
+        return index
+
+    def _add(self, record: dict[str, Any], offset: int) -> None:
+        kind = record.get("kind")
+        if kind == "run_begin":
+            self.runs[record["run"]] = RunInfo(
+                record["run"], record["seq"], record["ts"], record.get("command", ""),
+                record.get("argv", []), record.get("links", {}), record.get("meta", {}),
+            )
+        elif kind == "intent":
+            targets: set[str] = set()
+            for data in record.get("effects", []):
+                targets.update(effect_from_json(data).targets())
+            op = OpInfo(
+                record["op"], record["run"], record["seq"], offset, record.get("label", ""),
+                record.get("subject"), record.get("compensates"), record.get("redoes"),
+                record.get("replays"), frozenset(targets),
+            )
+            self.ops[op.op_id] = op
+            for target in targets:
+                self.by_target.setdefault(target, []).append(op.op_id)
+            if op.run_id in self.runs:
+                self.runs[op.run_id].op_ids.append(op.op_id)
+            if op.compensates and op.compensates in self.ops:
+                self.ops[op.compensates].compensated_by.append(op.op_id)
+        elif kind == "outcome":
+            op_info = self.ops.get(record.get("op", ""))
+            if op_info is not None:
+                op_info.outcome = record.get("status")
+                op_info.reason = record.get("reason", "")
+                op_info.recovered = bool(record.get("recovered"))
+        elif kind == "run_end":
+            run = self.runs.get(record.get("run", ""))
+            if run is not None:
+                run.status = record.get("status")
+                run.counts = record.get("counts", {})
+
+    # ----------------------------------------------------------------- state
+
+    def in_effect(self, op_id: str) -> bool:
+        op = self.ops[op_id]
+        if op.outcome != APPLIED:
+            return False
+        return not any(self.in_effect(c) for c in op.compensated_by)
+
+    def state(self, op_id: str) -> str:
+        """pending, failed, skipped, not applied, in effect, undone, or redone."""
+        op = self.ops[op_id]
+        if op.outcome is None:
+            return "pending"
+        if op.outcome == "not_applied":
+            return "not applied"
+        if op.outcome != APPLIED:
+            return op.outcome
+        if not self.in_effect(op_id):
+            return "undone"
+        return "redone" if op.compensated_by else "in effect"
+
+    def effects(self, op_id: str) -> list[Effect]:
+        return [effect_from_json(e) for e in self.intent(op_id).get("effects", [])]
+
+    def intent(self, op_id: str) -> dict[str, Any]:
+        return read_record_at(self.path, self.ops[op_id].offset)
+
+    def primary(self, op_id: str) -> str:
+        """The original operation a chain of undos and redos is about."""
+        current = op_id
+        while self.ops[current].compensates:
+            current = self.ops[current].compensates or current
+        return current
+
+    def in_effect_compensator(self, op_id: str) -> str | None:
+        return next((c for c in self.ops[op_id].compensated_by if self.in_effect(c)), None)
+
+    # ----------------------------------------------------------------- lookup
+
+    def resolve(self, ref: str) -> tuple[str, str]:
+        """('op'|'run', full id) for an id or a unique prefix of one (at least 4 characters)."""
+        if ref in self.ops:
+            return "op", ref
+        if ref in self.runs:
+            return "run", ref
+        if len(ref) < 4:
+            raise UsageProblem(f"id {ref!r} is too short; give at least 4 characters")
+        found = [("op", i) for i in self.ops if i.startswith(ref)]
+        found += [("run", i) for i in self.runs if i.startswith(ref)]
+        if not found:
+            raise NotFound(f"no operation or run with id {ref!r} in {self.path}")
+        if len(found) > 1:
+            raise UsageProblem(f"id {ref!r} is ambiguous: {', '.join(i for _, i in found[:5])}")
+        return found[0]
+
+    def later_touching(self, chosen: set[str]) -> list[str]:
+        """In-effect operations made after a chosen one that touched one of its targets.
+
+        An undo made after a chosen operation, of something also made after it, cancels out
+        with what it undid, so neither counts.
+        """
+        later: set[str] = set()
+        for chosen_id in chosen:
+            base = self.ops[chosen_id]
+            for target in base.targets:
+                for other_id in self.by_target.get(target, ()):
+                    other = self.ops[other_id]
+                    if other.seq <= base.seq or other_id in chosen or other_id in later:
+                        continue
+                    if other.compensates and self.ops[other.compensates].seq > base.seq:
+                        continue
+                    if self.in_effect(other_id):
+                        later.add(other_id)
+        return sorted(later, key=lambda o: self.ops[o].seq)

@@ -1,0 +1,157 @@
+"""`log`: runs and operations newest first, streamed from the end of the file.
+
+Reading backwards, every operation's outcome and later undos are met before its intent,
+so its state is known when it is emitted, with memory bounded by what is in flight.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from journal.codec import decode_line
+
+BLOCK = 1 << 20
+
+
+def iter_lines_reversed(path: str) -> Iterator[bytes]:
+    """Complete lines from last to first; a torn last line (no newline) is skipped."""
+    with open(path, "rb") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        position = end
+        carry = b""
+        first = True
+        while position > 0:
+            size = min(BLOCK, position)
+            position -= size
+            handle.seek(position)
+            chunk = handle.read(size) + carry
+            parts = chunk.split(b"\n")
+            carry = parts[0]
+            tail = parts[1:]
+            if first:
+                first = False
+                tail = tail[:-1]  # after the last newline: empty, or a torn line
+            for line in reversed(tail):
+                if line:
+                    yield line
+        if carry and end > 0:
+            yield carry
+
+
+@dataclass
+class _Comp:
+    """Compensating operations seen so far (they come after their target in the file)."""
+
+    in_effect: bool
+
+
+def iter_log(
+    path: str,
+    *,
+    run: str | None = None,
+    op: str | None = None,
+    target: str | None = None,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield {'type': 'run'|'op', ...} newest first, filtered."""
+    outcomes: dict[str, dict[str, Any]] = {}
+    compensations: dict[str, list[bool]] = {}  # op id -> in-effect flags of its compensators
+    runs_shown: set[str] = set()
+    emitted = 0
+    for line in iter_lines_reversed(path):
+        try:
+            record = decode_line(line)
+        except ValueError:
+            continue
+        kind = record.get("kind")
+        if kind == "outcome":
+            outcomes[record["op"]] = record
+        elif kind == "run_end" and record.get("command"):
+            if _run_wanted(record["run"], run, op, target):
+                runs_shown.add(record["run"])
+                yield _run_item(record, ended=True)
+        elif kind == "run_begin":
+            if record["run"] not in runs_shown and _run_wanted(record["run"], run, op, target) and not op:
+                yield _run_item(record, ended=False)
+            runs_shown.discard(record["run"])
+        elif kind == "intent":
+            op_id = record["op"]
+            outcome = outcomes.pop(op_id, None)
+            comps = compensations.pop(op_id, [])
+            status = outcome.get("status") if outcome else None
+            effective = status == "applied" and not any(comps)
+            if record.get("compensates"):
+                compensations.setdefault(record["compensates"], []).append(effective)
+            if run and not record["run"].startswith(run):
+                continue
+            if op and not op_id.startswith(op):
+                continue
+            targets = _targets(record)
+            if target and not any(target in t for t in targets):
+                continue
+            yield _op_item(record, outcome, _state(status, effective, comps), targets)
+            emitted += 1
+            if limit is not None and emitted >= limit:
+                return
+
+
+def _run_wanted(run_id: str, run: str | None, op: str | None, target: str | None) -> bool:
+    if run and not run_id.startswith(run):
+        return False
+    return not (op or target) or bool(run)
+
+
+def _state(status: str | None, effective: bool, comps: list[bool]) -> str:
+    if status is None:
+        return "pending"
+    if status == "not_applied":
+        return "not applied"
+    if status != "applied":
+        return status
+    if not effective:
+        return "undone"
+    return "redone" if comps else "in effect"
+
+
+def _targets(record: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for effect in record.get("effects", []):
+        for key in ("src", "dst", "path"):
+            if key in effect:
+                out.append(effect[key])
+        if "table" in effect:
+            out.append(f"{effect['db']}:{effect['table']}:{effect.get('key')}")
+    return out
+
+
+def _run_item(record: dict[str, Any], *, ended: bool) -> dict[str, Any]:
+    return {
+        "type": "run",
+        "run": record["run"],
+        "ts": record.get("ts"),
+        "command": record.get("command"),
+        "status": record.get("status") if ended else "interrupted",
+        "counts": record.get("counts", {}),
+    }
+
+
+def _op_item(record: dict[str, Any], outcome: dict[str, Any] | None, state: str, targets: list[str]) -> dict[str, Any]:
+    item = {
+        "type": "op",
+        "op": record["op"],
+        "run": record["run"],
+        "ts": record.get("ts"),
+        "label": record.get("label", ""),
+        "subject": record.get("subject"),
+        "state": state,
+        "effects": len(record.get("effects", [])),
+        "targets": targets,
+        "reason": outcome.get("reason", "") if outcome else "",
+    }
+    for link in ("compensates", "redoes", "replays"):
+        if record.get(link):
+            item[link] = record[link]
+    return item

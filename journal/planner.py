@@ -1,0 +1,145 @@
+"""Plan undo, redo and replay as new operations, from the journal and the real state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from journal.effects import Effect
+from journal.errors import UsageProblem
+from journal.index import JournalIndex
+from journal.runner import PlannedOp, precheck
+from journal.targets import probe, rebased_inverse
+from journal.effects import invert
+
+
+@dataclass(frozen=True)
+class Conflict:
+    op_id: str
+    effect: str
+    detail: str
+    blocking: bool
+
+
+@dataclass(frozen=True)
+class CompensationPlan:
+    """What undo, redo or replay would do; `ops` run in order."""
+
+    action: str
+    requested: str
+    ops: tuple[PlannedOp, ...]
+    sources: tuple[str, ...]  # the op each planned op undoes, redoes or replays
+    conflicts: tuple[Conflict, ...] = ()
+    cascade_needed: tuple[str, ...] = ()
+    not_in_effect: tuple[tuple[str, str], ...] = ()
+    would_skip: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def blocking(self) -> tuple[Conflict, ...]:
+        return tuple(c for c in self.conflicts if c.blocking)
+
+
+def _chosen_for_undo(index: JournalIndex, ref: str) -> tuple[list[str], list[tuple[str, str]]]:
+    kind, full = index.resolve(ref)
+    if kind == "op":
+        if not index.in_effect(full):
+            raise UsageProblem(f"operation {full} is {index.state(full)}; there is nothing to undo")
+        return [full], []
+    ops = index.runs[full].op_ids
+    chosen = [o for o in ops if index.in_effect(o)]
+    skipped = [(o, index.state(o)) for o in ops if not index.in_effect(o)]
+    if not chosen:
+        raise UsageProblem(f"run {full} has no operation in effect; there is nothing to undo")
+    return chosen, skipped
+
+
+def plan_undo(index: JournalIndex, ref: str, *, cascade: bool = False) -> CompensationPlan:
+    chosen, skipped = _chosen_for_undo(index, ref)
+    return _plan_compensation(index, "undo", ref, chosen, skipped, cascade)
+
+
+def plan_redo(index: JournalIndex, ref: str, *, cascade: bool = False) -> CompensationPlan:
+    """Redo is the undo of an undo: find the in-effect compensations and compensate them."""
+    kind, full = index.resolve(ref)
+    op_ids = [full] if kind == "op" else list(index.runs[full].op_ids)
+    chosen: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for op_id in op_ids:
+        op = index.ops[op_id]
+        if op.compensates and index.in_effect(op_id):
+            chosen.append(op_id)  # an undo in effect: undoing it redoes its target
+            continue
+        compensator = index.in_effect_compensator(op_id) if op.outcome == "applied" else None
+        if compensator:
+            chosen.append(compensator)
+        else:
+            skipped.append((op_id, index.state(op_id)))
+    if not chosen:
+        raise UsageProblem(f"{full} is not undone; there is nothing to redo")
+    return _plan_compensation(index, "redo", ref, chosen, skipped, cascade)
+
+
+def _plan_compensation(
+    index: JournalIndex,
+    action: str,
+    ref: str,
+    chosen: list[str],
+    skipped: list[tuple[str, str]],
+    cascade: bool,
+) -> CompensationPlan:
+    selected = set(chosen)
+    later = index.later_touching(selected)
+    cascade_needed: tuple[str, ...] = ()
+    if later and not cascade:
+        cascade_needed = tuple(sorted(later, key=lambda o: index.ops[o].seq))
+    while later and cascade:
+        selected |= set(later)
+        later = index.later_touching(selected)
+    ordered = sorted(selected, key=lambda o: index.ops[o].seq, reverse=True)
+    touched: set[str] = set()
+    ops: list[PlannedOp] = []
+    conflicts: list[Conflict] = []
+    for op_id in ordered:
+        info = index.ops[op_id]
+        inverses: list[Effect] = []
+        forced: list[str] = []
+        for effect in reversed(index.effects(op_id)):
+            targets = set(effect.targets())
+            if targets & touched:
+                inverses.append(invert(effect))  # a later op in this plan restores it first
+                continue
+            touched |= targets
+            seen = probe(effect)
+            if seen.state == "after":
+                inverses.append(rebased_inverse(effect, seen))
+            elif seen.state == "before":
+                detail = "already at its before value; this effect would be left out"
+                conflicts.append(Conflict(op_id, effect.describe(), detail, blocking=False))
+                forced.append(f"{effect.describe()}: {detail}")
+            else:
+                blocking = seen.blocking or seen.state == "mid"
+                conflicts.append(Conflict(op_id, effect.describe(), seen.detail or seen.state, blocking))
+                forced.append(f"{effect.describe()}: {seen.detail}")
+                inverses.append(rebased_inverse(effect, seen))
+        redoes = index.primary(op_id) if info.compensates else None
+        label = f"{action}: {info.label}"
+        ops.append(PlannedOp(label, tuple(inverses), info.subject, compensates=op_id, redoes=redoes,
+                             forced_over=tuple(forced)))
+    return CompensationPlan(action, ref, tuple(ops), tuple(ordered), tuple(conflicts), cascade_needed,
+                            tuple(skipped))
+
+
+def plan_replay(index: JournalIndex, ref: str) -> CompensationPlan:
+    kind, full = index.resolve(ref)
+    if kind != "run":
+        raise UsageProblem(f"{ref} is an operation; replay takes a run id")
+    ops: list[PlannedOp] = []
+    would_skip: list[tuple[str, str]] = []
+    for op_id in index.runs[full].op_ids:
+        info = index.ops[op_id]
+        effects = tuple(index.effects(op_id))
+        verdict, reason = precheck(effects)
+        if verdict != "ready":
+            would_skip.append((op_id, reason))
+        ops.append(PlannedOp(f"replay: {info.label}", effects, info.subject, replays=op_id))
+    return CompensationPlan("replay", ref, tuple(ops), tuple(index.runs[full].op_ids),
+                            would_skip=tuple(would_skip))

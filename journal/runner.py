@@ -1,0 +1,254 @@
+"""Execute planned operations through the journal, write-ahead.
+
+For each batch: append every intent, fsync once (group commit), then execute each
+operation with compare-and-swap and append its outcome. An operation whose targets do not
+hold their `before` values is skipped, never half-applied; one that fails midway is rolled
+back to `before` before its outcome is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from journal.effects import Effect, FileMove, LineRewrite, SqlEffect, effect_paths, effect_to_json, invert
+from journal.errors import OutsideAllowedRoots, ToolError
+from journal.store import JournalWriter, who
+from journal.targets import (
+    CasFailed,
+    PathGuard,
+    apply_line_rewrites,
+    apply_move,
+    apply_sql,
+    probe,
+)
+
+StepHook = Callable[[str], None]
+TOOL_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class PlannedOp:
+    """One unit of undo: its effects run in order, and all apply or none do."""
+
+    label: str
+    effects: tuple[Effect, ...]
+    subject: str | None = None
+    compensates: str | None = None
+    redoes: str | None = None
+    replays: str | None = None
+    forced_over: tuple[str, ...] = ()
+    note: dict[str, Any] = field(default_factory=dict)
+
+    def intent_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "label": self.label,
+            "effects": [effect_to_json(e) for e in self.effects],
+        }
+        for name in ("subject", "compensates", "redoes", "replays"):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = value
+        if self.forced_over:
+            fields["forced_over"] = list(self.forced_over)
+        if self.note:
+            fields["note"] = self.note
+        return fields
+
+
+@dataclass(frozen=True)
+class OpResult:
+    op_id: str
+    label: str
+    subject: str | None
+    status: str  # applied, skipped, failed
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    command: str
+    status: str
+    ops: tuple[OpResult, ...]
+    head: dict[str, Any]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {"applied": 0, "skipped": 0, "failed": 0}
+        for op in self.ops:
+            counts[op.status] = counts.get(op.status, 0) + 1
+        return counts
+
+
+class RollbackFailed(ToolError):
+    """An operation failed midway and could not be put back; `recover` must finish it."""
+
+    category = "refused"
+    code = "rollback_failed"
+
+
+def run_status(counts: dict[str, int]) -> str:
+    if counts.get("failed", 0) == 0 and counts.get("skipped", 0) == 0:
+        return "ok"
+    return "partial" if counts.get("applied", 0) else "nothing_applied"
+
+
+def execute_run(
+    writer: JournalWriter,
+    command: str,
+    ops: Sequence[PlannedOp],
+    *,
+    argv: Sequence[str] = (),
+    links: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+    guard: PathGuard | None = None,
+    on_step: StepHook | None = None,
+    batch_size: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Journal and execute `ops` as one run; returns what happened to each."""
+    step = on_step or (lambda _name: None)
+    ids = writer.services.ids
+    run_id = ids.new_id()
+    writer.append(
+        {"kind": "run_begin", "run": run_id, "command": command, "argv": list(argv),
+         "tool": TOOL_VERSION, **who(), "links": links or {}, "meta": meta or {}}
+    )
+    writer.sync()
+    step("run_begin")
+    results: list[OpResult] = []
+    for start in range(0, len(ops), max(1, batch_size)):
+        batch = ops[start : start + batch_size]
+        op_ids = [ids.new_id() for _ in batch]
+        for op_id, op in zip(op_ids, batch, strict=True):
+            writer.append({"kind": "intent", "run": run_id, "op": op_id, **op.intent_fields()})
+            step("intent")
+        writer.sync()
+        step("intents_synced")
+        for op_id, op in zip(op_ids, batch, strict=True):
+            status, reason = _execute_op(op, guard, step)
+            writer.append({"kind": "outcome", "run": run_id, "op": op_id, "status": status, "reason": reason})
+            results.append(OpResult(op_id, op.label, op.subject, status, reason))
+            step("outcome")
+            if progress:
+                progress(len(results), len(ops))
+        writer.sync()
+    counts = RunResult(run_id, command, "", tuple(results), {}).counts
+    status = run_status(counts)
+    writer.append({"kind": "run_end", "run": run_id, "command": command, "status": status, "counts": counts})
+    writer.sync()
+    step("run_end")
+    return RunResult(run_id, command, status, tuple(results), writer.head)
+
+
+def _check_guard(op: PlannedOp, guard: PathGuard | None) -> None:
+    if guard is None:
+        return
+    for effect in op.effects:
+        for path in effect_paths(effect):
+            guard.check(path)
+
+
+def precheck(effects: Sequence[Effect]) -> tuple[str, str]:
+    """('ready'|'already'|'blocked', reason): do the targets hold the `before` values?"""
+    touched: set[str] = set()
+    states: list[str] = []
+    problems: list[str] = []
+    for effect in effects:
+        targets = set(effect.targets())
+        if targets & touched:
+            states.append("before")  # depends on an earlier effect of this operation
+            continue
+        touched |= targets
+        seen = probe(effect)
+        states.append(seen.state)
+        if seen.state != "before":
+            problems.append(f"{effect.describe()}: {seen.detail or 'target is at its after value'}")
+    if all(s in ("after", "after_drift") for s in states):
+        return "already", "every target already holds its after value"
+    if problems:
+        return "blocked", "; ".join(problems)
+    return "ready", ""
+
+
+def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook) -> tuple[str, str]:
+    try:
+        _check_guard(op, guard)
+    except OutsideAllowedRoots as exc:
+        return "skipped", exc.message
+    verdict, reason = precheck(op.effects)
+    if verdict == "already":
+        return "skipped", "already applied: " + reason
+    if verdict == "blocked":
+        return "skipped", "compare-and-swap failed: " + reason
+    done: list[Step] = []
+    try:
+        for unit in group_steps(op.effects):
+            unit.apply(step)
+            done.append(unit)
+            step("effect")
+    except (CasFailed, OSError, sqlite3.Error) as exc:
+        status = "skipped" if isinstance(exc, CasFailed) else "failed"
+        try:
+            for unit in reversed(done):
+                unit.inverse().apply(None)
+        except Exception as undo_exc:
+            raise RollbackFailed(
+                f"operation {op.label!r} failed ({exc}) and could not be rolled back ({undo_exc}); "
+                "run `codex-sessions recover`"
+            ) from undo_exc
+        return status, f"{exc} (rolled back)" if done else str(exc)
+    return "applied", ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One atomic unit: a move, all rewrites of one file, or all row changes in one database."""
+
+    kind: str
+    effects: tuple[Effect, ...]
+
+    def apply(self, hook: StepHook | None) -> None:
+        if self.kind == "move":
+            move = self.effects[0]
+            assert isinstance(move, FileMove)
+            apply_move(move, hook)
+        elif self.kind == "lines":
+            edits = [e for e in self.effects if isinstance(e, LineRewrite)]
+            apply_line_rewrites(edits[0].path, edits)
+        else:
+            sql = [e for e in self.effects if not isinstance(e, FileMove | LineRewrite)]
+            apply_sql(sql[0].db, sql)
+
+    def inverse(self) -> Step:
+        return Step(self.kind, tuple(invert(e) for e in reversed(self.effects)))
+
+
+def group_steps(effects: Sequence[Effect]) -> list[Step]:
+    """Line rewrites group per file, row changes per database, each at its first position."""
+    steps: list[Step] = []
+    groups: dict[tuple[str, str], list[Effect]] = {}
+    order: list[tuple[str, str] | int] = []
+    for index, effect in enumerate(effects):
+        if isinstance(effect, FileMove):
+            order.append(index)
+            continue
+        key = ("lines", effect.path) if isinstance(effect, LineRewrite) else ("sql", _db_key(effect))
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(effect)
+    for item in order:
+        if isinstance(item, int):
+            steps.append(Step("move", (effects[item],)))
+        else:
+            steps.append(Step(item[0], tuple(groups[item])))
+    return steps
+
+
+def _db_key(effect: SqlEffect) -> str:
+    return os.path.realpath(effect.db)

@@ -1,0 +1,170 @@
+"""The writable journal: one writer at a time, appends that are whole lines, and fsync.
+
+Opening for write verifies the whole chain, sets a torn last line aside, and refuses a
+corrupt journal or one with operations left pending by a crash.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import hashlib
+import os
+import socket
+from types import TracebackType
+from typing import Any
+
+from journal import FORMAT_VERSION
+from journal.clock import Services
+from journal.codec import bytes_to_json, encode_line, line_hash
+from journal.errors import JournalCorrupt, LockHeld, PendingRecovery
+from journal.scan import ScanResult, TornTail, scan
+
+JOURNAL_ENV = "CODEX_SESSIONS_JOURNAL"
+
+
+def lock_path(journal_path: str) -> str:
+    return journal_path + ".lock"
+
+
+class JournalWriter:
+    """Append-only writer holding the journal's lock for its whole life."""
+
+    def __init__(self, path: str, services: Services, *, allow_pending: bool = False) -> None:
+        self.path = os.path.abspath(path)
+        self.services = services
+        self.allow_pending = allow_pending
+        self._lock_fd: int | None = None
+        self._fd: int | None = None
+        self.seq = -1
+        self.last_hash: str | None = None
+        self.scan_result: ScanResult | None = None
+        self.torn_repaired: dict[str, Any] | None = None
+
+    def __enter__(self) -> JournalWriter:
+        self.open()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def open(self) -> None:
+        folder = os.path.dirname(self.path)
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)
+        self._take_lock()
+        try:
+            result = scan(self.path)
+            self.scan_result = result
+            if result.problems:
+                first = result.problems[0]
+                raise JournalCorrupt(
+                    f"journal {self.path} is damaged at line {first.line} (offset {first.offset}): "
+                    f"{first.message}; writes are refused, run `verify`",
+                    details={"problems": [p.__dict__ for p in result.problems[:20]]},
+                )
+            new = not result.exists or (result.lines == 0 and result.torn is None)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if new:
+                self._write_genesis()
+                fsync_dir(folder)
+            else:
+                self.seq = result.last_seq
+                self.last_hash = result.last_hash
+                if result.torn is not None:
+                    self._set_aside(result.torn)
+            if result.pending and not self.allow_pending:
+                ids = ", ".join(sorted(result.pending)[:5])
+                raise PendingRecovery(
+                    f"{len(result.pending)} operation(s) were left pending by an interrupted run ({ids}); "
+                    "run `codex-sessions recover` first",
+                    details={"pending": sorted(result.pending)},
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    def _take_lock(self) -> None:
+        fd = os.open(lock_path(self.path), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LockHeld(
+                f"another codex-sessions process is writing {self.path} (lock {lock_path(self.path)} is held)"
+            ) from None
+        self._lock_fd = fd
+
+    def _write_genesis(self) -> None:
+        self.seq = -1
+        self.last_hash = None
+        self.append({"kind": "genesis", "journal_id": self.services.ids.new_id(), "tool": "codex-sessions"})
+        self.sync()
+
+    def _set_aside(self, torn: TornTail) -> None:
+        """Copy the torn bytes to `<journal>.torn`, trim them, and record that we did."""
+        sidecar = self.path + ".torn"
+        digest = hashlib.sha256(torn.data).hexdigest()
+        note = {"offset": torn.offset, "length": len(torn.data), "sha256": digest,
+                "bytes": bytes_to_json(torn.data), "set_aside_at": self.services.timestamp()}
+        fd = os.open(sidecar, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, encode_line(note) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        assert self._fd is not None
+        os.truncate(self.path, torn.offset)
+        os.fsync(self._fd)
+        self.torn_repaired = {"offset": torn.offset, "length": len(torn.data), "sha256": digest, "saved_to": sidecar}
+        self.append({"kind": "torn_tail", **self.torn_repaired})
+        self.sync()
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Write one whole line in one write(); the caller decides when to fsync."""
+        assert self._fd is not None, "journal is not open"
+        full = dict(record)
+        full["v"] = FORMAT_VERSION
+        full["seq"] = self.seq + 1
+        full["ts"] = self.services.timestamp()
+        full["prev"] = self.last_hash
+        line = encode_line(full)
+        os.write(self._fd, line + b"\n")
+        self.seq += 1
+        self.last_hash = line_hash(line)
+        return full
+
+    def sync(self) -> None:
+        assert self._fd is not None
+        os.fsync(self._fd)
+
+    @property
+    def head(self) -> dict[str, Any]:
+        return {"seq": self.seq, "sha256": self.last_hash}
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def who() -> dict[str, Any]:
+    """The user, host and pid a run records, as dnf and apt record them."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name is not an error worth failing a run for
+        user = str(os.getuid())
+    return {"user": user, "host": socket.gethostname(), "pid": os.getpid()}

@@ -1,0 +1,1 @@
+"""Codex-specific work (finding a Codex home, auditing it, repairing it) and the CLI."""

@@ -1,0 +1,3 @@
+from operations.cli.app import main
+
+main()

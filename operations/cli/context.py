@@ -1,0 +1,47 @@
+"""What every command resolves first: the Codex home, SQLite home, journal, and services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from journal.clock import Services
+from journal.effects import Effect, RowDelete, RowInsert, RowUpdate
+from journal.targets import PathGuard
+from operations.paths import (
+    CURRENT_STATE_DB,
+    CodexConfig,
+    read_config,
+    resolve_codex_home,
+    resolve_journal,
+    resolve_sqlite_home,
+)
+from operations.safety import refuse_if_running
+
+# Tests replace this to control the clock and the id source.
+make_services: Callable[[], Services] = Services
+
+
+@dataclass(frozen=True)
+class Located:
+    codex_home: Path
+    sqlite_home: Path
+    journal: Path
+    config: CodexConfig
+
+    def guard(self) -> PathGuard:
+        """Writes stay inside the Codex home and its SQLite home."""
+        return PathGuard([self.codex_home, self.sqlite_home])
+
+    def refuse_if_codex_running(self, effects: Iterable[Effect] = ()) -> None:
+        dbs = {self.sqlite_home / CURRENT_STATE_DB}
+        dbs |= {Path(e.db) for e in effects if isinstance(e, RowUpdate | RowInsert | RowDelete)}
+        refuse_if_running(self.codex_home, sorted(dbs))
+
+
+def locate(codex_home: str | None, journal: str | None) -> Located:
+    home = resolve_codex_home(codex_home)
+    config = read_config(home) if home.is_dir() else CodexConfig()
+    sqlite_home = resolve_sqlite_home(home, config).path
+    return Located(home, sqlite_home, resolve_journal(journal, home), config)

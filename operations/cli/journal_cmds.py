@@ -1,0 +1,342 @@
+"""Commands over the journal: log, show, undo, redo, replay, verify, recover."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+
+from journal.codec import bytes_to_json
+from journal.effects import Effect, FileMove, LineRewrite, RowUpdate, effect_to_json
+from journal.errors import ConflictRefused, NotFound
+from journal.index import JournalIndex
+from journal.logview import iter_log
+from journal.planner import CompensationPlan, plan_redo, plan_replay, plan_undo
+from journal.recover import apply_recovery, assess_pending
+from journal.runner import RunResult, execute_run
+from journal.scan import scan
+from journal.store import JournalWriter
+from journal.targets import probe
+from operations.cli import context
+from operations.cli.output import echo, emit, handles, stream_json
+
+CodexHomeOpt = Annotated[str | None, typer.Option("--codex-home", help="Codex home (default: $CODEX_HOME or ~/.codex).")]
+JournalOpt = Annotated[
+    str | None,
+    typer.Option("--journal", help="Journal file (default: $CODEX_SESSIONS_JOURNAL or <codex-home>/codex-sessions/journal.jsonl)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+ApplyOpt = Annotated[bool, typer.Option("--apply", help="Make the changes; without it, only show them.")]
+
+
+def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located, JournalIndex]:
+    loc = context.locate(codex_home, journal)
+    if not loc.journal.exists():
+        raise NotFound(f"no journal at {loc.journal}; nothing has been recorded yet")
+    return loc, JournalIndex.load(str(loc.journal))
+
+
+# ------------------------------------------------------------------------- log
+
+
+@handles("log")
+def log_cmd(
+    run: Annotated[str | None, typer.Option("--run", help="Only this run (id or prefix).")] = None,
+    op: Annotated[str | None, typer.Option("--op", help="Only this operation (id or prefix).")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Only operations touching a path or row containing this text.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many operations.")] = None,
+    codex_home: CodexHomeOpt = None,
+    journal: JournalOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List runs and operations, newest first. Example: codex-sessions log --limit 20"""
+    loc = context.locate(codex_home, journal)
+    if not loc.journal.exists():
+        raise NotFound(f"no journal at {loc.journal}; nothing has been recorded yet")
+    items = iter_log(str(loc.journal), run=run, op=op, target=target, limit=limit)
+    if json_:
+        stream_json("log", items, "entries")
+        return
+    for item in items:
+        if item["type"] == "run":
+            counts = ", ".join(f"{v} {k}" for k, v in sorted(item["counts"].items()) if v) or "no operations"
+            echo(f"run {item['run']}  {item['ts']}  {item['command']}  [{item['status']}]  {counts}")
+        else:
+            link = next((f" ({k} {item[k][:13]}…)" for k in ("redoes", "compensates", "replays") if k in item), "")
+            echo(f"  op {item['op']}  {item['state']:<11} {item['label']}{link}")
+            if item["reason"]:
+                echo(f"      reason: {item['reason']}")
+
+
+# ------------------------------------------------------------------------- show
+
+
+def _effect_view(effect: Effect, state: str) -> dict[str, Any]:
+    view = effect_to_json(effect)
+    now = probe(effect)
+    view["now"] = now.state
+    if now.detail:
+        view["now_detail"] = now.detail
+    view["op_state"] = state
+    return view
+
+
+def _render_effect(view: dict[str, Any]) -> list[str]:
+    kind = view["kind"]
+    now = f"[target now: {view['now']}{' - ' + view['now_detail'] if view.get('now_detail') else ''}]"
+    if kind == "file_move":
+        return [f"    move {view['src']}", f"      -> {view['dst']}",
+                f"      sha256 {view['sha256'][:16]}…  {view['size']} bytes  {now}"]
+    if kind == "line_rewrite":
+        return [f"    line {view['line']} of {view['path']}  {now}",
+                f"      - {_short(view['before'])}", f"      + {_short(view['after'])}"]
+    if kind == "row_update":
+        lines = [f"    update {view['table']} {view['key']} in {view['db']}  {now}"]
+        for col in sorted(view["after"]):
+            lines.append(f"      {col}: {view['before'].get(col)!r} -> {view['after'][col]!r}")
+        return lines
+    verb = "insert into" if kind == "row_insert" else "delete from"
+    return [f"    {verb} {view['table']} {view['key']} in {view['db']}  {now}",
+            f"      row: {_short(str(view['row']))}"]
+
+
+def _short(value: Any, width: int = 160) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= width else text[:width] + f"… ({len(text)} chars)"
+
+
+@handles("show")
+def show_cmd(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="An operation or run id (or a unique prefix).")],
+    codex_home: CodexHomeOpt = None,
+    journal: JournalOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Show one operation or run with every effect's before, after and current state. Example: codex-sessions show 0193ab"""
+    _loc, index = _index(journal, codex_home)
+    kind, full = index.resolve(ref)
+    op_ids = [full] if kind == "op" else index.runs[full].op_ids
+    ops = []
+    for op_id in op_ids:
+        info = index.ops[op_id]
+        state = index.state(op_id)
+        ops.append({
+            "op": op_id, "run": info.run_id, "label": info.label, "subject": info.subject, "state": state,
+            "outcome": info.outcome, "reason": info.reason, "recovered": info.recovered,
+            "compensates": info.compensates, "redoes": info.redoes, "replays": info.replays,
+            "compensated_by": info.compensated_by,
+            "effects": [_effect_view(e, state) for e in index.effects(op_id)],
+        })
+    data: dict[str, Any] = {"kind": kind, "id": full, "operations": ops}
+    if kind == "run":
+        data["run"] = asdict(index.runs[full])
+
+    def human() -> None:
+        if kind == "run":
+            r = index.runs[full]
+            echo(f"run {full}  {r.ts}  {r.command}  [{r.status or 'interrupted'}]  argv: {' '.join(r.argv)}")
+        for op in ops:
+            echo(f"  op {op['op']}  {op['state']}  {op['label']}")
+            for link in ("compensates", "redoes", "replays"):
+                if op[link]:
+                    echo(f"    {link} {op[link]}")
+            if op["reason"]:
+                echo(f"    reason: {op['reason']}")
+            for view in op["effects"]:
+                for line in _render_effect(view):
+                    echo(line)
+
+    emit("show", data, json_, human)
+
+
+# ------------------------------------------------------------------------- undo / redo / replay
+
+
+def _plan_data(plan: CompensationPlan) -> dict[str, Any]:
+    return {
+        "action": plan.action,
+        "requested": plan.requested,
+        "operations": [
+            {"source": src, "label": op.label, "subject": op.subject,
+             "effects": [effect_to_json(e) for e in op.effects], "forced_over": list(op.forced_over)}
+            for src, op in zip(plan.sources, plan.ops, strict=True)
+        ],
+        "conflicts": [asdict(c) for c in plan.conflicts],
+        "cascade_needed": list(plan.cascade_needed),
+        "not_in_effect": [{"op": o, "state": s} for o, s in plan.not_in_effect],
+        "would_skip": [{"op": o, "reason": r} for o, r in plan.would_skip],
+    }
+
+
+def _render_plan(plan: CompensationPlan) -> None:
+    echo(f"{plan.action} {plan.requested}: {len(plan.ops)} operation(s)")
+    for src, op in zip(plan.sources, plan.ops, strict=True):
+        echo(f"  {op.label}  (of {src})")
+        for effect in op.effects:
+            for line in _render_effect({**effect_to_json(effect), "now": "-"})[:3]:
+                echo(line.replace("  [target now: -]", ""))
+    for op_id, state in plan.not_in_effect:
+        echo(f"  not {plan.action}ne: {op_id} is {state}")
+    for op_id, reason in plan.would_skip:
+        echo(f"  would skip {op_id}: {reason}")
+    for c in plan.conflicts:
+        echo(f"  CONFLICT{' (blocking)' if c.blocking else ''}: {c.effect}: {c.detail}")
+    if plan.cascade_needed:
+        echo(f"  later operations in effect touch the same targets: {', '.join(plan.cascade_needed)}"
+             f" (use --cascade to {plan.action} them first)")
+
+
+def _refusal(plan: CompensationPlan, force: bool) -> str | None:
+    if plan.cascade_needed:
+        return (f"later operation(s) {', '.join(plan.cascade_needed)} touched the same targets; "
+                "use --cascade to undo them first")
+    if plan.blocking:
+        return "conflicts that cannot be forced: " + "; ".join(f"{c.effect}: {c.detail}" for c in plan.blocking)
+    if plan.conflicts and not force:
+        return ("targets changed since (conflict): " + "; ".join(f"{c.effect}: {c.detail}" for c in plan.conflicts)
+                + "; use --force to proceed anyway")
+    return None
+
+
+def _result_data(result: RunResult) -> dict[str, Any]:
+    return {"run": result.run_id, "status": result.status, "counts": result.counts,
+            "operations": [asdict(o) for o in result.ops], "journal_head": result.head}
+
+
+def _render_result(result: RunResult, verb: str) -> None:
+    for op in result.ops:
+        echo(f"  {op.status:<8} {op.label}{'  (' + op.reason + ')' if op.reason else ''}")
+    c = result.counts
+    echo(f"{verb}: {c['applied']} applied, {c['skipped']} skipped, {c['failed']} failed; run {result.run_id}")
+    echo(f"journal head: seq {result.head['seq']} sha256 {result.head['sha256']}")
+    if c["applied"]:
+        echo(f"to reverse it: codex-sessions undo {result.run_id} --apply")
+
+
+def _compensate(
+    action: str, ref: str, apply: bool, force: bool, cascade: bool, codex_home: str | None, journal: str | None,
+    json_: bool,
+) -> None:
+    loc, index = _index(journal, codex_home)
+    planner = {"undo": lambda: plan_undo(index, ref, cascade=cascade),
+               "redo": lambda: plan_redo(index, ref, cascade=cascade),
+               "replay": lambda: plan_replay(index, ref)}[action]
+    plan = planner()
+    refusal = _refusal(plan, force)
+    if not apply:
+        data = {"dry_run": True, "plan": _plan_data(plan), "would_refuse": refusal}
+
+        def human() -> None:
+            _render_plan(plan)
+            echo(f"would refuse: {refusal}" if refusal else f"dry run: nothing changed; add --apply to {action}")
+
+        emit(action, data, json_, human)
+        return
+    services = context.make_services()
+    with JournalWriter(str(loc.journal), services) as writer:
+        index = JournalIndex.load(str(loc.journal))  # re-plan under the lock
+        plan = planner()
+        refusal = _refusal(plan, force)
+        if refusal:
+            raise ConflictRefused(refusal, details={"plan": _plan_data(plan)})
+        loc.refuse_if_codex_running(e for op in plan.ops for e in op.effects)
+        full = index.resolve(ref)[1]
+        link = {"undo": "undoes", "redo": "redoes", "replay": "replays"}[action]
+        result = execute_run(writer, action, plan.ops, argv=sys.argv[1:], links={link: full},
+                             meta={"forced": force, "cascade": cascade}, guard=loc.guard())
+    code = 0 if result.status == "ok" else 3
+    emit(action, {"dry_run": False, **_result_data(result)}, json_, lambda: _render_result(result, action),
+         status="ok" if code == 0 else "partial", exit_code=code)
+
+
+ForceOpt = Annotated[bool, typer.Option("--force", help="Proceed over conflicts (what changed since is recorded).")]
+CascadeOpt = Annotated[bool, typer.Option("--cascade", help="Also undo later operations that touched the same targets, newest first.")]
+RefArg = Annotated[str, typer.Argument(metavar="ID", help="An operation or run id (or a unique prefix).")]
+
+
+@handles("undo")
+def undo_cmd(ref: RefArg, apply: ApplyOpt = False, force: ForceOpt = False, cascade: CascadeOpt = False,
+             codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False) -> None:
+    """Undo an operation or a whole run (newest operation first). Example: codex-sessions undo 0193ab --apply"""
+    _compensate("undo", ref, apply, force, cascade, codex_home, journal, json_)
+
+
+@handles("redo")
+def redo_cmd(ref: RefArg, apply: ApplyOpt = False, force: ForceOpt = False, cascade: CascadeOpt = False,
+             codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False) -> None:
+    """Redo what an undo reversed (the undo of an undo). Example: codex-sessions redo 0193ab --apply"""
+    _compensate("redo", ref, apply, force, cascade, codex_home, journal, json_)
+
+
+@handles("replay")
+def replay_cmd(ref: RefArg, apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None,
+               json_: JsonOpt = False) -> None:
+    """Re-apply a recorded run to the current state, each operation guarded by its before values. Example: codex-sessions replay 0193ab --apply"""
+    _compensate("replay", ref, apply, False, False, codex_home, journal, json_)
+
+
+# ------------------------------------------------------------------------- verify / recover
+
+
+@handles("verify")
+def verify_cmd(codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False) -> None:
+    """Check the hash chain, torn or corrupt lines, and operations left pending. Example: codex-sessions verify"""
+    loc = context.locate(codex_home, journal)
+    if not loc.journal.exists():
+        raise NotFound(f"no journal at {loc.journal}")
+    result = scan(str(loc.journal))
+    ok = result.healthy and not result.pending
+    data = {
+        "journal": str(loc.journal), "ok": ok, "lines": result.lines, "journal_id": result.journal_id,
+        "head": {"seq": result.last_seq, "sha256": result.last_hash},
+        "problems": [asdict(p) for p in result.problems],
+        "torn_tail": ({"offset": result.torn.offset, "length": len(result.torn.data),
+                       "bytes": bytes_to_json(result.torn.data[:200])} if result.torn else None),
+        "pending": sorted(result.pending), "open_runs": sorted(result.open_runs),
+    }
+
+    def human() -> None:
+        echo(f"journal {loc.journal}: {result.lines} lines, head seq {result.last_seq} sha256 {result.last_hash}")
+        for p in result.problems:
+            echo(f"  line {p.line} (offset {p.offset}): {p.kind}: {p.message}")
+        if result.torn:
+            echo(f"  torn last line at offset {result.torn.offset} ({len(result.torn.data)} bytes); "
+                 "it will be set aside before the next write")
+        for op_id in sorted(result.pending):
+            echo(f"  pending operation {op_id}: run `codex-sessions recover`")
+        echo("ok" if ok else "NOT OK")
+
+    emit("verify", data, json_, human, status="ok" if ok else "refused", exit_code=0 if ok else 3)
+
+
+@handles("recover")
+def recover_cmd(apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None,
+                json_: JsonOpt = False) -> None:
+    """Settle operations a crash left without an outcome, by looking at the real state. Example: codex-sessions recover --apply"""
+    loc = context.locate(codex_home, journal)
+    if not loc.journal.exists():
+        raise NotFound(f"no journal at {loc.journal}")
+    items, open_runs = assess_pending(str(loc.journal))
+    run_id = None
+    if apply and (items or open_runs):
+        with JournalWriter(str(loc.journal), context.make_services(), allow_pending=True) as writer:
+            items, open_runs = assess_pending(str(loc.journal))
+            loc.refuse_if_codex_running()
+            run_id = apply_recovery(writer, items, open_runs)
+    stuck = [i for i in items if i.verdict == "stuck"]
+    data = {"dry_run": not apply, "run": run_id, "operations": [asdict(i) for i in items], "open_runs": open_runs}
+
+    def human() -> None:
+        if not items and not open_runs:
+            echo("nothing to recover")
+        for i in items:
+            echo(f"  {i.op_id}  {i.verdict:<11} {i.label}: {i.reason}")
+        for r in open_runs:
+            echo(f"  run {r} never ended; it will be marked interrupted")
+        if items and not apply:
+            echo("dry run: add --apply to record these outcomes")
+
+    code = 3 if stuck else 0
+    emit("recover", data, json_, human, status="refused" if stuck else "ok", exit_code=code)

@@ -1,0 +1,102 @@
+"""Printing: one versioned JSON envelope for --json, human text otherwise.
+
+stdout carries only the payload; progress, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, is_dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+import typer
+
+from journal.errors import ToolError
+from operations.cli.exit_codes import exit_code_for
+
+SCHEMA_VERSION = "1"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _default(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def to_json_bytes(value: Any) -> bytes:
+    return orjson.dumps(value, default=_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+
+
+def envelope(command: str, data: Any, *, status: str = "ok", exit_code: int = 0,
+             errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "command": command, "status": status,
+            "exit_code": exit_code, "data": data, "errors": errors or []}
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.buffer.write(to_json_bytes(value) + b"\n")
+    sys.stdout.flush()
+
+
+def emit(command: str, data: Any, json_: bool, human: Callable[[], None], *, status: str = "ok",
+         exit_code: int = 0) -> None:
+    if json_:
+        print_json(envelope(command, data, status=status, exit_code=exit_code))
+    else:
+        human()
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+def stream_json(command: str, items: Iterable[Any], key: str) -> None:
+    """Print the envelope with `data[key]` streamed item by item (bounded memory)."""
+    out = sys.stdout.buffer
+    out.write(b'{"command":' + orjson.dumps(command) + b',"data":{' + orjson.dumps(key) + b":[")
+    first = True
+    for item in items:
+        if not first:
+            out.write(b",")
+        first = False
+        out.write(b"\n" + orjson.dumps(item, default=_default, option=orjson.OPT_SORT_KEYS))
+    out.write(b'\n]},"errors":[],"exit_code":0,"schema_version":"1","status":"ok"}\n')
+    out.flush()
+
+
+def echo(text: str = "") -> None:
+    typer.echo(text)
+
+
+def warn(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def handles(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """The one boundary where expected failures become messages and exit codes."""
+
+    def wrap(func: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(func)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return func(*args, **kwargs)
+            except ToolError as exc:
+                code = exit_code_for(exc)
+                if kwargs.get("json_"):
+                    status = "refused" if code == 3 else "error"
+                    print_json(envelope(command, None, status=status, exit_code=code,
+                                        errors=[{"code": exc.code, "message": exc.message, **exc.details}]))
+                else:
+                    typer.echo(f"codex-sessions {command}: {exc.message}", err=True)
+                raise typer.Exit(code) from None
+
+        return inner
+
+    return wrap

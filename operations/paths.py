@@ -1,0 +1,96 @@
+"""Where things are: the Codex home, its SQLite home, config.toml and our journal.
+
+Resolution follows Codex itself: `--codex-home`, else `$CODEX_HOME`, else `~/.codex`;
+SQLite home from config `sqlite_home`, else `$CODEX_SQLITE_HOME`, else the Codex home.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from journal.errors import UsageProblem
+from journal.store import JOURNAL_ENV
+
+STATE_DB_NAMES = ("state_5.sqlite", "state_4.sqlite", "state_2.sqlite", "state.sqlite")
+CURRENT_STATE_DB = "state_5.sqlite"
+
+
+@dataclass(frozen=True)
+class CodexConfig:
+    """The parts of config.toml that decide which sessions are listed."""
+
+    model_provider: str = "openai"
+    model_provider_explicit: bool = False
+    providers: tuple[str, ...] = ()
+    sqlite_home: str | None = None
+    error: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+BUILTIN_PROVIDERS = ("openai", "amazon-bedrock", "ollama", "lmstudio")
+
+
+def read_config(codex_home: Path) -> CodexConfig:
+    path = codex_home / "config.toml"
+    if not path.exists():
+        return CodexConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        return CodexConfig(error=f"cannot read {path}: {exc}")
+    providers = data.get("model_providers") or {}
+    provider = data.get("model_provider")
+    return CodexConfig(
+        model_provider=str(provider) if provider else "openai",
+        model_provider_explicit=provider is not None,
+        providers=tuple(sorted(p for p in providers if isinstance(providers.get(p), dict))),
+        sqlite_home=data.get("sqlite_home"),
+        raw=data,
+    )
+
+
+def resolve_codex_home(option: str | None, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if option:
+        return Path(option).expanduser().absolute()
+    if env.get("CODEX_HOME"):
+        return Path(env["CODEX_HOME"]).expanduser().absolute()
+    return Path.home() / ".codex"
+
+
+@dataclass(frozen=True)
+class SqliteHome:
+    path: Path
+    source: str  # config, env, codex_home
+
+
+def resolve_sqlite_home(codex_home: Path, config: CodexConfig, env: Mapping[str, str] | None = None) -> SqliteHome:
+    env = os.environ if env is None else env
+    if config.sqlite_home:
+        value = Path(config.sqlite_home).expanduser()
+        return SqliteHome(value if value.is_absolute() else codex_home / value, "config")
+    if env.get("CODEX_SQLITE_HOME"):
+        return SqliteHome(Path(env["CODEX_SQLITE_HOME"]).expanduser().absolute(), "env")
+    return SqliteHome(codex_home, "codex_home")
+
+
+def resolve_journal(option: str | None, codex_home: Path, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if option:
+        return Path(option).expanduser().absolute()
+    if env.get(JOURNAL_ENV):
+        return Path(env[JOURNAL_ENV]).expanduser().absolute()
+    return codex_home / "codex-sessions" / "journal.jsonl"
+
+
+def require_home(codex_home: Path) -> None:
+    if not codex_home.is_dir():
+        raise UsageProblem(
+            f"no Codex home at {codex_home}; pass --codex-home or set CODEX_HOME "
+            "(try the bundled sample: --codex-home fixtures/sample-home)"
+        )

@@ -1,0 +1,140 @@
+"""Generic targets for journal tests: temporary files and a temporary SQLite database."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import random
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from typer.testing import CliRunner
+
+from journal.clock import IdSource, Services
+from journal.effects import FileMove, LineRewrite, RowDelete, RowInsert, RowUpdate
+from journal.runner import PlannedOp, RunResult, execute_run
+from journal.store import JournalWriter
+from journal.targets import file_digest
+from operations.cli.app import app
+
+runner = CliRunner()
+
+
+class TickingClock:
+    """Deterministic time: starts at a fixed moment and advances 1 ms per reading."""
+
+    ticks = itertools.count()
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.start = start or datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.start + timedelta(milliseconds=next(self.ticks))
+
+
+_seeds = itertools.count(1)
+
+
+def fixed_services(seed: int | None = None) -> Services:
+    clock = TickingClock()
+    rng = random.Random(next(_seeds) if seed is None else seed)
+    return Services(clock, IdSource(clock, lambda n: bytes(rng.getrandbits(8) for _ in range(n))))
+
+
+def cli(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+def cli_json(*args: str) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(app, [*args, "--json"])
+    return result.exit_code, orjson.loads(result.stdout)
+
+
+@dataclass
+class World:
+    """A folder of files and one SQLite database, plus a journal beside them."""
+
+    root: Path
+    db: Path
+    journal: Path
+
+    def file(self, rel: str, content: bytes, mtime_ns: int = 1_700_000_000_000_000_000) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+        return path
+
+    def move(self, src: Path, dst: Path, touch_ns: int | None = None) -> FileMove:
+        sha, size = file_digest(src)
+        return FileMove(str(src), str(dst), sha, size, src.stat().st_mtime_ns, touch_ns)
+
+    def rewrite(self, path: Path, line: int, after: bytes) -> LineRewrite:
+        lines = path.read_bytes().split(b"\n")
+        before = lines[line - 1]
+        new = list(lines)
+        new[line - 1] = after
+        return LineRewrite(str(path), line, before, after, sha(path.read_bytes()), sha(b"\n".join(new)))
+
+    def row(self, key: str) -> dict[str, Any] | None:
+        conn = sqlite3.connect(self.db)
+        try:
+            cur = conn.execute("SELECT * FROM items WHERE id = ?", (key,))
+            row = cur.fetchone()
+            return None if row is None else {d[0]: v for d, v in zip(cur.description, row, strict=True)}
+        finally:
+            conn.close()
+
+    def update(self, key: str, **after: Any) -> RowUpdate:
+        current = self.row(key)
+        assert current is not None
+        return RowUpdate(str(self.db), "items", {"id": key}, {k: current[k] for k in after}, after)
+
+    def insert(self, key: str, **values: Any) -> RowInsert:
+        return RowInsert(str(self.db), "items", {"id": key}, {"id": key, **values})
+
+    def delete(self, key: str) -> RowDelete:
+        current = self.row(key)
+        assert current is not None
+        return RowDelete(str(self.db), "items", {"id": key}, current)
+
+    def execute(self, ops: list[PlannedOp], services: Services | None = None, **kw: Any) -> RunResult:
+        with JournalWriter(str(self.journal), services or fixed_services()) as writer:
+            return execute_run(writer, "test", ops, **kw)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every file (sha256, mtime) and every row: what 'byte for byte' means here."""
+        files = {}
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and "journal" not in path.name and path.suffix not in (".sqlite", ".lock") \
+                    and not path.name.endswith(("-wal", "-shm", "-journal")):
+                files[str(path.relative_to(self.root))] = (sha(path.read_bytes()), path.stat().st_mtime_ns)
+        conn = sqlite3.connect(self.db)
+        try:
+            rows = conn.execute("SELECT * FROM items ORDER BY id").fetchall()
+        finally:
+            conn.close()
+        return {"files": files, "rows": rows}
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def make_world(tmp_path: Path) -> World:
+    root = tmp_path / "home"
+    root.mkdir(exist_ok=True)
+    db = root / "state.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT NOT NULL, n INTEGER, data BLOB)")
+    conn.executemany("INSERT INTO items VALUES (?, ?, ?, ?)",
+                     [("a", "alpha", 1, b"\x00\x01"), ("b", "beta", 2, None), ("c", "gamma", 3, None)])
+    conn.commit()
+    conn.close()
+    return World(root, db, root / "codex-sessions" / "journal.jsonl")

@@ -1,0 +1,179 @@
+"""Every effect kind: apply, undo, redo, replay, conflict refusal and cascade, on real files and SQLite."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+from journal.runner import PlannedOp
+from tests.helpers import World, cli, cli_json
+
+J = "--journal"
+
+
+def _ops_for_every_kind(world: World) -> list[PlannedOp]:
+    src = world.file("sessions/2026/01/02/rollout-x.jsonl", b'{"a":1}\n{"b":2}\n')
+    doc = world.file("doc.jsonl", b'{"provider":"old"}\n{"turn":1}\n{"turn":2}\n', mtime_ns=1_600_000_000_123_456_789)
+    return [
+        PlannedOp("move x", (world.move(src, world.root / "archived_sessions" / "rollout-x.jsonl", 1_800_000_000_000_000_000),
+                             world.update("a", name="moved", n=None)), subject="x"),
+        PlannedOp("rewrite doc", (world.rewrite(doc, 1, b'{"provider":"brand-new"}'),), subject="doc"),
+        PlannedOp("insert d", (world.insert("d", name="delta", n=4, data=b"\xff"),), subject="d"),
+        PlannedOp("delete c", (world.delete("c"),), subject="c"),
+    ]
+
+
+def test_apply_then_undo_restores_every_byte_row_and_mtime_then_redo_and_replay(world: World) -> None:
+    ops = _ops_for_every_kind(world)
+    before = world.snapshot()
+    result = world.execute(ops)
+    assert result.status == "ok" and result.counts == {"applied": 4, "skipped": 0, "failed": 0}
+    after = world.snapshot()
+    assert after != before
+    assert (world.root / "archived_sessions" / "rollout-x.jsonl").stat().st_mtime_ns == 1_800_000_000_000_000_000
+    doc = world.root / "doc.jsonl"
+    assert doc.read_bytes() == b'{"provider":"brand-new"}\n{"turn":1}\n{"turn":2}\n'
+    assert doc.stat().st_mtime_ns == 1_600_000_000_123_456_789
+    assert world.row("d") == {"id": "d", "name": "delta", "n": 4, "data": b"\xff"}
+    assert world.row("c") is None
+
+    # dry run changes nothing and says what it would do
+    code, dry = cli_json("undo", result.run_id, J, str(world.journal))
+    assert code == 0 and dry["data"]["dry_run"] is True and dry["data"]["would_refuse"] is None
+    assert [o["label"] for o in dry["data"]["plan"]["operations"]] == [
+        "undo: delete c", "undo: insert d", "undo: rewrite doc", "undo: move x"]
+    assert world.snapshot() == after
+
+    code, undone = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
+    assert code == 0, undone
+    assert undone["data"]["counts"] == {"applied": 4, "skipped": 0, "failed": 0}
+    assert world.snapshot() == before
+
+    code, shown = cli_json("show", result.run_id, J, str(world.journal))
+    assert code == 0
+    assert {o["state"] for o in shown["data"]["operations"]} == {"undone"}
+
+    code, redone = cli_json("redo", undone["data"]["run"], "--apply", J, str(world.journal))
+    assert code == 0, redone
+    assert world.snapshot() == after
+    code, shown = cli_json("show", result.run_id, J, str(world.journal))
+    assert {o["state"] for o in shown["data"]["operations"]} == {"redone"}
+
+    # undo the redo (by naming the original run again), then replay the original run
+    code, again = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
+    assert code == 0, again
+    assert world.snapshot() == before
+    code, replayed = cli_json("replay", result.run_id, "--apply", J, str(world.journal))
+    assert code == 0, replayed
+    assert replayed["data"]["counts"]["applied"] == 4
+    assert world.snapshot() == after
+    assert cli("verify", J, str(world.journal)).exit_code == 0
+
+
+def test_undo_of_a_single_operation_leaves_the_others(world: World) -> None:
+    result = world.execute(_ops_for_every_kind(world))
+    insert_op = next(o for o in result.ops if o.label == "insert d")
+    code, data = cli_json("undo", insert_op.op_id, "--apply", J, str(world.journal))
+    assert code == 0, data
+    assert world.row("d") is None
+    assert world.row("c") is None  # the delete stays in effect
+    assert (world.root / "archived_sessions" / "rollout-x.jsonl").exists()
+
+
+def test_conflict_refuses_without_force_and_force_records_what_it_overrode(world: World) -> None:
+    result = world.execute([PlannedOp("set n", (world.update("a", n=100),))])
+    conn = sqlite3.connect(world.db)
+    conn.execute("UPDATE items SET n = 555 WHERE id = 'a'")
+    conn.commit()
+    conn.close()
+    before = world.snapshot()
+    refused = cli("undo", result.run_id, "--apply", J, str(world.journal))
+    assert refused.exit_code == 3
+    assert "changed" in refused.stderr and "555" in refused.stderr
+    assert world.snapshot() == before
+    code, forced = cli_json("undo", result.run_id, "--apply", "--force", J, str(world.journal))
+    assert code == 0, forced
+    assert world.row("a")["n"] == 1  # type: ignore[index]
+    code, shown = cli_json("show", forced["data"]["run"], J, str(world.journal))
+    effect = shown["data"]["operations"][0]["effects"][0]
+    assert effect["before"] == {"n": 555} and effect["after"] == {"n": 1}
+
+
+def test_appended_lines_make_a_line_undo_conflict_and_force_keeps_them(world: World) -> None:
+    doc = world.file("doc.jsonl", b'{"provider":"old"}\n{"turn":1}\n', mtime_ns=1_600_000_000_000_000_000)
+    result = world.execute([PlannedOp("rewrite", (world.rewrite(doc, 1, b'{"provider":"new"}'),))])
+    with open(doc, "ab") as handle:
+        handle.write(b'{"turn":2}\n')
+    refused = cli("undo", result.run_id, "--apply", J, str(world.journal))
+    assert refused.exit_code == 3 and "changed since" in refused.stderr
+    assert cli("undo", result.run_id, "--apply", "--force", J, str(world.journal)).exit_code == 0
+    assert doc.read_bytes() == b'{"provider":"old"}\n{"turn":1}\n{"turn":2}\n'
+
+
+def test_move_never_overwrites_an_existing_destination(world: World) -> None:
+    src = world.file("a.txt", b"mine")
+    dst = world.file("b.txt", b"theirs")
+    result = world.execute([PlannedOp("move", (world.move(src, dst), world.update("a", n=9)))])
+    assert result.ops[0].status == "skipped"
+    assert dst.read_bytes() == b"theirs" and src.read_bytes() == b"mine"
+    assert world.row("a")["n"] == 1  # type: ignore[index]  # nothing of the op was applied
+
+
+def test_a_target_changed_midway_rolls_the_operation_back(world: World) -> None:
+    src = world.file("a.txt", b"content", mtime_ns=1_650_000_000_000_000_000)
+    dst = world.root / "moved" / "a.txt"
+
+    def sabotage(step: str) -> None:
+        if step == "effect" and dst.exists():  # after the move, before the row update
+            conn = sqlite3.connect(world.db)
+            conn.execute("UPDATE items SET n = 77 WHERE id = 'a'")
+            conn.commit()
+            conn.close()
+
+    result = world.execute([PlannedOp("move then update", (world.move(src, dst), world.update("a", n=5)))],
+                           on_step=sabotage)
+    assert result.ops[0].status == "skipped"
+    assert "rolled back" in result.ops[0].reason
+    assert src.read_bytes() == b"content" and not dst.exists()
+    assert src.stat().st_mtime_ns == 1_650_000_000_000_000_000
+    assert world.row("a")["n"] == 77  # type: ignore[index]
+
+
+def test_cascade_is_required_when_a_later_operation_touched_the_same_target(world: World) -> None:
+    first = world.execute([PlannedOp("n=10", (world.update("a", n=10),))])
+    second = world.execute([PlannedOp("n=20", (world.update("a", n=20),))])
+    refused = cli("undo", first.ops[0].op_id, "--apply", J, str(world.journal))
+    assert refused.exit_code == 3
+    assert second.ops[0].op_id in refused.stderr and "--cascade" in refused.stderr
+    code, data = cli_json("undo", first.ops[0].op_id, "--apply", "--cascade", J, str(world.journal))
+    assert code == 0, data
+    assert [o["label"] for o in data["data"]["operations"]] == ["undo: n=20", "undo: n=10"]
+    assert world.row("a")["n"] == 1  # type: ignore[index]
+    # redoing the later one alone would skip over the undo of the earlier one: cascade again
+    code, redo = cli_json("redo", second.ops[0].op_id, J, str(world.journal))
+    undo_of_first = data["data"]["operations"][1]["op_id"]
+    assert code == 0 and redo["data"]["plan"]["cascade_needed"] == [undo_of_first]
+    code, redone = cli_json("redo", second.ops[0].op_id, "--apply", "--cascade", J, str(world.journal))
+    assert code == 0, redone
+    assert world.row("a")["n"] == 20  # type: ignore[index]
+
+
+def test_guard_refuses_effects_outside_the_codex_home(world: World, tmp_path: os.PathLike[str]) -> None:
+    outside = world.root.parent / "elsewhere.txt"
+    outside.write_bytes(b"x")
+    result = world.execute([PlannedOp("escape", (world.move(outside, world.root / "in.txt"),))])
+    code, data = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
+    assert code == 3
+    assert data["data"]["operations"][0]["status"] == "skipped"
+    assert "outside the allowed roots" in data["data"]["operations"][0]["reason"]
+    assert (world.root / "in.txt").exists()
+
+
+@pytest.mark.parametrize("command", ["undo", "redo", "show"])
+def test_unknown_id_is_a_usage_error(world: World, command: str) -> None:
+    world.execute([PlannedOp("one", (world.update("a", n=10),))])
+    result = cli(command, "ffffffff-0000", J, str(world.journal))
+    assert result.exit_code == 2
+    assert "no operation or run" in result.stderr

@@ -1,0 +1,73 @@
+"""The journal file itself: modes, genesis, seq, hash chain, timestamps, ids."""
+
+from __future__ import annotations
+
+import re
+import stat
+from datetime import UTC, datetime
+
+import orjson
+from freezegun import freeze_time
+
+from journal.clock import IdSource, Services, SystemClock
+from journal.codec import line_hash
+from journal.runner import PlannedOp
+from tests.helpers import World
+
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def test_first_run_creates_private_journal_with_genesis_and_chain(world: World) -> None:
+    with freeze_time("2026-11-24 09:30:00"):
+        world.execute([PlannedOp("rename a", (world.update("a", name="ALPHA"),))], services=Services())
+    assert stat.S_IMODE(world.journal.stat().st_mode) == 0o600
+    assert stat.S_IMODE(world.journal.parent.stat().st_mode) == 0o700
+    lines = world.journal.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    records = [orjson.loads(line) for line in lines[:-1]]
+    assert [r["kind"] for r in records] == ["genesis", "run_begin", "intent", "outcome", "run_end"]
+    assert [r["seq"] for r in records] == [0, 1, 2, 3, 4]
+    assert records[0]["prev"] is None and UUID7.match(records[0]["journal_id"])
+    for previous, record in zip(lines[:-2], records[1:], strict=True):
+        assert record["prev"] == line_hash(previous)
+    assert {r["ts"] for r in records} == {"2026-11-24T09:30:00.000Z"}
+    assert all(r["v"] == 1 for r in records)
+    assert records[2]["effects"][0] == {
+        "kind": "row_update", "db": str(world.db), "table": "items", "key": {"id": "a"},
+        "before": {"name": "alpha"}, "after": {"name": "ALPHA"},
+    }
+
+
+def test_intent_is_on_disk_before_the_effect_runs(world: World) -> None:
+    seen: list[list[str]] = []
+
+    def look(step: str) -> None:
+        if step == "effect":
+            kinds = [orjson.loads(x)["kind"] for x in world.journal.read_bytes().splitlines()]
+            seen.append(kinds)
+            assert world.row("a")["name"] == "ALPHA"  # type: ignore[index]
+
+    world.execute([PlannedOp("rename a", (world.update("a", name="ALPHA"),))], on_step=look)
+    assert seen == [["genesis", "run_begin", "intent"]]
+
+
+def test_uuid7_ids_sort_by_time_even_under_a_frozen_clock() -> None:
+    with freeze_time("2026-11-24 09:30:00"):
+        ids = IdSource(SystemClock())
+        made = [ids.new_id() for _ in range(50)]
+    assert all(UUID7.match(i) for i in made)
+    assert made == sorted(made)
+    assert len(set(made)) == 50
+    ms = int(made[0].replace("-", "")[:12], 16)
+    assert ms == int(datetime(2026, 11, 24, 9, 30, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_appending_continues_the_chain_across_runs(world: World) -> None:
+    world.execute([PlannedOp("one", (world.update("a", n=10),))])
+    world.execute([PlannedOp("two", (world.update("b", n=20),))])
+    lines = world.journal.read_bytes().splitlines()
+    records = [orjson.loads(x) for x in lines]
+    assert [r["seq"] for r in records] == list(range(len(records)))
+    assert sum(1 for r in records if r["kind"] == "genesis") == 1
+    for previous, record in zip(lines, records[1:], strict=False):
+        assert record["prev"] == line_hash(previous)
