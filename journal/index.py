@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from journal.codec import decode_line
 from journal.effects import Effect, effect_from_json
 from journal.errors import NotFound, UsageProblem
 from journal.scan import iter_raw_lines, read_record_at
-from journal.codec import decode_line
 
 APPLIED = "applied"
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from journal.effects import Effect
+from journal.effects import Effect, invert
 from journal.errors import UsageProblem
 from journal.index import JournalIndex
 from journal.runner import PlannedOp, precheck
 from journal.targets import probe, rebased_inverse
-from journal.effects import invert
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,7 @@ def iter_raw_lines(path: str, start: int = 0) -> Iterator[RawLine]:
     with open(path, "rb") as handle:
         handle.seek(start)
         offset = start
-        number = 0
-        for raw in handle:
-            number += 1
+        for number, raw in enumerate(handle, start=1):
             complete = raw.endswith(b"\n")
             yield RawLine(number, offset, raw[:-1] if complete else raw, complete)
             offset += len(raw)

@@ -178,7 +178,7 @@ def _probe_row(effect: SqlEffect, row: dict[str, Any] | None) -> Probe:
             return Probe("after", observed=observed)
         if _values_match(row, effect.before):
             return Probe("before", observed=observed)
-        diffs = {k: {"expected": effect.after[k], "found": row.get(k)} for k in effect.after if row.get(k) != effect.after[k]}
+        diffs = {k: {"expected": v, "found": row.get(k)} for k, v in effect.after.items() if row.get(k) != v}
         return Probe("other", f"row {where} changed: {diffs}", observed=observed)
     if isinstance(effect, RowInsert):
         if row is None:
@@ -348,3 +348,24 @@ def _apply_sql_one(conn: sqlite3.Connection, effect: SqlEffect) -> None:
         conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", list(effect.row.values()))
     else:
         conn.execute(f"DELETE FROM {table} WHERE {key_sql}", list(effect.key.values()))
+
+
+def plan_line_rewrites(path: str, new_lines: dict[int, bytes], data: bytes | None = None) -> tuple[LineRewrite, ...]:
+    """LineRewrite effects for several lines of one file, with the digests undo relies on.
+
+    `new_lines` maps 1-based line numbers to their new bytes; `data` is the file's content
+    when the caller has already read it.
+    """
+    content = data if data is not None else Path(path).read_bytes()
+    lines = content.split(b"\n")
+    changed = list(lines)
+    for number, after in new_lines.items():
+        if number < 1 or number > len(lines) or (number == len(lines) and lines[-1] == b""):
+            raise ValueError(f"{path} has no line {number}")
+        changed[number - 1] = after
+    sha_before = hashlib.sha256(content).hexdigest()
+    sha_after = hashlib.sha256(b"\n".join(changed)).hexdigest()
+    return tuple(
+        LineRewrite(path, number, lines[number - 1], after, sha_before, sha_after)
+        for number, after in sorted(new_lines.items())
+    )

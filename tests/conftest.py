@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,14 +9,13 @@ from tests.helpers import World, fixed_services, make_world
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test can touch a real ~/.codex: every location points into tmp_path."""
     monkeypatch.setenv("CODEX_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
     monkeypatch.delenv("CODEX_SQLITE_HOME", raising=False)
     monkeypatch.delenv("CODEX_SESSIONS_JOURNAL", raising=False)
     monkeypatch.setattr(context, "make_services", fixed_services)
-    yield
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from journal.clock import IdSource, Services
 from journal.effects import FileMove, LineRewrite, RowDelete, RowInsert, RowUpdate
 from journal.runner import PlannedOp, RunResult, execute_run
 from journal.store import JournalWriter
-from journal.targets import file_digest
+from journal.targets import file_digest, plan_line_rewrites
 from operations.cli.app import app
 
 runner = CliRunner()
@@ -75,11 +75,10 @@ class World:
         return FileMove(str(src), str(dst), sha, size, src.stat().st_mtime_ns, touch_ns)
 
     def rewrite(self, path: Path, line: int, after: bytes) -> LineRewrite:
-        lines = path.read_bytes().split(b"\n")
-        before = lines[line - 1]
-        new = list(lines)
-        new[line - 1] = after
-        return LineRewrite(str(path), line, before, after, sha(path.read_bytes()), sha(b"\n".join(new)))
+        return plan_line_rewrites(str(path), {line: after})[0]
+
+    def rewrites(self, path: Path, new_lines: dict[int, bytes]) -> tuple[LineRewrite, ...]:
+        return plan_line_rewrites(str(path), new_lines)
 
     def row(self, key: str) -> dict[str, Any] | None:
         conn = sqlite3.connect(self.db)
@@ -128,7 +127,7 @@ def sha(data: bytes) -> str:
 
 def make_world(tmp_path: Path) -> World:
     root = tmp_path / "home"
-    root.mkdir(exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
     db = root / "state.sqlite"
     conn = sqlite3.connect(db)
     conn.execute("PRAGMA journal_mode=WAL")

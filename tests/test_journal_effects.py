@@ -17,7 +17,7 @@ def _ops_for_every_kind(world: World) -> list[PlannedOp]:
     src = world.file("sessions/2026/01/02/rollout-x.jsonl", b'{"a":1}\n{"b":2}\n')
     doc = world.file("doc.jsonl", b'{"provider":"old"}\n{"turn":1}\n{"turn":2}\n', mtime_ns=1_600_000_000_123_456_789)
     return [
-        PlannedOp("move x", (world.move(src, world.root / "archived_sessions" / "rollout-x.jsonl", 1_800_000_000_000_000_000),
+        PlannedOp("move x", (world.move(src, world.root / "archived_sessions" / "rollout-x.jsonl", 1_800 * 10**15),
                              world.update("a", name="moved", n=None)), subject="x"),
         PlannedOp("rewrite doc", (world.rewrite(doc, 1, b'{"provider":"brand-new"}'),), subject="doc"),
         PlannedOp("insert d", (world.insert("d", name="delta", n=4, data=b"\xff"),), subject="d"),

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from journal.codec import bytes_to_json
-from journal.effects import Effect, FileMove, LineRewrite, RowUpdate, effect_to_json
+from journal.effects import Effect, effect_to_json
 from journal.errors import ConflictRefused, NotFound
 from journal.index import JournalIndex
 from journal.logview import iter_log
@@ -22,10 +22,15 @@ from journal.targets import probe
 from operations.cli import context
 from operations.cli.output import echo, emit, handles, stream_json
 
-CodexHomeOpt = Annotated[str | None, typer.Option("--codex-home", help="Codex home (default: $CODEX_HOME or ~/.codex).")]
+CodexHomeOpt = Annotated[
+    str | None, typer.Option("--codex-home", help="Codex home (default: $CODEX_HOME or ~/.codex).")
+]
 JournalOpt = Annotated[
     str | None,
-    typer.Option("--journal", help="Journal file (default: $CODEX_SESSIONS_JOURNAL or <codex-home>/codex-sessions/journal.jsonl)."),
+    typer.Option(
+        "--journal",
+        help="Journal file (default: $CODEX_SESSIONS_JOURNAL, else <codex-home>/codex-sessions/journal.jsonl).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 ApplyOpt = Annotated[bool, typer.Option("--apply", help="Make the changes; without it, only show them.")]
@@ -45,7 +50,9 @@ def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located
 def log_cmd(
     run: Annotated[str | None, typer.Option("--run", help="Only this run (id or prefix).")] = None,
     op: Annotated[str | None, typer.Option("--op", help="Only this operation (id or prefix).")] = None,
-    target: Annotated[str | None, typer.Option("--target", help="Only operations touching a path or row containing this text.")] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Only operations touching a path or row containing this text.")
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many operations.")] = None,
     codex_home: CodexHomeOpt = None,
     journal: JournalOpt = None,
@@ -114,11 +121,14 @@ def show_cmd(
     journal: JournalOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Show one operation or run with every effect's before, after and current state. Example: codex-sessions show 0193ab"""
+    """Show an operation or run: every effect's before, after and current state.
+
+    Example: codex-sessions show 0193ab
+    """
     _loc, index = _index(journal, codex_home)
     kind, full = index.resolve(ref)
     op_ids = [full] if kind == "op" else index.runs[full].op_ids
-    ops = []
+    ops: list[dict[str, Any]] = []
     for op_id in op_ids:
         info = index.ops[op_id]
         state = index.state(op_id)
@@ -215,15 +225,20 @@ def _render_result(result: RunResult, verb: str) -> None:
         echo(f"to reverse it: codex-sessions undo {result.run_id} --apply")
 
 
+def _make_plan(action: str, index: JournalIndex, ref: str, cascade: bool) -> CompensationPlan:
+    if action == "undo":
+        return plan_undo(index, ref, cascade=cascade)
+    if action == "redo":
+        return plan_redo(index, ref, cascade=cascade)
+    return plan_replay(index, ref)
+
+
 def _compensate(
     action: str, ref: str, apply: bool, force: bool, cascade: bool, codex_home: str | None, journal: str | None,
     json_: bool,
 ) -> None:
     loc, index = _index(journal, codex_home)
-    planner = {"undo": lambda: plan_undo(index, ref, cascade=cascade),
-               "redo": lambda: plan_redo(index, ref, cascade=cascade),
-               "replay": lambda: plan_replay(index, ref)}[action]
-    plan = planner()
+    plan = _make_plan(action, index, ref, cascade)
     refusal = _refusal(plan, force)
     if not apply:
         data = {"dry_run": True, "plan": _plan_data(plan), "would_refuse": refusal}
@@ -237,7 +252,7 @@ def _compensate(
     services = context.make_services()
     with JournalWriter(str(loc.journal), services) as writer:
         index = JournalIndex.load(str(loc.journal))  # re-plan under the lock
-        plan = planner()
+        plan = _make_plan(action, index, ref, cascade)
         refusal = _refusal(plan, force)
         if refusal:
             raise ConflictRefused(refusal, details={"plan": _plan_data(plan)})
@@ -252,7 +267,9 @@ def _compensate(
 
 
 ForceOpt = Annotated[bool, typer.Option("--force", help="Proceed over conflicts (what changed since is recorded).")]
-CascadeOpt = Annotated[bool, typer.Option("--cascade", help="Also undo later operations that touched the same targets, newest first.")]
+CascadeOpt = Annotated[
+    bool, typer.Option("--cascade", help="Also undo later operations that touched the same targets, newest first.")
+]
 RefArg = Annotated[str, typer.Argument(metavar="ID", help="An operation or run id (or a unique prefix).")]
 
 
@@ -273,7 +290,10 @@ def redo_cmd(ref: RefArg, apply: ApplyOpt = False, force: ForceOpt = False, casc
 @handles("replay")
 def replay_cmd(ref: RefArg, apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None,
                json_: JsonOpt = False) -> None:
-    """Re-apply a recorded run to the current state, each operation guarded by its before values. Example: codex-sessions replay 0193ab --apply"""
+    """Re-apply a recorded run to the current state, each operation guarded by its before values.
+
+    Example: codex-sessions replay 0193ab --apply
+    """
     _compensate("replay", ref, apply, False, False, codex_home, journal, json_)
 
 
@@ -314,7 +334,10 @@ def verify_cmd(codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json
 @handles("recover")
 def recover_cmd(apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None,
                 json_: JsonOpt = False) -> None:
-    """Settle operations a crash left without an outcome, by looking at the real state. Example: codex-sessions recover --apply"""
+    """Settle operations a crash left without an outcome, by looking at the real state.
+
+    Example: codex-sessions recover --apply
+    """
     loc = context.locate(codex_home, journal)
     if not loc.journal.exists():
         raise NotFound(f"no journal at {loc.journal}")

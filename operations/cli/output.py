@@ -33,7 +33,8 @@ def _default(value: Any) -> Any:
 
 
 def to_json_bytes(value: Any) -> bytes:
-    return orjson.dumps(value, default=_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    options = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(value, default=_default, option=options)
 
 
 def envelope(command: str, data: Any, *, status: str = "ok", exit_code: int = 0,

@@ -1,0 +1,60 @@
+"""`log` and `show`: newest first, filters, derived states, JSON."""
+
+from __future__ import annotations
+
+from journal.runner import PlannedOp
+from tests.helpers import World, cli, cli_json
+
+J = "--journal"
+
+
+def test_log_lists_newest_first_with_states_and_filters(world: World) -> None:
+    first = world.execute([PlannedOp("set a", (world.update("a", n=10),), subject="a"),
+                           PlannedOp("set b", (world.update("b", n=20),), subject="b")])
+    code, undo = cli_json("undo", first.ops[0].op_id, "--apply", J, str(world.journal))
+    assert code == 0
+    code, data = cli_json("log", J, str(world.journal))
+    assert code == 0
+    entries = data["data"]["entries"]
+    assert [(e["type"], e.get("label") or e.get("command")) for e in entries] == [
+        ("run", "undo"), ("op", "undo: set a"), ("run", "test"), ("op", "set b"), ("op", "set a")]
+    states = {e["label"]: e["state"] for e in entries if e["type"] == "op"}
+    assert states == {"undo: set a": "in effect", "set b": "in effect", "set a": "undone"}
+    assert entries[1]["compensates"] == first.ops[0].op_id
+
+    code, only = cli_json("log", "--target", "items", "--limit", "1", J, str(world.journal))
+    assert [e["label"] for e in only["data"]["entries"] if e["type"] == "op"] == ["undo: set a"]
+    code, by_run = cli_json("log", "--run", first.run_id[:18], J, str(world.journal))
+    assert [e.get("label") for e in by_run["data"]["entries"]] == [None, "set b", "set a"]
+    code, by_op = cli_json("log", "--op", first.ops[1].op_id, J, str(world.journal))
+    assert [e["label"] for e in by_op["data"]["entries"]] == ["set b"]
+
+    human = cli("log", J, str(world.journal))
+    assert human.exit_code == 0
+    assert human.stdout.index("undo: set a") < human.stdout.index("set b")
+    assert "undone" in human.stdout
+
+
+def test_log_skips_a_torn_tail_and_reports_pending(world: World) -> None:
+    world.execute([PlannedOp("set a", (world.update("a", n=10),))])
+    world.journal.write_bytes(world.journal.read_bytes() + b'{"kind":"intent","op"')
+    code, data = cli_json("log", J, str(world.journal))
+    assert code == 0 and [e.get("label") for e in data["data"]["entries"]] == [None, "set a"]
+
+
+def test_show_gives_every_effect_with_before_after_and_current_state(world: World) -> None:
+    run = world.execute([PlannedOp("set a", (world.update("a", n=10, name="A"),))])
+    code, data = cli_json("show", run.ops[0].op_id[:20], J, str(world.journal))
+    assert code == 0
+    effect = data["data"]["operations"][0]["effects"][0]
+    assert effect["before"] == {"n": 1, "name": "alpha"} and effect["after"] == {"n": 10, "name": "A"}
+    assert effect["now"] == "after" and effect["op_state"] == "in effect"
+    text = cli("show", run.run_id, J, str(world.journal)).stdout
+    assert "n: 1 -> 10" in text and "name: 'alpha' -> 'A'" in text
+
+
+def test_commands_without_a_journal_say_so(world: World) -> None:
+    result = cli("log", J, str(world.root / "nope.jsonl"))
+    assert result.exit_code == 2 and "no journal" in result.stderr
+    code, data = cli_json("verify", J, str(world.root / "nope.jsonl"))
+    assert code == 2 and data["errors"][0]["code"] == "not_found"
