@@ -9,12 +9,15 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from journal.errors import Refused
 
 WRITER_LOCKS = "thread-writer-locks"
+WAL_DMS_BYTE = 128
+FLOCK_FORMAT = "hhqqi4x"  # struct flock on Linux: l_type, l_whence, l_start, l_len, l_pid
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,42 @@ def database_is_locked(db: Path, timeout_s: float = 0.5) -> bool:
         conn.close()
 
 
-def check_running(codex_home: Path, databases: list[Path]) -> RunningCheck:
+def database_user_pid(db: Path) -> int | None:
+    """The pid of another process that has this WAL database open, read-only to find out.
+
+    Every open SQLite connection in WAL mode holds a shared lock on the DMS byte (128) of
+    the `-shm` file; F_GETLK reports such a lock without taking or writing anything. An
+    idle `codex app-server` is seen this way, while BEGIN IMMEDIATE would still succeed.
+    """
+    shm = Path(str(db) + "-shm")
+    if not shm.exists():
+        return None
+    try:
+        fd = os.open(shm, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        request = struct.pack(FLOCK_FORMAT, fcntl.F_WRLCK, os.SEEK_SET, WAL_DMS_BYTE, 1, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, request)
+        lock_type, _whence, _start, _len, pid = struct.unpack(FLOCK_FORMAT, answer)
+        return None if lock_type == fcntl.F_UNLCK else int(pid)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def check_running(codex_home: Path, databases: list[Path], *, try_write_lock: bool = True) -> RunningCheck:
+    """Writer locks, databases open in another process, and (when allowed) a write-lock test."""
     locks = tuple(held_writer_locks(codex_home))
-    locked = tuple(str(db) for db in databases if database_is_locked(db))
-    return RunningCheck(locks, locked)
+    locked: list[str] = []
+    for db in databases:
+        pid = database_user_pid(db)
+        if pid is not None:
+            locked.append(f"{db} (open in pid {pid})")
+        elif try_write_lock and database_is_locked(db):
+            locked.append(str(db))
+    return RunningCheck(locks, tuple(locked))
 
 
 def refuse_if_running(codex_home: Path, databases: list[Path]) -> RunningCheck:

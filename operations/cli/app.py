@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from operations.cli import journal_cmds
+from operations.cli import audit_cmd, journal_cmds
 
 app = typer.Typer(
     name="codex-sessions",
@@ -13,6 +13,7 @@ app = typer.Typer(
     help="Audit, explain and repair hidden Codex sessions; every change is journaled and can be undone.",
 )
 
+app.command("audit")(audit_cmd.audit_cmd)
 app.command("log")(journal_cmds.log_cmd)
 app.command("show")(journal_cmds.show_cmd)
 app.command("undo")(journal_cmds.undo_cmd)

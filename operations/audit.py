@@ -1,0 +1,384 @@
+"""The read-only audit: counts, integrity, and why each session is hidden from each client.
+
+Starts from the seed's `session_audit.py` figures (same names, so its checklist still
+applies) and goes beyond them: per-thread problems and per-client visibility.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from journal.targets import connect_ro
+from operations.home import CodexHome
+from operations.paths import BUILTIN_PROVIDERS
+from operations.rollouts import Rollout, scan_rollouts, source_kind
+from operations.safety import check_running, held_writer_locks
+from operations.schema import StateSchema, inspect_state_db
+from operations.threads import ThreadRow, load_rows
+from operations.visibility import Facts, Visibility, ide, picker, reason_kind
+
+ACTIVE_WINDOW_S = 300
+READABLE_FORMATS = ("current",)
+LISTED_LOCATIONS = ("dated", "archived")
+
+# problems that mean the index and the files disagree (what `audit --check` exits 4 on)
+INTEGRITY_PROBLEMS = (
+    "disk_not_in_db", "db_not_on_disk", "missing_rollout_path", "duplicate_rollout_id", "archived_mismatch",
+    "meta_id_mismatch", "provider_mismatch", "rollout_path_outside_home", "plain_and_zst", "unreadable_file",
+)
+PROBLEM_TEXT = {
+    "disk_not_in_db": "rollout file with no row in `threads`",
+    "active_orphan": "rollout with no row that is live (writer lock held or written in the last minutes); never import it",
+    "db_not_on_disk": "row with no rollout file for its id anywhere in this home",
+    "missing_rollout_path": "row whose `rollout_path` does not exist",
+    "stale_rollout_path": "row whose file is elsewhere in this home (repair-paths can fix it)",
+    "duplicate_rollout_id": "more than one rollout file for one thread id",
+    "archived_mismatch": "`archived` flag disagrees with the folder the file is in",
+    "meta_id_mismatch": "`session_meta.id` differs from the id in the file name",
+    "provider_mismatch": "row's `model_provider` differs from the rollout's (Codex re-reads the rollout)",
+    "undefined_provider": "provider not defined in config.toml (Codex cannot resume such threads)",
+    "empty_preview": "empty preview: no client lists it",
+    "rollout_path_outside_home": "`rollout_path` points outside this home (a copied or moved home)",
+    "plain_and_zst": "both .jsonl and .jsonl.zst exist",
+    "unreadable_file": "first line is not a readable session_meta",
+    "old_format": "pre-September-2025 format: current Codex cannot read it",
+    "flat_layout": "old flat layout under sessions/: listing walks only sessions/YYYY/MM/DD",
+}
+
+
+@dataclass
+class ThreadAudit:
+    id: str
+    row: ThreadRow | None
+    files: list[Rollout]
+    problems: list[str] = field(default_factory=list)
+    facts: Facts | None = None
+    ide: Visibility | None = None
+    picker_cwd: Visibility | None = None
+    picker_all: Visibility | None = None
+    found_at: str | None = None  # where the file really is, when the row points elsewhere
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "has_row": self.row is not None, "files": [f.path for f in self.files],
+            "problems": self.problems,
+            "ide": {"listed": self.ide.listed, "reasons": list(self.ide.reasons)} if self.ide else None,
+            "picker_all": ({"listed": self.picker_all.listed, "reasons": list(self.picker_all.reasons)}
+                           if self.picker_all else None),
+        }
+        if self.picker_cwd:
+            out["picker_cwd"] = {"listed": self.picker_cwd.listed, "reasons": list(self.picker_cwd.reasons)}
+        if self.facts:
+            out["provider"], out["cwd"], out["source"] = self.facts.provider, self.facts.cwd, self.facts.source
+            out["archived"] = self.facts.archived
+        if self.found_at:
+            out["found_at"] = self.found_at
+        return out
+
+
+@dataclass
+class AuditReport:
+    codex_dir: str
+    sqlite_home: str
+    state_db: str | None
+    schema: StateSchema | None
+    current_provider: str
+    defined_providers: tuple[str, ...]
+    codex_running: dict[str, Any]
+    stale_dbs: tuple[str, ...]
+    backfill: dict[str, Any] | None
+    counts: dict[str, int]
+    distribution: dict[str, dict[str, int]]
+    integrity: dict[str, Any]
+    formats: dict[str, int]
+    locations: dict[str, int]
+    problems: dict[str, int]
+    visibility: dict[str, Any]
+    threads: list[ThreadAudit]
+    warnings: list[str]
+
+    @property
+    def integrity_problem_count(self) -> int:
+        return sum(self.problems.get(code, 0) for code in INTEGRITY_PROBLEMS)
+
+    def thread(self, thread_id: str) -> ThreadAudit | None:
+        return next((t for t in self.threads if t.id == thread_id or t.id.startswith(thread_id)), None)
+
+
+def _inside(path: str, roots: tuple[Path, ...]) -> bool:
+    absolute = os.path.abspath(path)
+    return any(absolute == str(r) or absolute.startswith(str(r) + os.sep) for r in roots)
+
+
+def _backfill(db: Path, schema: StateSchema) -> dict[str, Any] | None:
+    conn = connect_ro(str(db))
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "backfill_state" not in tables:
+            return None
+        cur = conn.execute("SELECT * FROM backfill_state WHERE id = 1")
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+    finally:
+        conn.close()
+
+
+def run_audit(
+    home: CodexHome,
+    *,
+    now: datetime,
+    picker_cwd: str | None = None,
+    max_samples: int = 10,
+    progress: Callable[[int], None] | None = None,
+) -> AuditReport:
+    warnings: list[str] = []
+    if home.config.error:
+        warnings.append(home.config.error)
+    schema = inspect_state_db(home.state_db) if home.state_db else None
+    if schema:
+        warnings.extend(schema.problems)
+    if home.state_db is None:
+        warnings.append(f"no state database in {home.sqlite_home}; only the rollout files were audited")
+    rows = load_rows(home.state_db, schema) if home.state_db and schema else []
+    rollouts = scan_rollouts(home.codex_home, progress)
+    current = home.config.model_provider
+    defined = set(home.config.providers) | set(BUILTIN_PROVIDERS)
+    live_locks = set(held_writer_locks(home.codex_home))
+    dbs = [home.state_db] if home.state_db else []
+    running = check_running(home.codex_home, dbs, try_write_lock=False)
+    now_ns = int(now.timestamp() * 1e9)
+
+    files_by_id: dict[str, list[Rollout]] = defaultdict(list)
+    for rollout in rollouts:
+        if rollout.file_id:
+            files_by_id[rollout.file_id].append(rollout)
+    plain_paths = {r.plain_path: r for r in rollouts if not r.compressed}
+    zst_paths = {r.plain_path: r for r in rollouts if r.compressed}
+    row_ids = {r.id for r in rows}
+
+    threads: list[ThreadAudit] = []
+    for row in rows:
+        threads.append(_audit_row(row, files_by_id.get(row.id, []), plain_paths, zst_paths, home, current, defined,
+                                  picker_cwd))
+    for file_id, files in files_by_id.items():
+        if file_id in row_ids:
+            continue
+        live = file_id in live_locks or any(now_ns - f.mtime_ns < ACTIVE_WINDOW_S * 1e9 for f in files)
+        threads.append(_audit_orphan(file_id, files, live, current, defined, picker_cwd))
+
+    problems = Counter(p for t in threads for p in t.problems)
+    formats = Counter(r.format for r in rollouts)
+    samples: dict[str, list[str]] = defaultdict(list)
+    for t in threads:
+        for p in t.problems:
+            if len(samples[p]) < max_samples:
+                samples[p].append(t.id)
+    dup_paths = {t.id: [f.path for f in t.files] for t in threads if "duplicate_rollout_id" in t.problems}
+    session_files = [r for r in rollouts if r.location in ("dated", "flat", "misplaced")]
+    counts = {
+        "sessions_rollouts": len(session_files),
+        "archived_rollouts": len(rollouts) - len(session_files),
+        "rollouts_total": len(rollouts),
+        "threads_total": len(rows),
+        "threads_active": sum(1 for r in rows if r.archived == 0),
+        "threads_archived": sum(1 for r in rows if r.archived != 0),
+        "sessions_total": len(threads),
+    }
+    integrity: dict[str, Any] = {}
+    for name in ("disk_not_in_db", "db_not_on_disk", "missing_rollout_path", "duplicate_rollout_id"):
+        integrity[f"{name}_count"] = problems.get(name, 0)
+        integrity[f"{name}_sample"] = sorted(samples.get(name, []))
+    integrity["duplicate_rollout_paths"] = {k: dup_paths[k] for k in sorted(dup_paths)[:max_samples]}
+    integrity["active_orphan_count"] = problems.get("active_orphan", 0)
+    integrity["active_orphan_sample"] = sorted(samples.get("active_orphan", []))
+    distribution = {
+        "model_provider": dict(Counter(r.model_provider for r in rows).most_common()),
+        "cwd": dict(Counter(r.cwd for r in rows).most_common()),
+    }
+    return AuditReport(
+        codex_dir=str(home.codex_home), sqlite_home=str(home.sqlite_home),
+        state_db=str(home.state_db) if home.state_db else None, schema=schema, current_provider=current,
+        defined_providers=tuple(sorted(defined)),
+        codex_running={"running": running.running, "detail": running.describe(),
+                       "writer_locks": list(running.held_writer_locks), "databases": list(running.locked_databases)},
+        stale_dbs=home.stale_dbs, backfill=_backfill(home.state_db, schema) if home.state_db and schema else None,
+        counts=counts, distribution=distribution, integrity=integrity, formats=dict(formats),
+        locations=dict(Counter(r.location for r in rollouts)),
+        problems={k: problems[k] for k in sorted(problems)},
+        visibility=_summaries(threads, current, picker_cwd),
+        threads=threads, warnings=warnings,
+    )
+
+
+def _file_listable(rollout: Rollout) -> tuple[bool, str | None]:
+    if rollout.format == "legacy_pre_2025_09":
+        return False, "pre-September-2025 format, which current Codex cannot read"
+    if rollout.format not in READABLE_FORMATS:
+        return False, f"first line is not a readable session_meta ({rollout.format})"
+    if rollout.location not in LISTED_LOCATIONS:
+        return False, f"in the {rollout.location} layout, which listing does not walk"
+    return True, None
+
+
+def _file_problems(t: ThreadAudit, files: list[Rollout]) -> None:
+    plain = {f.plain_path for f in files}
+    if len(plain) > 1:
+        t.problems.append("duplicate_rollout_id")
+    if any(f.compressed for f in files) and any(not f.compressed for f in files):
+        t.problems.append("plain_and_zst")
+    for f in files:
+        if f.format == "legacy_pre_2025_09":
+            t.problems.append("old_format")
+        elif f.format not in READABLE_FORMATS:
+            t.problems.append("unreadable_file")
+        if f.meta and f.meta.id and f.file_id and f.meta.id.lower() != f.file_id:
+            t.problems.append("meta_id_mismatch")
+        if f.location == "flat":
+            t.problems.append("flat_layout")
+    t.problems[:] = list(dict.fromkeys(t.problems))
+
+
+def _pick(files: list[Rollout]) -> Rollout:
+    return sorted(files, key=lambda f: (f.compressed, f.location not in LISTED_LOCATIONS, f.path))[0]
+
+
+def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], zst: dict[str, Rollout],
+               home: CodexHome, current: str, defined: set[str], picker_cwd: str | None) -> ThreadAudit:
+    t = ThreadAudit(row.id, row, files)
+    at_path = plain.get(row.rollout_path) or zst.get(row.rollout_path)
+    outside = bool(row.rollout_path) and not _inside(row.rollout_path, home.roots)
+    if outside:
+        t.problems.append("rollout_path_outside_home")
+    exists = at_path is not None or (outside and (os.path.exists(row.rollout_path)
+                                                   or os.path.exists(row.rollout_path + ".zst")))
+    if not exists:
+        t.problems.append("missing_rollout_path")
+        if files:
+            t.problems.append("stale_rollout_path")
+            t.found_at = _pick(files).plain_path
+        else:
+            t.problems.append("db_not_on_disk")
+    _file_problems(t, files)
+    file = at_path or (_pick(files) if files else None)
+    if file is not None:
+        in_archive = file.location.startswith("archived")
+        if bool(row.archived) != in_archive:
+            t.problems.append("archived_mismatch")
+        if file.meta and file.meta.model_provider and file.meta.model_provider != row.model_provider:
+            t.problems.append("provider_mismatch")
+    meta = at_path.meta if at_path is not None and at_path.format in READABLE_FORMATS else None
+    provider = (meta.model_provider or current) if meta else row.model_provider
+    for p in {provider, row.model_provider}:
+        if p and p not in defined:
+            t.problems.append("undefined_provider")
+            break
+    if row.has_empty_preview:
+        t.problems.append("empty_preview")
+    if at_path is not None:
+        listable, why = _file_listable(at_path)
+    elif exists:
+        listable, why = True, None  # a file outside this home that Codex would still read
+    else:
+        listable, why = False, ("rollout_path points to a missing file"
+                                + (f"; the file is at {t.found_at}" if t.found_at else ""))
+    facts = Facts(
+        provider=provider,
+        source=source_kind(meta.source) if meta and meta.source is not None else row.source,
+        cwd=(meta.cwd if meta and meta.cwd else row.cwd),
+        archived=bool(row.archived), empty_preview=row.has_empty_preview,
+        listable_file=listable, file_problem=why,
+    )
+    _visibility(t, facts, current, picker_cwd)
+    return t
+
+
+def _audit_orphan(file_id: str, files: list[Rollout], live: bool, current: str, defined: set[str],
+                  picker_cwd: str | None) -> ThreadAudit:
+    t = ThreadAudit(file_id, None, files)
+    t.problems.append("disk_not_in_db")
+    if live:
+        t.problems.append("active_orphan")
+    _file_problems(t, files)
+    file = _pick(files)
+    meta = file.meta if file.format in READABLE_FORMATS else None
+    provider = (meta.model_provider if meta and meta.model_provider else current)
+    if provider not in defined:
+        t.problems.append("undefined_provider")
+    listable, why = _file_listable(file)
+    facts = Facts(provider=provider, source=source_kind(meta.source) if meta else "unknown",
+                  cwd=(meta.cwd or "") if meta else "", archived=file.location.startswith("archived"),
+                  empty_preview=False, listable_file=listable, file_problem=why)
+    _visibility(t, facts, current, picker_cwd)
+    return t
+
+
+def _visibility(t: ThreadAudit, facts: Facts, current: str, picker_cwd: str | None) -> None:
+    t.facts = facts
+    t.ide = ide(facts, current)
+    t.picker_all = picker(facts, current, None)
+    t.picker_cwd = picker(facts, current, picker_cwd) if picker_cwd else None
+
+
+def _summary(threads: list[ThreadAudit], pick: Callable[[ThreadAudit], Visibility | None], client: str,
+             current: str) -> dict[str, Any]:
+    total = len(threads)
+    hidden = [t for t in threads if (v := pick(t)) is not None and not v.listed]
+    by_kind: Counter[str] = Counter()
+    providers: Counter[str] = Counter()
+    for t in hidden:
+        v = pick(t)
+        assert v is not None
+        for reason in v.reasons:
+            by_kind[reason_kind(reason)] += 1
+        if t.facts and t.facts.provider != current:
+            providers[t.facts.provider] += 1
+    parts = []
+    for kind, n in by_kind.most_common():
+        if kind == "provider":
+            detail = ", ".join(f"`{p}`" for p, _ in providers.most_common(3))
+            parts.append(f"{n} by provider ({detail} ≠ current `{current}`)")
+        else:
+            parts.append(f"{n} {kind}")
+    text = f"{len(hidden)} of {total} sessions are hidden from {client}"
+    text += (": " + ", ".join(parts)) if parts else ""
+    return {"client": client, "total": total, "listed": total - len(hidden), "hidden": len(hidden),
+            "by_reason": dict(by_kind.most_common()), "hidden_providers": dict(providers.most_common()),
+            "summary": text}
+
+
+def _summaries(threads: list[ThreadAudit], current: str, picker_cwd: str | None) -> dict[str, Any]:
+    out = {
+        "ide": _summary(threads, lambda t: t.ide, "the IDE/desktop list", current),
+        "picker_all": _summary(threads, lambda t: t.picker_all, "`codex resume --all`", current),
+    }
+    if picker_cwd:
+        out["picker_cwd"] = _summary(threads, lambda t: t.picker_cwd, f"`codex resume` in {picker_cwd}", current)
+    return out
+
+
+def fixes_for(t: ThreadAudit, current: str) -> list[str]:
+    """The operations that would make this thread visible, as exact commands."""
+    commands: list[str] = []
+    base = f"codex-sessions run {{op}} --thread {t.id} --apply"
+    if "active_orphan" in t.problems:
+        return ["none now: the session is live; let Codex finish it, then audit again"]
+    if "stale_rollout_path" in t.problems or "rollout_path_outside_home" in t.problems:
+        commands.append(base.format(op="repair-paths"))
+    if t.row is None and "disk_not_in_db" in t.problems:
+        commands.append(base.format(op="import-orphans"))
+    if t.facts and t.facts.archived:
+        commands.append(base.format(op="unarchive"))
+    if t.facts and t.facts.provider != current:
+        commands.append(base.format(op=f"migrate-provider --to {current}"))
+    if t.facts and t.facts.source not in ("cli", "vscode"):
+        commands.append(f"(source `{t.facts.source}`: list it with `codex resume --include-non-interactive`, "
+                        "or in app-server with sourceKinds; the source is not changed by this tool)")
+    if t.facts and t.facts.empty_preview:
+        commands.append("(no user message: Codex never lists it; resume it by id with `codex resume " + t.id + "`)")
+    return commands

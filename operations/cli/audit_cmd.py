@@ -1,0 +1,174 @@
+"""`audit`: read-only; what is in a Codex home and why each session is hidden."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from journal.errors import NotFound
+from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, run_audit
+from operations.cli import context
+from operations.cli.journal_cmds import CodexHomeOpt, JsonOpt
+from operations.cli.output import echo, emit, handles, warn
+from operations.home import discover
+from operations.paths import resolve_codex_home
+from operations.threads import full_row
+
+
+def _progress(json_: bool) -> Any:
+    if json_ or not sys.stderr.isatty():
+        return None
+
+    def show(n: int) -> None:
+        sys.stderr.write(f"\rscanning rollouts: {n}")
+        sys.stderr.flush()
+
+    return show
+
+
+def report_data(report: AuditReport) -> dict[str, Any]:
+    schema = report.schema
+    return {
+        "codex_dir": report.codex_dir,
+        "sqlite_home": report.sqlite_home,
+        "state_db": report.state_db,
+        "schema": None if schema is None else {
+            "generation": schema.generation, "max_migration": schema.max_migration,
+            "migrations": schema.migration_count, "codex_version_guess": schema.codex_version_guess,
+            "threads_columns": list(schema.columns), "known": schema.known, "writable": schema.writable,
+        },
+        "config": {"model_provider": report.current_provider, "defined_providers": list(report.defined_providers)},
+        "codex_running": report.codex_running,
+        "stale_state_dbs": list(report.stale_dbs),
+        "backfill_state": report.backfill,
+        "counts": report.counts,
+        "distribution": report.distribution,
+        "integrity": report.integrity,
+        "integrity_problem_count": report.integrity_problem_count,
+        "problems": report.problems,
+        "formats": report.formats,
+        "locations": report.locations,
+        "visibility": report.visibility,
+        "warnings": report.warnings,
+        "threads": [t.to_json() for t in report.threads],
+    }
+
+
+def _render(report: AuditReport) -> None:
+    echo("=== Codex Session Audit ===")
+    echo(f"codex_dir: {report.codex_dir}")
+    echo(f"state_db: {report.state_db or '(none)'}")
+    if report.schema:
+        s = report.schema
+        echo(f"schema: {s.generation}, migration {s.max_migration} ({s.migration_count} applied), "
+             f"Codex {s.codex_version_guess}, threads has {len(s.columns)} columns")
+    echo(f"current provider: {report.current_provider}  (defined: {', '.join(report.defined_providers)})")
+    if report.codex_running["running"]:
+        echo(f"CODEX IS RUNNING: {report.codex_running['detail']} (writes will be refused)")
+    for stale in report.stale_dbs:
+        echo(f"stale older state database: {stale} (a leftover cache; Codex no longer reads it)")
+    if report.backfill and report.backfill.get("status") != "complete":
+        echo(f"backfill_state: {report.backfill.get('status')} (Codex will rebuild rows at its next start)")
+    for w in report.warnings:
+        echo(f"warning: {w}")
+    echo("")
+    echo("counts:")
+    for k, v in report.counts.items():
+        echo(f"  {k}: {v}")
+    echo("")
+    echo("model_provider distribution:")
+    for provider, n in report.distribution["model_provider"].items():
+        echo(f"  {provider or '<empty>'}: {n}")
+    echo("cwd distribution (top 12):")
+    for cwd, n in list(report.distribution["cwd"].items())[:12]:
+        echo(f"  {cwd or '<empty>'}: {n}")
+    echo("")
+    echo("integrity:")
+    for key in ("disk_not_in_db", "db_not_on_disk", "missing_rollout_path", "duplicate_rollout_id", "active_orphan"):
+        echo(f"  {key}_count: {report.integrity[f'{key}_count']}  sample: {report.integrity[f'{key}_sample'][:3]}")
+    other = {k: v for k, v in report.problems.items()
+             if k not in ("disk_not_in_db", "db_not_on_disk", "missing_rollout_path", "duplicate_rollout_id",
+                          "active_orphan")}
+    if other:
+        echo("other findings:")
+        for key, n in other.items():
+            echo(f"  {key}: {n}  ({PROBLEM_TEXT.get(key, key)})")
+    if any(k != "current" for k in report.formats):
+        echo(f"rollout first lines: {report.formats}")
+    echo("")
+    echo("visibility:")
+    for summary in report.visibility.values():
+        echo(f"  {summary['summary']}")
+    echo("")
+    echo("details per thread: audit --explain THREAD_ID; machine-readable: audit --json")
+
+
+def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -> None:
+    t = report.thread(ref)
+    if t is None:
+        raise NotFound(f"no thread {ref!r} in {report.codex_dir} (neither a row nor a rollout file)")
+    row = full_row(Path(state_db), t.id) if state_db and t.row else None
+    fixes = fixes_for(t, report.current_provider)
+    data = {**t.to_json(), "row": row, "rollouts": [
+        {"path": f.path, "location": f.location, "format": f.format, "size": f.size, "mtime_ns": f.mtime_ns,
+         "compressed": f.compressed, "session_meta": f.meta.__dict__ if f.meta else None} for f in t.files],
+        "problem_text": {p: PROBLEM_TEXT.get(p, p) for p in t.problems}, "fixes": fixes}
+
+    def human() -> None:
+        echo(f"thread {t.id}")
+        echo(f"  row: {'yes' if row else 'no'}")
+        if row:
+            for key in ("rollout_path", "model_provider", "cwd", "source", "archived", "archived_at", "preview",
+                        "updated_at"):
+                if key in row:
+                    echo(f"    {key}: {row[key]!r}")
+        for f in data["rollouts"]:
+            echo(f"  file: {f['path']} ({f['location']}, {f['format']}, {f['size']} bytes)")
+            if f["session_meta"]:
+                m = f["session_meta"]
+                echo(f"    session_meta: provider={m['model_provider']!r} cwd={m['cwd']!r} source={m['source']!r}")
+        for p in t.problems:
+            echo(f"  problem: {p}: {PROBLEM_TEXT.get(p, p)}")
+        for name, vis in (("IDE/desktop", t.ide), ("codex resume --all", t.picker_all), ("codex resume", t.picker_cwd)):
+            if vis is None:
+                continue
+            echo(f"  {name}: {'listed' if vis.listed else 'HIDDEN'}")
+            for reason in vis.reasons:
+                echo(f"    - {reason}")
+        if fixes:
+            echo("  to make it visible:")
+            for fix in fixes:
+                echo(f"    {fix}")
+
+    emit("audit", data, json_, human)
+
+
+@handles("audit")
+def audit_cmd(
+    codex_home: CodexHomeOpt = None,
+    db: Annotated[str | None, typer.Option("--db", help="The state database, when two candidates exist.")] = None,
+    cwd: Annotated[str | None, typer.Option("--cwd", help="Judge the terminal picker as run from this folder.")] = None,
+    explain: Annotated[str | None, typer.Option("--explain", metavar="THREAD_ID",
+                                                help="Everything known about one thread, and how to make it visible.")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 4 when integrity problems are found.")] = False,
+    max_samples: Annotated[int, typer.Option("--max-samples", min=1, help="Sample ids per finding.")] = 10,
+    json_: JsonOpt = False,
+) -> None:
+    """Audit a Codex home, read-only: what is there and why each session is hidden. Example: codex-sessions audit"""
+    home = discover(resolve_codex_home(codex_home), db)
+    services = context.make_services()
+    report = run_audit(home, now=services.clock.now(), picker_cwd=os.path.abspath(cwd) if cwd else None,
+                       max_samples=max_samples, progress=_progress(json_))
+    if _progress(json_):
+        warn("")
+    if explain:
+        _explain(report, explain, report.state_db, json_)
+        return
+    data = report_data(report)
+    failing = check and report.integrity_problem_count > 0
+    emit("audit", data, json_, lambda: _render(report), status="check_failed" if failing else "ok",
+         exit_code=4 if failing else 0)

@@ -1,0 +1,92 @@
+"""What a state database is: its generation, its `threads` columns, its migration level.
+
+Codex's schema version lives in sqlx's `_sqlx_migrations`, not in `user_version`. The
+levels below were captured from the real binaries (fixtures/schemas/).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from journal.errors import UsageProblem
+from journal.targets import connect_ro
+
+# highest applied state migration -> the Codex releases that ship it (storage doc, section 7)
+VERSION_BY_MIGRATION = {
+    3: "0.94", 4: "0.95", 6: "0.97-0.98", 8: "0.99-0.100", 17: "0.105", 18: "0.113", 24: "0.119",
+    25: "0.121", 26: "0.123", 27: "0.124", 28: "0.125", 29: "0.126-0.128", 30: "0.129", 31: "0.130",
+    32: "0.131", 33: "0.132", 34: "0.133-0.134", 35: "0.135-0.139", 37: "0.140-0.141", 39: "0.142",
+    40: "0.143-0.144", 62: "0.169",
+}
+HIGHEST_KNOWN_MIGRATION = 62
+REQUIRED_COLUMNS = ("id", "rollout_path", "created_at", "updated_at", "source", "model_provider", "cwd", "title",
+                    "archived", "archived_at")
+
+
+@dataclass(frozen=True)
+class StateSchema:
+    path: str
+    generation: str  # state, state_2, state_4, state_5
+    columns: tuple[str, ...]
+    max_migration: int | None
+    migration_count: int
+    codex_version_guess: str
+    known: bool  # every migration applied is one this tool knows
+    problems: tuple[str, ...] = ()
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+    @property
+    def writable(self) -> bool:
+        """Writes need a schema this tool understands and every column it relies on."""
+        return self.known and not self.problems and self.generation == "state_5"
+
+
+def generation_of(path: Path) -> str:
+    return path.name.removesuffix(".sqlite")
+
+
+def inspect_state_db(path: Path) -> StateSchema:
+    """Read-only look at the schema; raises UsageProblem when the file is not Codex's."""
+    if not path.exists():
+        raise UsageProblem(f"no state database at {path}")
+    try:
+        conn = connect_ro(str(path))
+    except sqlite3.Error as exc:
+        raise UsageProblem(f"cannot open {path}: {exc}") from exc
+    try:
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise UsageProblem(f"{path} is not a readable SQLite database: {exc}") from exc
+        if "threads" not in tables:
+            raise UsageProblem(f"{path} has no `threads` table; it is not a Codex state database")
+        columns = tuple(r[1] for r in conn.execute("PRAGMA table_info(threads)"))
+        max_migration: int | None = None
+        count = 0
+        if "_sqlx_migrations" in tables:
+            row = conn.execute("SELECT MAX(version), COUNT(*) FROM _sqlx_migrations WHERE success = 1").fetchone()
+            max_migration, count = row[0], row[1]
+    finally:
+        conn.close()
+    problems = [f"`threads` lacks column {c}" for c in REQUIRED_COLUMNS if c not in columns]
+    known = max_migration is not None and max_migration <= HIGHEST_KNOWN_MIGRATION
+    if max_migration is not None and max_migration > HIGHEST_KNOWN_MIGRATION:
+        problems.append(f"schema migration {max_migration} is newer than this tool knows ({HIGHEST_KNOWN_MIGRATION}); "
+                        "reading what is understood, writes are refused")
+    guess = _guess(max_migration)
+    return StateSchema(str(path), generation_of(path), columns, max_migration, count, guess, known, tuple(problems))
+
+
+def _guess(max_migration: int | None) -> str:
+    if max_migration is None:
+        return "unknown (no _sqlx_migrations)"
+    if max_migration in VERSION_BY_MIGRATION:
+        return VERSION_BY_MIGRATION[max_migration]
+    lower = [m for m in VERSION_BY_MIGRATION if m < max_migration]
+    if max_migration > HIGHEST_KNOWN_MIGRATION:
+        return f"newer than 0.169 (migration {max_migration})"
+    return f"after {VERSION_BY_MIGRATION[max(lower)]}" if lower else "unknown"

@@ -1,0 +1,66 @@
+"""Rows of the `threads` table, read defensively: only columns this schema has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from journal.targets import connect_ro, quote_ident
+from operations.schema import StateSchema
+
+WANTED = ("id", "rollout_path", "created_at", "updated_at", "source", "model_provider", "cwd", "title",
+          "archived", "archived_at", "first_user_message", "preview", "thread_source", "history_mode",
+          "updated_at_ms", "cli_version")
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    id: str
+    rollout_path: str
+    archived: int
+    archived_at: int | None
+    model_provider: str
+    cwd: str
+    source: str
+    preview: str | None  # None when this schema has neither preview nor first_user_message
+    thread_source: str | None
+    created_at: int | None
+    updated_at: int | None
+    history_mode: str | None
+
+    @property
+    def has_empty_preview(self) -> bool:
+        return self.preview is not None and self.preview == ""
+
+
+def load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
+    columns = [c for c in WANTED if schema.has(c)]
+    conn = connect_ro(str(db))
+    try:
+        cur = conn.execute(f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM threads")
+        rows = []
+        for values in cur:
+            data: dict[str, Any] = dict(zip(columns, values, strict=True))
+            preview = data.get("preview") if "preview" in data else data.get("first_user_message")
+            rows.append(ThreadRow(
+                id=str(data["id"]), rollout_path=str(data.get("rollout_path") or ""),
+                archived=int(data.get("archived") or 0), archived_at=data.get("archived_at"),
+                model_provider=str(data.get("model_provider") or ""), cwd=str(data.get("cwd") or ""),
+                source=str(data.get("source") or ""), preview=preview, thread_source=data.get("thread_source"),
+                created_at=data.get("created_at"), updated_at=data.get("updated_at"),
+                history_mode=data.get("history_mode"),
+            ))
+        return rows
+    finally:
+        conn.close()
+
+
+def full_row(db: Path, thread_id: str) -> dict[str, Any] | None:
+    conn = connect_ro(str(db))
+    try:
+        cur = conn.execute("SELECT * FROM threads WHERE id = ?", (thread_id,))
+        row = cur.fetchone()
+        return None if row is None else {d[0]: v for d, v in zip(cur.description, row, strict=True)}
+    finally:
+        conn.close()

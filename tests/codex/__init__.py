@@ -1,0 +1,1 @@
+"""Harness for driving the real Codex binary offline."""
