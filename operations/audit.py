@@ -34,7 +34,8 @@ INTEGRITY_PROBLEMS = (
 )
 PROBLEM_TEXT = {
     "disk_not_in_db": "rollout file with no row in `threads`",
-    "active_orphan": "rollout with no row that is live (writer lock held or written in the last minutes); never import it",
+    "active_orphan": "rollout with no row that is live (writer lock held or written in the last minutes); "
+                     "never import it",
     "db_not_on_disk": "row with no rollout file for its id anywhere in this home",
     "missing_rollout_path": "row whose `rollout_path` does not exist",
     "stale_rollout_path": "row whose file is elsewhere in this home (repair-paths can fix it)",

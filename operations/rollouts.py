@@ -7,14 +7,17 @@ cwd and source). Damaged input is classified and counted, never raised.
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+import zstandard
 
 UUID_RE = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 NAME_TS_RE = re.compile(r"^rollout-(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})")
@@ -22,7 +25,7 @@ MAX_FIRST_LINE = 64 << 20
 BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SessionMeta:
     """The fields of the first `session_meta` that decide where and whether a thread is listed."""
 
@@ -39,7 +42,7 @@ class SessionMeta:
     parent_thread_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Rollout:
     path: str
     location: str  # dated, flat, archived, archived_nested
@@ -63,14 +66,16 @@ class Rollout:
 
 
 def parse_name(name: str) -> tuple[str | None, tuple[str, str, str] | None]:
-    stem = name
-    for suffix in (".jsonl.zst", ".jsonl"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    match = UUID_RE.search(stem)
-    when = NAME_TS_RE.match(name)
-    return (match.group(1).lower() if match else None, when.groups()[:3] if when else None)  # type: ignore[return-value]
+    """The thread id (scanning from the right, as Codex does) and the date in the name."""
+    stem = name[: -len(".jsonl.zst")] if name.endswith(".zst") else name[: -len(".jsonl")]
+    tail = stem[-36:]
+    if len(tail) == 36 and tail[8] == tail[13] == tail[18] == tail[23] == "-":
+        thread_id: str | None = tail.lower()
+    else:
+        match = UUID_RE.search(stem)
+        thread_id = match.group(1).lower() if match else None
+    date = (name[8:12], name[13:15], name[16:18]) if NAME_TS_RE.match(name) else None
+    return thread_id, date
 
 
 def is_rollout_name(name: str) -> bool:
@@ -99,22 +104,34 @@ def iter_rollout_paths(codex_home: Path) -> Iterator[tuple[str, str]]:
 
 def read_first_line(path: str, compressed: bool) -> bytes | None:
     """The first line without its newline; None when the file cannot be read."""
-    try:
-        if compressed:
-            try:
-                import zstandard
-            except ImportError:
-                return None
-            with open(path, "rb") as raw:
-                reader = zstandard.ZstdDecompressor().stream_reader(raw)
-                with io.BufferedReader(reader) as handle:  # type: ignore[arg-type]
-                    line = handle.readline(MAX_FIRST_LINE)
-        else:
+    return _read_head(path, compressed)[0]
+
+
+def _read_head(path: str, compressed: bool) -> tuple[bytes | None, int, int]:
+    """(first line, size, mtime_ns) with one open."""
+    if not compressed:
+        try:
             with open(path, "rb") as handle:
+                st = os.fstat(handle.fileno())
                 line = handle.readline(MAX_FIRST_LINE)
-    except (OSError, ValueError):
-        return None
-    except Exception:  # noqa: BLE001 - a corrupt zstd frame raises its own error type
+            return line.rstrip(b"\r\n"), st.st_size, st.st_mtime_ns
+        except OSError:
+            return None, 0, 0
+    try:
+        st = os.stat(path)
+        size, mtime = st.st_size, st.st_mtime_ns
+    except OSError:
+        return None, 0, 0
+    return _read_compressed_line(path), size, mtime
+
+
+def _read_compressed_line(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as raw:
+            reader = zstandard.ZstdDecompressor().stream_reader(raw)
+            with io.BufferedReader(reader) as handle:
+                line = handle.readline(MAX_FIRST_LINE)
+    except (OSError, ValueError, zstandard.ZstdError):
         return None
     return line.rstrip(b"\r\n")
 
@@ -142,37 +159,50 @@ def classify_first_line(line: bytes | None, compressed: bool) -> tuple[str, Sess
     return "no_session_meta", None
 
 
-def _meta(p: dict[str, Any]) -> SessionMeta:
-    def text(key: str) -> str | None:
-        value = p.get(key)
-        return value if isinstance(value, str) else None
+_TEXT_FIELDS = ("id", "timestamp", "cwd", "model_provider", "thread_source", "originator", "cli_version",
+                "history_mode", "forked_from_id", "parent_thread_id")
 
-    return SessionMeta(
-        id=text("id"), timestamp=text("timestamp"), cwd=text("cwd"), model_provider=text("model_provider"),
-        source=p.get("source"), thread_source=text("thread_source"), originator=text("originator"),
-        cli_version=text("cli_version"), history_mode=text("history_mode"), forked_from_id=text("forked_from_id"),
-        parent_thread_id=text("parent_thread_id"),
-    )
+
+def _meta(p: dict[str, Any]) -> SessionMeta:
+    get = p.get
+    values = {k: v if isinstance(v := get(k), str) else None for k in _TEXT_FIELDS}
+    return SessionMeta(source=get("source"), **values)
 
 
 def read_rollout(path: str, location: str) -> Rollout:
     compressed = path.endswith(".zst")
     file_id, name_date = parse_name(os.path.basename(path))
-    try:
-        st = os.stat(path)
-        size, mtime = st.st_size, st.st_mtime_ns
-    except OSError:
-        size, mtime = 0, 0
-    line = read_first_line(path, compressed)
+    line, size, mtime = _read_head(path, compressed)
     fmt, meta = classify_first_line(line, compressed)
     return Rollout(path, location, compressed, file_id, name_date, size, mtime, fmt, meta, len(line or b""))
 
 
-def scan_rollouts(codex_home: Path, progress: Callable[[int], None] | None = None) -> list[Rollout]:
+PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves
+CHUNK = 500
+
+
+def _read_chunk(chunk: list[tuple[str, str]]) -> list[Rollout]:
+    return [read_rollout(path, location) for path, location in chunk]
+
+
+def scan_rollouts(codex_home: Path, progress: Callable[[int], None] | None = None,
+                  workers: int | None = None) -> list[Rollout]:
+    """Every rollout with its first line read; large homes are read by a few processes."""
+    paths = list(iter_rollout_paths(codex_home))
+    count = workers if workers is not None else min(4, os.cpu_count() or 1)
+    chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
     found: list[Rollout] = []
-    for path, location in iter_rollout_paths(codex_home):
-        found.append(read_rollout(path, location))
-        if progress and len(found) % 500 == 0:
+    if count > 1 and len(paths) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+            for part in pool.map(_read_chunk, chunks):
+                found.extend(part)
+                if progress:
+                    progress(len(found))
+        return found
+    for chunk in chunks:
+        found.extend(_read_chunk(chunk))
+        if progress:
             progress(len(found))
     return found
 

@@ -14,7 +14,7 @@ WANTED = ("id", "rollout_path", "created_at", "updated_at", "source", "model_pro
           "updated_at_ms", "cli_version")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ThreadRow:
     id: str
     rollout_path: str

@@ -13,7 +13,7 @@ INTERACTIVE_SOURCES = ("cli", "vscode", '{"custom":"atlas"}', '{"custom":"chatgp
 PICKER_SOURCES = ("cli", "vscode")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Facts:
     """What the filters look at, for one thread, as Codex would see it."""
 
@@ -26,13 +26,14 @@ class Facts:
     file_problem: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Visibility:
     listed: bool
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _common(f: Facts, current_provider: str) -> list[str]:
+    """The filters every client applies: a readable file, the provider, archived, a preview."""
     reasons = []
     if not f.listable_file:
         reasons.append(f"file: {f.file_problem}")
@@ -45,11 +46,47 @@ def _common(f: Facts, current_provider: str) -> list[str]:
     return reasons
 
 
-def ide(f: Facts, current_provider: str) -> Visibility:
-    reasons = _common(f, current_provider)
-    if f.source not in INTERACTIVE_SOURCES:
-        reasons.append(f"source: `{f.source}` is not an interactive source")
+def thread_list(
+    f: Facts,
+    current_provider: str,
+    *,
+    model_providers: list[str] | None = None,
+    source_kinds: list[str] | None = None,
+    archived: bool = False,
+    cwd: str | None = None,
+) -> Visibility:
+    """app-server `thread/list` with these params (omitted provider list = the current one)."""
+    reasons = []
+    if not f.listable_file:
+        reasons.append(f"file: {f.file_problem}")
+    providers = [current_provider] if model_providers is None else model_providers
+    if providers and f.provider not in providers:
+        reasons.append(f"provider: `{f.provider}` ≠ current `{current_provider}`" if model_providers is None
+                       else f"provider: `{f.provider}` not in {providers}")
+    if f.archived != archived:
+        reasons.append("archived" if f.archived else "not archived")
+    if f.empty_preview:
+        reasons.append("empty preview (no user message): never listed")
+    allowed = list(INTERACTIVE_SOURCES) if not source_kinds else _source_values(source_kinds)
+    if f.source not in allowed:
+        reasons.append(f"source: `{f.source}` is not an interactive source" if not source_kinds
+                       else f"source: `{f.source}` not in {source_kinds}")
+    if cwd is not None and f.cwd != cwd:
+        reasons.append(f"cwd: `{f.cwd}` ≠ `{cwd}`")
     return Visibility(not reasons, tuple(reasons))
+
+
+def _source_values(kinds: list[str]) -> list[str]:
+    mapping = {"cli": ["cli"], "vscode": ["vscode"], "exec": ["exec"], "appServer": ["mcp"]}
+    values: list[str] = []
+    for kind in kinds:
+        values += mapping.get(kind, [kind])
+    return values
+
+
+def ide(f: Facts, current_provider: str) -> Visibility:
+    """The IDE and desktop clients: `thread/list` with default filters."""
+    return thread_list(f, current_provider)
 
 
 def picker(f: Facts, current_provider: str, cwd: str | None) -> Visibility:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,3 +24,21 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return make_world(tmp_path)
+
+
+@pytest.fixture
+def codex_binary_for() -> Callable[[str], Path]:
+    """The cached real Codex binary; a missing one fails in CI and skips loudly elsewhere."""
+    from tests.codex.harness import codex_binary
+
+    def get(version: str) -> Path:
+        binary = codex_binary(version)
+        if binary is None:
+            message = (f"real Codex {version} is not installed (run scripts/install-codex); "
+                       "the tests against the real binary did NOT run")
+            if os.environ.get("CI") or shutil.which("npm"):
+                pytest.fail(message)
+            pytest.skip(message)
+        return binary
+
+    return get

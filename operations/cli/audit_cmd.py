@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -115,7 +116,7 @@ def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -
     fixes = fixes_for(t, report.current_provider)
     data = {**t.to_json(), "row": row, "rollouts": [
         {"path": f.path, "location": f.location, "format": f.format, "size": f.size, "mtime_ns": f.mtime_ns,
-         "compressed": f.compressed, "session_meta": f.meta.__dict__ if f.meta else None} for f in t.files],
+         "compressed": f.compressed, "session_meta": asdict(f.meta) if f.meta else None} for f in t.files],
         "problem_text": {p: PROBLEM_TEXT.get(p, p) for p in t.problems}, "fixes": fixes}
 
     def human() -> None:
@@ -152,8 +153,9 @@ def audit_cmd(
     codex_home: CodexHomeOpt = None,
     db: Annotated[str | None, typer.Option("--db", help="The state database, when two candidates exist.")] = None,
     cwd: Annotated[str | None, typer.Option("--cwd", help="Judge the terminal picker as run from this folder.")] = None,
-    explain: Annotated[str | None, typer.Option("--explain", metavar="THREAD_ID",
-                                                help="Everything known about one thread, and how to make it visible.")] = None,
+    explain: Annotated[str | None, typer.Option(
+        "--explain", metavar="THREAD_ID", help="Everything known about one thread, and how to make it visible.",
+    )] = None,
     check: Annotated[bool, typer.Option("--check", help="Exit 4 when integrity problems are found.")] = False,
     max_samples: Annotated[int, typer.Option("--max-samples", min=1, help="Sample ids per finding.")] = 10,
     json_: JsonOpt = False,
