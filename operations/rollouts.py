@@ -40,6 +40,7 @@ class SessionMeta:
     history_mode: str | None
     forked_from_id: str | None
     parent_thread_id: str | None
+    history_base: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -166,7 +167,8 @@ _TEXT_FIELDS = ("id", "timestamp", "cwd", "model_provider", "thread_source", "or
 def _meta(p: dict[str, Any]) -> SessionMeta:
     get = p.get
     values = {k: v if isinstance(v := get(k), str) else None for k in _TEXT_FIELDS}
-    return SessionMeta(source=get("source"), **values)
+    base = get("history_base")
+    return SessionMeta(source=get("source"), history_base=base if isinstance(base, dict) else None, **values)
 
 
 def read_rollout(path: str, location: str) -> Rollout:

@@ -1,0 +1,198 @@
+"""`run OPERATION`: plan per-thread repairs, show them, and with --apply execute them journaled."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from journal.effects import Effect, FileMove, LineRewrite, effect_to_json
+from journal.errors import UsageProblem
+from operations.audit import run_audit
+from operations.cli import context
+from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
+from operations.cli.output import echo, emit, handles, warn
+from operations.home import discover
+from operations.paths import resolve_codex_home, resolve_journal
+from operations.repair.archive import plan_archive_change
+from operations.repair.common import Plan, RepairContext, ThreadFilter
+from operations.repair.execute import apply_plan, prune_backups
+from operations.repair.orphans import plan_import_orphans
+from operations.repair.paths import plan_repair_paths
+from operations.repair.provider import plan_migrate_provider
+
+
+class Operation(str, Enum):
+    repair_paths = "repair-paths"
+    unarchive = "unarchive"
+    archive = "archive"
+    migrate_provider = "migrate-provider"
+    import_orphans = "import-orphans"
+
+
+def _date(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageProblem(f"{name} {value!r} is not a date (use YYYY-MM-DD or an ISO timestamp)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _line_change(effect: LineRewrite) -> str:
+    """The changed middle of a rewritten line, with a little context."""
+    a, b = effect.before, effect.after
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    lead = max(0, start - 30)
+    old = a[lead : len(a) - end].decode(errors="replace")
+    new = b[lead : len(b) - end].decode(errors="replace")
+    return f"…{old}… -> …{new}…"
+
+
+def _render_effect(effect: Effect) -> str:
+    if isinstance(effect, FileMove):
+        touch = "" if effect.after_mtime_ns is None else " (mtime touched, as Codex does)"
+        return f"move {effect.src}\n        -> {effect.dst}{touch}"
+    if isinstance(effect, LineRewrite):
+        return f"line {effect.line} of {effect.path}: {_line_change(effect)}"
+    data = effect_to_json(effect)
+    if data["kind"] == "row_update":
+        cols = ", ".join(f"{k}: {data['before'].get(k)!r} -> {v!r}" for k, v in data["after"].items())
+        return f"{data['table']} {data['key']}: {cols}"
+    return f"{data['kind']} {data['table']} {data['key']}"
+
+
+def plan_data(plan: Plan) -> dict[str, Any]:
+    return {
+        "operation": plan.operation, "options": plan.options, "considered": plan.considered,
+        "operations": [{"label": op.label, "subject": op.subject,
+                        "effects": [effect_to_json(e) for e in op.effects]} for op in plan.ops],
+        "refused": [r.__dict__ for r in plan.refused], "warnings": plan.warnings,
+        "summary": {"operations": len(plan.ops), "effects": sum(len(op.effects) for op in plan.ops),
+                    "refused": len(plan.refused)},
+    }
+
+
+def _render_plan(plan: Plan) -> None:
+    for op in plan.ops:
+        echo(f"{op.label}")
+        for effect in op.effects:
+            echo(f"    {_render_effect(effect)}")
+    for r in plan.refused:
+        echo(f"left alone {r.thread}: {r.reason}")
+    for w in plan.warnings:
+        echo(f"WARNING: {w}")
+    effects = sum(len(op.effects) for op in plan.ops)
+    echo(f"plan: {len(plan.ops)} operation(s), {effects} effect(s); {len(plan.refused)} thread(s) left alone "
+         f"(of {plan.considered} considered)")
+
+
+def _progress(json_: bool) -> Any:
+    if json_ or not sys.stderr.isatty():
+        return None
+    return lambda done, total: sys.stderr.write(f"\rapplying {done}/{total}") and sys.stderr.flush()
+
+
+@handles("run")
+def run_cmd(
+    operation: Annotated[Operation, typer.Argument(help="What to repair.")],
+    thread: Annotated[list[str] | None, typer.Option("--thread", help="Only this thread (repeatable).")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="Only threads of this provider.")] = None,
+    cwd: Annotated[str | None, typer.Option("--cwd", help="Only threads whose cwd is this folder or below.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only threads created at or after this date.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Only threads created before this date.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="migrate-provider: the target (default: current).")] = None,
+    source: Annotated[list[str] | None, typer.Option("--from", help="migrate-provider: only these providers.")] = None,
+    db_only: Annotated[bool, typer.Option("--db-only", help="migrate-provider: the row only (Codex reverts it).")] = False,
+    via_backfill: Annotated[bool, typer.Option("--via-backfill",
+                                               help="import-orphans: reset backfill_state instead.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="migrate-provider: allow a provider config.toml lacks.")] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="Execute the plan; without it, only show it.")] = False,
+    db: Annotated[str | None, typer.Option("--db", help="The state database, when two candidates exist.")] = None,
+    codex_home: CodexHomeOpt = None,
+    journal: JournalOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Plan a repair per thread; with --apply, execute it through the journal. Example: codex-sessions run unarchive"""
+    home_path = resolve_codex_home(codex_home)
+    home = discover(home_path, db)
+    services = context.make_services()
+    report = run_audit(home, now=services.clock.now())
+    ctx = RepairContext(home, report, services.clock.now())
+    flt = ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None,
+                       _date(since, "--since"), _date(until, "--until"))
+    if operation is Operation.repair_paths:
+        plan = plan_repair_paths(ctx, flt)
+    elif operation in (Operation.unarchive, Operation.archive):
+        plan = plan_archive_change(ctx, flt, archive=operation is Operation.archive)
+    elif operation is Operation.migrate_provider:
+        plan = plan_migrate_provider(ctx, flt, to or home.config.model_provider, sources=tuple(source or ()),
+                                     db_only=db_only, force=force)
+        if db_only:
+            plan = _db_only(plan, ctx, flt, to or home.config.model_provider)
+    else:
+        plan = plan_import_orphans(ctx, flt, via_backfill=via_backfill)
+    data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
+    for w in plan.warnings:
+        if not json_:
+            warn(f"warning: {w}")
+    if not apply:
+        emit("run", data, json_, lambda: (_render_plan(plan), echo("dry run: nothing changed; add --apply")))
+        return
+    if not plan.ops:
+        code = 3 if plan.refused else 0
+        emit("run", data, json_, lambda: (_render_plan(plan), echo("nothing to apply")),
+             status="refused" if code else "ok", exit_code=code)
+        return
+    result, backups = apply_plan(plan, home, report.schema, resolve_journal(journal, home_path), services,
+                                 argv=sys.argv[1:], filters=flt.describe(), progress=_progress(json_))
+    data.update(_result_data(result))
+    data["backups"] = [b.__dict__ for b in backups]
+    data["undo"] = f"codex-sessions undo {result.run_id} --apply"
+    code = 0 if result.status == "ok" and not plan.refused else 3
+
+    def human() -> None:
+        for r in plan.refused:
+            echo(f"left alone {r.thread}: {r.reason}")
+        for b in backups:
+            echo(f"backup of {b.db}: {b.path} (sha256 {b.sha256[:16]}…)")
+        _render_result(result, f"run {plan.operation}")
+
+    emit("run", data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
+
+
+def _db_only(plan: Plan, ctx: RepairContext, flt: ThreadFilter, to: str) -> Plan:
+    """The seed's method: only threads.model_provider, for comparison; Codex reverts it."""
+    from journal.runner import PlannedOp
+    from operations.repair.common import current_rows, row_update
+
+    targets = [t for t in ctx.selected(flt) if t.row is not None and t.row.model_provider != to
+               and (not plan.options.get("from") or t.row.model_provider in plan.options["from"])]
+    rows = current_rows(ctx.home, [t.id for t in targets])
+    plan.ops = [PlannedOp(f"migrate {t.id} to {to} (row only)",
+                          (row_update(ctx.home, t.id, rows[t.id], {"model_provider": to}),), subject=t.id)
+                for t in targets if t.id in rows]
+    return plan
+
+
+@handles("prune")
+def prune_cmd(
+    keep: Annotated[int, typer.Option("--keep", min=0, help="How many of the newest backups to keep.")] = 5,
+    codex_home: CodexHomeOpt = None,
+    journal: JournalOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Delete old database backups, keeping the newest N (undo never needs them). Example: codex-sessions prune --keep 3"""
+    home_path = resolve_codex_home(codex_home)
+    kept, removed = prune_backups(resolve_journal(journal, home_path), keep)
+    emit("prune", {"kept": kept, "removed": removed}, json_,
+         lambda: echo(f"kept {len(kept)} backup set(s), removed {len(removed)} file(s)"))

@@ -1,0 +1,107 @@
+"""Derive the `threads` row Codex would derive from a rollout (storage doc, section 3.4).
+
+session_meta gives source, provider, cwd, cli version, git; turn_context gives model,
+sandbox and approval; the first user message gives title, first_user_message and preview;
+the last token_count gives tokens_used; a thread_settings_applied event overrides the
+provider, model and cwd; the file's mtime gives updated_at.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+
+from operations.rollouts import Rollout, source_kind
+
+
+def _compact(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str, archived: bool) -> dict[str, Any]:
+    with open(rollout.path, "rb") as handle:
+        lines = handle.read().split(b"\n")
+    meta: dict[str, Any] = {}
+    info: dict[str, Any] = {"model": None, "effort": None, "sandbox": None, "approval": None, "tokens": 0,
+                            "first_user": None, "goal": None, "provider": None, "cwd": None}
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        kind, payload = record.get("type"), record.get("payload") or {}
+        if kind == "session_meta" and not meta:
+            meta = payload
+        elif kind == "turn_context":
+            info["model"] = payload.get("model", info["model"])
+            info["effort"] = payload.get("effort", info["effort"])
+            if payload.get("sandbox_policy") is not None:
+                info["sandbox"] = payload["sandbox_policy"]
+            elif payload.get("permission_profile") is not None:
+                info["sandbox"] = payload["permission_profile"]
+            info["approval"] = payload.get("approval_policy", info["approval"])
+        elif kind == "event_msg":
+            _event(payload, info)
+    mtime_ns = os.stat(rollout.path).st_mtime_ns
+    created_ms = _ms(meta.get("timestamp")) or mtime_ns // 1_000_000
+    updated_s, updated_ms = mtime_ns // 1_000_000_000, mtime_ns // 1_000_000
+    first = info["first_user"] or ""
+    git = meta.get("git") or {}
+    values: dict[str, Any] = {
+        "id": meta.get("id") or rollout.file_id, "rollout_path": rollout.plain_path,
+        "created_at": created_ms // 1000, "updated_at": updated_s,
+        "source": source_kind(meta.get("source")),
+        "model_provider": info["provider"] or meta.get("model_provider") or default_provider,
+        "cwd": info["cwd"] or meta.get("cwd") or "", "title": first,
+        "sandbox_policy": _compact(info["sandbox"] or {"type": "read-only"}),
+        "approval_mode": _compact(info["approval"] or "on-request"), "tokens_used": info["tokens"],
+        "has_user_event": 0, "archived": 1 if archived else 0, "archived_at": updated_s if archived else None,
+        "git_sha": git.get("commit_hash"), "git_branch": git.get("branch"), "git_origin_url": git.get("repository_url"),
+        "cli_version": meta.get("cli_version") or "", "first_user_message": first,
+        "agent_nickname": meta.get("agent_nickname"), "agent_role": meta.get("agent_role") or meta.get("agent_type"),
+        "memory_mode": meta.get("memory_mode") or "enabled", "model": info["model"], "reasoning_effort": info["effort"],
+        "agent_path": meta.get("agent_path"), "created_at_ms": created_ms, "updated_at_ms": updated_ms,
+        "thread_source": meta.get("thread_source"), "preview": first or (info["goal"] or ""),
+        "recency_at": updated_s, "recency_at_ms": updated_ms, "history_mode": meta.get("history_mode") or "legacy",
+        "name": None, "is_pinned": 0, "thread_section_id": None, "section_position": None,
+        "section_entered_at_ms": None, "project_id": None, "originator": meta.get("originator"),
+        "daybreak_enabled": None, "creator_user_id": None, "creator_account_id": None,
+        "attached_thread_parent_id": None,
+    }
+    return {c: values[c] for c in columns if c in values}
+
+
+def _event(payload: dict[str, Any], info: dict[str, Any]) -> None:
+    kind = payload.get("type")
+    if kind == "user_message" and info["first_user"] is None:
+        info["first_user"] = payload.get("message") or None
+    elif kind == "item_completed" and info["first_user"] is None:
+        item = payload.get("item") or {}
+        if item.get("type") == "UserMessage":
+            texts = [c.get("text", "") for c in item.get("content", []) if isinstance(c, dict)]
+            info["first_user"] = "".join(texts) or None
+    elif kind == "token_count":
+        usage = ((payload.get("info") or {}).get("total_token_usage") or {})
+        info["tokens"] = usage.get("total_tokens", info["tokens"])
+    elif kind == "thread_goal_updated" and info["goal"] is None:
+        info["goal"] = (payload.get("goal") or {}).get("objective") or payload.get("objective")
+    elif kind == "thread_settings_applied":
+        settings = payload.get("thread_settings") or {}
+        info["provider"] = settings.get("model_provider_id", info["provider"])
+        info["model"] = settings.get("model", info["model"])
+        info["cwd"] = settings.get("cwd", info["cwd"])
+
+
+def _ms(stamp: Any) -> int | None:
+    from datetime import datetime
+
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None

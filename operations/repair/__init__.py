@@ -1,0 +1,1 @@
+"""The writing half: plan per-thread journal operations, show them, execute them."""

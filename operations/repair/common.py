@@ -1,0 +1,186 @@
+"""What every repair operation shares: the audited home, filters, and effect builders."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from journal.effects import FileMove, RowUpdate
+from journal.runner import PlannedOp
+from journal.targets import file_digest
+from operations.audit import AuditReport, ThreadAudit
+from operations.home import CodexHome
+from operations.rollouts import Rollout
+
+
+@dataclass(frozen=True)
+class ThreadFilter:
+    """--thread (repeatable), --provider, --cwd, --since/--until (on the thread's creation time)."""
+
+    threads: tuple[str, ...] = ()
+    provider: str | None = None
+    cwd: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def matches(self, t: ThreadAudit) -> bool:
+        if self.threads and not any(t.id == ref or t.id.startswith(ref) for ref in self.threads):
+            return False
+        facts = t.facts
+        if self.provider is not None and (facts is None or facts.provider != self.provider) and (
+                t.row is None or t.row.model_provider != self.provider):
+            return False
+        if self.cwd is not None and (facts is None or not _under(facts.cwd, self.cwd)):
+            return False
+        created = _created(t)
+        if self.since and (created is None or created < self.since):
+            return False
+        return not (self.until and (created is None or created >= self.until))
+
+    def describe(self) -> dict[str, Any]:
+        return {"threads": list(self.threads), "provider": self.provider, "cwd": self.cwd,
+                "since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None}
+
+
+def _under(path: str, prefix: str) -> bool:
+    prefix = prefix.rstrip("/") or "/"
+    return path == prefix or path.startswith(prefix + "/") or prefix == "/"
+
+
+def _created(t: ThreadAudit) -> datetime | None:
+    if t.row is not None and t.row.created_at is not None:
+        return datetime.fromtimestamp(t.row.created_at, UTC)
+    for f in t.files:
+        if f.meta and f.meta.timestamp:
+            try:
+                return datetime.fromisoformat(f.meta.timestamp.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    thread: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    """One operation's plan: per-thread journal operations, and the threads left alone with why."""
+
+    operation: str
+    ops: list[PlannedOp] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    considered: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def refuse(self, thread: str, reason: str) -> None:
+        self.refused.append(Refusal(thread, reason))
+
+
+@dataclass(frozen=True)
+class RepairContext:
+    home: CodexHome
+    report: AuditReport
+    now: datetime
+
+    @property
+    def now_ns(self) -> int:
+        return int(self.now.timestamp() * 1_000_000_000)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.report.schema.columns if self.report.schema else ()
+
+    def selected(self, flt: ThreadFilter) -> list[ThreadAudit]:
+        return [t for t in self.report.threads if flt.matches(t)]
+
+
+def canonical_path(home: CodexHome, name: str, archived: bool) -> Path:
+    """Where Codex keeps a rollout: flat archived_sessions/, or sessions/YYYY/MM/DD/ from the name."""
+    if archived:
+        return home.codex_home / "archived_sessions" / name
+    date = name[len("rollout-"): len("rollout-") + 10]
+    year, month, day = date.split("-")
+    return home.codex_home / "sessions" / year / month / day / name
+
+
+def check_writable_file(path: str, home: CodexHome) -> str | None:
+    """Why a rollout must be left alone, or None: outside the home, a symlink, read-only."""
+    absolute = os.path.abspath(path)
+    if os.path.islink(absolute):
+        return f"{path} is a symlink; it is left alone"
+    real = os.path.realpath(absolute)
+    roots = [os.path.realpath(r) for r in home.roots]
+    if not any(real == r or real.startswith(r + os.sep) for r in roots):
+        return f"{path} is outside the Codex home; it is left alone"
+    try:
+        mode = os.stat(absolute).st_mode
+    except OSError as exc:
+        return f"cannot stat {path}: {exc}"
+    if not mode & stat.S_IWUSR:
+        return f"{path} is read-only; it is left alone"
+    return None
+
+
+def move_effect(src: Rollout | str, dst: Path, touch_ns: int | None = None) -> FileMove:
+    path = src.path if isinstance(src, Rollout) else src
+    sha, size = file_digest(path)
+    return FileMove(path, str(dst), sha, size, os.stat(path).st_mtime_ns, touch_ns)
+
+
+def row_update(home: CodexHome, thread_id: str, before: dict[str, Any], after: dict[str, Any]) -> RowUpdate:
+    changed = {k: v for k, v in after.items() if before.get(k) != v}
+    assert home.state_db is not None
+    return RowUpdate(str(home.state_db), "threads", {"id": thread_id}, {k: before.get(k) for k in changed}, changed)
+
+
+def with_updated_at(columns: tuple[str, ...], seconds: int, ms: int) -> dict[str, Any]:
+    """updated_at and, where the schema has it, updated_at_ms (so Codex's trigger leaves it alone)."""
+    values: dict[str, Any] = {"updated_at": seconds}
+    if "updated_at_ms" in columns:
+        values["updated_at_ms"] = ms
+    return values
+
+
+def current_rows(home: CodexHome, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Whole rows for these ids, read with one read-only connection."""
+    from journal.targets import connect_ro
+
+    out: dict[str, dict[str, Any]] = {}
+    if not ids or home.state_db is None:
+        return out
+    conn = connect_ro(str(home.state_db))
+    try:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            cur = conn.execute(f"SELECT * FROM threads WHERE id IN ({', '.join('?' for _ in chunk)})", chunk)
+            names = [d[0] for d in cur.description]
+            for values in cur:
+                row = dict(zip(names, values, strict=True))
+                out[row["id"]] = row
+    finally:
+        conn.close()
+    return out
+
+
+def single_file(t: ThreadAudit) -> tuple[Rollout | None, str | None]:
+    """The one rollout file of a thread (a .jsonl.zst twin of the .jsonl counts as the same file)."""
+    by_plain: dict[str, list[Rollout]] = {}
+    for f in t.files:
+        by_plain.setdefault(f.plain_path, []).append(f)
+    if not by_plain:
+        return None, "no rollout file with this thread id exists in the home"
+    if len(by_plain) > 1:
+        return None, "several candidate files: " + ", ".join(sorted(by_plain)) + "; not guessing"
+    (files,) = by_plain.values()
+    if len(files) > 1:
+        return None, f"both {files[0].plain_path} and its .zst exist; resolve that first"
+    return files[0], None
