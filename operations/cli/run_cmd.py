@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -19,13 +20,13 @@ from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
 from operations.repair.common import Plan, RepairContext, ThreadFilter
-from operations.repair.execute import apply_plan, prune_backups
+from operations.repair.execute import apply_plan, prune_backups, refuse_unwritable
 from operations.repair.orphans import plan_import_orphans
 from operations.repair.paths import plan_repair_paths
 from operations.repair.provider import plan_migrate_provider
 
 
-class Operation(str, Enum):
+class Operation(StrEnum):
     repair_paths = "repair-paths"
     unarchive = "unarchive"
     archive = "archive"
@@ -82,7 +83,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _render_plan(plan: Plan) -> None:
+def _render_plan(plan: Plan, closing: str) -> None:
     for op in plan.ops:
         echo(f"{op.label}")
         for effect in op.effects:
@@ -94,12 +95,18 @@ def _render_plan(plan: Plan) -> None:
     effects = sum(len(op.effects) for op in plan.ops)
     echo(f"plan: {len(plan.ops)} operation(s), {effects} effect(s); {len(plan.refused)} thread(s) left alone "
          f"(of {plan.considered} considered)")
+    echo(closing)
 
 
-def _progress(json_: bool) -> Any:
+def _progress(json_: bool) -> Callable[[int, int], None] | None:
     if json_ or not sys.stderr.isatty():
         return None
-    return lambda done, total: sys.stderr.write(f"\rapplying {done}/{total}") and sys.stderr.flush()
+
+    def show(done: int, total: int) -> None:
+        sys.stderr.write(f"\rapplying {done}/{total}" + ("\n" if done == total else ""))
+        sys.stderr.flush()
+
+    return show
 
 
 @handles("run")
@@ -112,10 +119,12 @@ def run_cmd(
     until: Annotated[str | None, typer.Option("--until", help="Only threads created before this date.")] = None,
     to: Annotated[str | None, typer.Option("--to", help="migrate-provider: the target (default: current).")] = None,
     source: Annotated[list[str] | None, typer.Option("--from", help="migrate-provider: only these providers.")] = None,
-    db_only: Annotated[bool, typer.Option("--db-only", help="migrate-provider: the row only (Codex reverts it).")] = False,
+    db_only: Annotated[bool, typer.Option(
+        "--db-only", help="migrate-provider: the row only (Codex reverts it).")] = False,
     via_backfill: Annotated[bool, typer.Option("--via-backfill",
                                                help="import-orphans: reset backfill_state instead.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="migrate-provider: allow a provider config.toml lacks.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="migrate-provider: allow a provider config.toml lacks.")] = False,
     apply: Annotated[bool, typer.Option("--apply", help="Execute the plan; without it, only show it.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="The state database, when two candidates exist.")] = None,
     codex_home: CodexHomeOpt = None,
@@ -127,6 +136,8 @@ def run_cmd(
     home = discover(home_path, db)
     services = context.make_services()
     report = run_audit(home, now=services.clock.now())
+    if apply:
+        refuse_unwritable(report.schema)
     ctx = RepairContext(home, report, services.clock.now())
     flt = ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None,
                        _date(since, "--since"), _date(until, "--until"))
@@ -146,11 +157,11 @@ def run_cmd(
         if not json_:
             warn(f"warning: {w}")
     if not apply:
-        emit("run", data, json_, lambda: (_render_plan(plan), echo("dry run: nothing changed; add --apply")))
+        emit("run", data, json_, lambda: _render_plan(plan, "dry run: nothing changed; add --apply"))
         return
     if not plan.ops:
         code = 3 if plan.refused else 0
-        emit("run", data, json_, lambda: (_render_plan(plan), echo("nothing to apply")),
+        emit("run", data, json_, lambda: _render_plan(plan, "nothing to apply"),
              status="refused" if code else "ok", exit_code=code)
         return
     result, backups = apply_plan(plan, home, report.schema, resolve_journal(journal, home_path), services,
@@ -158,7 +169,7 @@ def run_cmd(
     data.update(_result_data(result))
     data["backups"] = [b.__dict__ for b in backups]
     data["undo"] = f"codex-sessions undo {result.run_id} --apply"
-    code = 0 if result.status == "ok" and not plan.refused else 3
+    code = 0 if result.status == "ok" else 3  # threads left alone at planning are reported, not failures
 
     def human() -> None:
         for r in plan.refused:
@@ -191,7 +202,10 @@ def prune_cmd(
     journal: JournalOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Delete old database backups, keeping the newest N (undo never needs them). Example: codex-sessions prune --keep 3"""
+    """Delete old database backups, keeping the newest N (undo never needs them).
+
+    Example: codex-sessions prune --keep 3
+    """
     home_path = resolve_codex_home(codex_home)
     kept, removed = prune_backups(resolve_journal(journal, home_path), keep)
     emit("prune", {"kept": kept, "removed": removed}, json_,

@@ -176,6 +176,9 @@ def single_file(t: ThreadAudit) -> tuple[Rollout | None, str | None]:
     by_plain: dict[str, list[Rollout]] = {}
     for f in t.files:
         by_plain.setdefault(f.plain_path, []).append(f)
+    if not by_plain and t.row is not None and "rollout_path_outside_home" in t.problems:
+        return None, (f"rollout_path {t.row.rollout_path} is outside the Codex home and no copy is here; "
+                      "it is left alone")
     if not by_plain:
         return None, "no rollout file with this thread id exists in the home"
     if len(by_plain) > 1:

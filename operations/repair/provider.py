@@ -196,10 +196,10 @@ def plan_migrate_provider(ctx: RepairContext, flt: ThreadFilter, to: str, *, sou
         if t.id in refused:
             continue
         effects: list[Effect] = []
-        edit = edits.get(t.id)
-        if edit is not None:
-            effects += edit.effects()
-            effects += _history_shifts(ctx, t.id, edit)
+        own = edits.get(t.id)
+        if own is not None:
+            effects += own.effects()
+            effects += _history_shifts(ctx, t.id, own)
         effects += extra.get(t.id, [])
         row = rows.get(t.id)
         if row is not None and row["model_provider"] != to:
