@@ -8,7 +8,7 @@ from journal.effects import Effect, invert
 from journal.errors import UsageProblem
 from journal.index import JournalIndex
 from journal.runner import PlannedOp, precheck
-from journal.targets import probe, rebased_inverse
+from journal.targets import IOContext, probe, rebased_inverse
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,17 @@ def _plan_compensation(
         selected |= set(later)
         later = index.later_touching(selected)
     ordered = sorted(selected, key=lambda o: index.ops[o].seq, reverse=True)
+    io = IOContext()
+    try:
+        ops, conflicts = _compensations(index, action, ordered, io)
+    finally:
+        io.close()
+    return CompensationPlan(action, ref, tuple(ops), tuple(ordered), tuple(conflicts), cascade_needed,
+                            tuple(skipped))
+
+
+def _compensations(index: JournalIndex, action: str, ordered: list[str],
+                   io: IOContext) -> tuple[list[PlannedOp], list[Conflict]]:
     touched: set[str] = set()
     ops: list[PlannedOp] = []
     conflicts: list[Conflict] = []
@@ -107,7 +118,7 @@ def _plan_compensation(
                 inverses.append(invert(effect))  # a later op in this plan restores it first
                 continue
             touched |= targets
-            seen = probe(effect)
+            seen = probe(effect, io)
             if seen.state == "after":
                 inverses.append(rebased_inverse(effect, seen))
             elif seen.state == "before":
@@ -123,8 +134,7 @@ def _plan_compensation(
         label = f"{action}: {info.label}"
         ops.append(PlannedOp(label, tuple(inverses), info.subject, compensates=op_id, redoes=redoes,
                              forced_over=tuple(forced)))
-    return CompensationPlan(action, ref, tuple(ops), tuple(ordered), tuple(conflicts), cascade_needed,
-                            tuple(skipped))
+    return ops, conflicts
 
 
 def plan_replay(index: JournalIndex, ref: str) -> CompensationPlan:
@@ -133,12 +143,14 @@ def plan_replay(index: JournalIndex, ref: str) -> CompensationPlan:
         raise UsageProblem(f"{ref} is an operation; replay takes a run id")
     ops: list[PlannedOp] = []
     would_skip: list[tuple[str, str]] = []
+    io = IOContext()
     for op_id in index.runs[full].op_ids:
         info = index.ops[op_id]
         effects = tuple(index.effects(op_id))
-        verdict, reason = precheck(effects)
+        verdict, reason = precheck(effects, io)
         if verdict != "ready":
             would_skip.append((op_id, reason))
         ops.append(PlannedOp(f"replay: {info.label}", effects, info.subject, replays=op_id))
+    io.close()
     return CompensationPlan("replay", ref, tuple(ops), tuple(index.runs[full].op_ids),
                             would_skip=tuple(would_skip))

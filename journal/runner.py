@@ -19,6 +19,7 @@ from journal.errors import OutsideAllowedRoots, ToolError
 from journal.store import JournalWriter, who
 from journal.targets import (
     CasFailed,
+    IOContext,
     PathGuard,
     apply_line_rewrites,
     apply_move,
@@ -121,6 +122,24 @@ def execute_run(
     writer.sync()
     step("run_begin")
     results: list[OpResult] = []
+    io = IOContext(deferred_sync=True)
+    try:
+        _run_batches(writer, run_id, ops, guard, step, batch_size, progress, io, results)
+    finally:
+        io.close()
+    counts = RunResult(run_id, command, "", tuple(results), {}).counts
+    status = run_status(counts)
+    writer.append({"kind": "run_end", "run": run_id, "command": command, "status": status, "counts": counts})
+    writer.sync()
+    step("run_end")
+    return RunResult(run_id, command, status, tuple(results), writer.head)
+
+
+def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], guard: PathGuard | None,
+                 step: StepHook, batch_size: int, progress: Callable[[int, int], None] | None, io: IOContext,
+                 results: list[OpResult]) -> None:
+    """Intents of a batch, one fsync, its effects, then one flush of the effects before its outcomes' fsync."""
+    ids = writer.services.ids
     for start in range(0, len(ops), max(1, batch_size)):
         batch = ops[start : start + batch_size]
         op_ids = [ids.new_id() for _ in batch]
@@ -130,19 +149,14 @@ def execute_run(
         writer.sync()
         step("intents_synced")
         for op_id, op in zip(op_ids, batch, strict=True):
-            status, reason = _execute_op(op, guard, step)
+            status, reason = _execute_op(op, guard, step, io)
             writer.append({"kind": "outcome", "run": run_id, "op": op_id, "status": status, "reason": reason})
             results.append(OpResult(op_id, op.label, op.subject, status, reason))
             step("outcome")
             if progress:
                 progress(len(results), len(ops))
+        io.flush()
         writer.sync()
-    counts = RunResult(run_id, command, "", tuple(results), {}).counts
-    status = run_status(counts)
-    writer.append({"kind": "run_end", "run": run_id, "command": command, "status": status, "counts": counts})
-    writer.sync()
-    step("run_end")
-    return RunResult(run_id, command, status, tuple(results), writer.head)
 
 
 def _check_guard(op: PlannedOp, guard: PathGuard | None) -> None:
@@ -153,7 +167,7 @@ def _check_guard(op: PlannedOp, guard: PathGuard | None) -> None:
             guard.check(path)
 
 
-def precheck(effects: Sequence[Effect]) -> tuple[str, str]:
+def precheck(effects: Sequence[Effect], io: IOContext | None = None) -> tuple[str, str]:
     """('ready'|'already'|'blocked', reason): do the targets hold the `before` values?"""
     touched: set[str] = set()
     states: list[str] = []
@@ -164,7 +178,7 @@ def precheck(effects: Sequence[Effect]) -> tuple[str, str]:
             states.append("before")  # depends on an earlier effect of this operation
             continue
         touched |= targets
-        seen = probe(effect)
+        seen = probe(effect, io)
         states.append(seen.state)
         if seen.state != "before":
             problems.append(f"{effect.describe()}: {seen.detail or 'target is at its after value'}")
@@ -175,12 +189,12 @@ def precheck(effects: Sequence[Effect]) -> tuple[str, str]:
     return "ready", ""
 
 
-def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook) -> tuple[str, str]:
+def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOContext) -> tuple[str, str]:
     try:
         _check_guard(op, guard)
     except OutsideAllowedRoots as exc:
         return "skipped", exc.message
-    verdict, reason = precheck(op.effects)
+    verdict, reason = precheck(op.effects, io)
     if verdict == "already":
         return "skipped", "already applied: " + reason
     if verdict == "blocked":
@@ -188,14 +202,14 @@ def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook) -> tuple
     done: list[Step] = []
     try:
         for unit in group_steps(op.effects):
-            unit.apply(step)
+            unit.apply(step, io)
             done.append(unit)
             step("effect")
     except (CasFailed, OSError, sqlite3.Error) as exc:
         status = "skipped" if isinstance(exc, CasFailed) else "failed"
         try:
             for unit in reversed(done):
-                unit.inverse().apply(None)
+                unit.inverse().apply(None, io)
         except Exception as undo_exc:
             raise RollbackFailed(
                 f"operation {op.label!r} failed ({exc}) and could not be rolled back ({undo_exc}); "
@@ -212,17 +226,17 @@ class Step:
     kind: str
     effects: tuple[Effect, ...]
 
-    def apply(self, hook: StepHook | None) -> None:
+    def apply(self, hook: StepHook | None, io: IOContext | None = None) -> None:
         if self.kind == "move":
             move = self.effects[0]
             assert isinstance(move, FileMove)
-            apply_move(move, hook)
+            apply_move(move, hook, io)
         elif self.kind == "lines":
             edits = [e for e in self.effects if isinstance(e, LineRewrite)]
-            apply_line_rewrites(edits[0].path, edits)
+            apply_line_rewrites(edits[0].path, edits, io)
         else:
             sql = [e for e in self.effects if not isinstance(e, FileMove | LineRewrite)]
-            apply_sql(sql[0].db, sql)
+            apply_sql(sql[0].db, sql, io)
 
     def inverse(self) -> Step:
         return Step(self.kind, tuple(invert(e) for e in reversed(self.effects)))
@@ -251,4 +265,4 @@ def group_steps(effects: Sequence[Effect]) -> list[Step]:
 
 
 def _db_key(effect: SqlEffect) -> str:
-    return os.path.realpath(effect.db)
+    return os.path.abspath(effect.db)

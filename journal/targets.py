@@ -7,7 +7,9 @@ was observed; the apply functions perform compare-and-swap writes: each re-check
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import hashlib
 import os
 import sqlite3
@@ -93,10 +95,78 @@ def connect_ro(db: str) -> sqlite3.Connection:
 def fetch_row(conn: sqlite3.Connection, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
     where = " AND ".join(f"{quote_ident(k)} = ?" for k in key)
     cur = conn.execute(f"SELECT * FROM {quote_ident(table)} WHERE {where}", list(key.values()))
-    row = cur.fetchone()
-    if row is None:
+    rows = cur.fetchall()  # exhaust the cursor so no read transaction stays open
+    if not rows:
         return None
-    return {d[0]: v for d, v in zip(cur.description, row, strict=True)}
+    return {d[0]: v for d, v in zip(cur.description, rows[0], strict=True)}
+
+
+class IOContext:
+    """Connections and durability for one run.
+
+    One connection per database for the whole run (opening one re-parses Codex's schema
+    each time), with `synchronous=NORMAL` as Codex itself uses. With `deferred_sync`, file
+    and directory syncs are collected and made at once by `flush()` (one syncfs per file
+    system), which the runner calls before it makes the batch's outcomes durable.
+    """
+
+    def __init__(self, *, deferred_sync: bool = False) -> None:
+        self.deferred_sync = deferred_sync
+        self._conns: dict[str, sqlite3.Connection] = {}
+        self._dirty: set[str] = set()
+
+    def conn(self, db: str) -> sqlite3.Connection:
+        conn = self._conns.get(db)
+        if conn is None:
+            conn = connect_rw(db)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._conns[db] = conn
+        return conn
+
+    def sync_file(self, fd: int, path: str) -> None:
+        if self.deferred_sync:
+            self._dirty.add(os.path.dirname(path))
+        else:
+            os.fsync(fd)
+
+    def sync_dir(self, path: str) -> None:
+        if self.deferred_sync:
+            self._dirty.add(path)
+        else:
+            fsync_dir(path)
+
+    def flush(self) -> None:
+        """Make every deferred write durable: one syncfs per file system touched."""
+        dirty = set(self._dirty) | {os.path.dirname(db) for db in self._conns}
+        self._dirty.clear()
+        seen: set[int] = set()
+        for folder in sorted(dirty):
+            try:
+                dev = os.stat(folder).st_dev
+            except OSError:
+                continue
+            if dev not in seen:
+                seen.add(dev)
+                syncfs(folder)
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+
+
+def syncfs(folder: str) -> None:
+    """Flush the file system holding `folder` (Linux syncfs; elsewhere a full sync)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if hasattr(libc, "syncfs"):
+            if libc.syncfs(fd) != 0:
+                raise OSError(ctypes.get_errno(), "syncfs failed")
+        else:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def _values_match(current: dict[str, Any], expected: dict[str, Any]) -> bool:
@@ -106,19 +176,19 @@ def _values_match(current: dict[str, Any], expected: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- probes
 
 
-def probe(effect: Effect, conn: sqlite3.Connection | None = None) -> Probe:
+def probe(effect: Effect, io: IOContext | None = None) -> Probe:
     if isinstance(effect, FileMove):
         return _probe_move(effect)
     if isinstance(effect, LineRewrite):
         return _probe_line(effect)
-    own = conn is None
+    conn: sqlite3.Connection | None = None
     try:
-        conn = conn or connect_ro(effect.db)
+        conn = io.conn(effect.db) if io is not None else connect_ro(effect.db)
         row = fetch_row(conn, effect.table, effect.key)
     except sqlite3.Error as exc:
         return Probe("other", f"cannot read {effect.db}: {exc}", blocking=True)
     finally:
-        if own and conn is not None:
+        if io is None and conn is not None:
             conn.close()
     return _probe_row(effect, row)
 
@@ -222,11 +292,16 @@ class PathGuard:
         self.roots = [os.path.realpath(r) for r in roots]
 
     def check(self, path: str) -> None:
-        real_parent = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        real_parent = _realpath(os.path.dirname(os.path.abspath(path)))
         if os.path.islink(path):
             raise OutsideAllowedRoots(f"{path} is a symlink; refusing to write through it")
         if not any(real_parent == r or real_parent.startswith(r + os.sep) for r in self.roots):
             raise OutsideAllowedRoots(f"{path} is outside the allowed roots {self.roots}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _realpath(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 # --------------------------------------------------------------------------- apply
@@ -240,7 +315,7 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def apply_move(effect: FileMove, on_step: Callable[[str], None] | None = None) -> None:
+def apply_move(effect: FileMove, on_step: Callable[[str], None] | None = None, io: IOContext | None = None) -> None:
     """No-clobber rename: link then unlink, so an existing destination is never replaced."""
     seen = _probe_move(effect)
     if seen.state != "before":
@@ -267,8 +342,9 @@ def apply_move(effect: FileMove, on_step: Callable[[str], None] | None = None) -
     if effect.after_mtime_ns is not None:
         st = os.stat(effect.dst)
         os.utime(effect.dst, ns=(st.st_atime_ns, effect.after_mtime_ns))
-    fsync_dir(dst_dir)
-    fsync_dir(os.path.dirname(effect.src))
+    sync_dir = io.sync_dir if io is not None else fsync_dir
+    sync_dir(dst_dir)
+    sync_dir(os.path.dirname(effect.src))
 
 
 def finish_interrupted_move(effect: FileMove) -> None:
@@ -280,7 +356,7 @@ def finish_interrupted_move(effect: FileMove) -> None:
     fsync_dir(os.path.dirname(effect.src))
 
 
-def apply_line_rewrites(path: str, edits: list[LineRewrite]) -> None:
+def apply_line_rewrites(path: str, edits: list[LineRewrite], io: IOContext | None = None) -> None:
     """Rewrite lines in one pass: temp file in the same folder, same mtime, atomic rename."""
     st = os.stat(path)
     with open(path, "rb") as handle:
@@ -299,7 +375,10 @@ def apply_line_rewrites(path: str, edits: list[LineRewrite]) -> None:
         with os.fdopen(fd, "wb") as out:
             out.write(b"\n".join(lines))
             out.flush()
-            os.fsync(out.fileno())
+            if io is not None:
+                io.sync_file(out.fileno(), path)
+            else:
+                os.fsync(out.fileno())
         os.utime(temp, ns=(st.st_atime_ns, st.st_mtime_ns))
         now = os.stat(path)
         if (now.st_size, now.st_mtime_ns, now.st_ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
@@ -309,16 +388,16 @@ def apply_line_rewrites(path: str, edits: list[LineRewrite]) -> None:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
-    fsync_dir(os.path.dirname(path))
+    (io.sync_dir if io is not None else fsync_dir)(os.path.dirname(path))
 
 
 def stale_temp_for(path: str) -> str:
     return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.journal-tmp")
 
 
-def apply_sql(db: str, effects: list[SqlEffect]) -> None:
+def apply_sql(db: str, effects: list[SqlEffect], io: IOContext | None = None) -> None:
     """All of one operation's effects on one database, in one IMMEDIATE transaction."""
-    conn = connect_rw(db)
+    conn = io.conn(db) if io is not None else connect_rw(db)
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -329,7 +408,8 @@ def apply_sql(db: str, effects: list[SqlEffect]) -> None:
             raise
         conn.execute("COMMIT")
     finally:
-        conn.close()
+        if io is None:
+            conn.close()
 
 
 def _apply_sql_one(conn: sqlite3.Connection, effect: SqlEffect) -> None:

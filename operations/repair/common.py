@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from dataclasses import dataclass, field
@@ -117,8 +118,8 @@ def check_writable_file(path: str, home: CodexHome) -> str | None:
     absolute = os.path.abspath(path)
     if os.path.islink(absolute):
         return f"{path} is a symlink; it is left alone"
-    real = os.path.realpath(absolute)
-    roots = [os.path.realpath(r) for r in home.roots]
+    real = os.path.join(_realpath(os.path.dirname(absolute)), os.path.basename(absolute))
+    roots = [_realpath(str(r)) for r in home.roots]
     if not any(real == r or real.startswith(r + os.sep) for r in roots):
         return f"{path} is outside the Codex home; it is left alone"
     try:
@@ -128,6 +129,11 @@ def check_writable_file(path: str, home: CodexHome) -> str | None:
     if not mode & stat.S_IWUSR:
         return f"{path} is read-only; it is left alone"
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _realpath(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 def move_effect(src: Rollout | str, dst: Path, touch_ns: int | None = None) -> FileMove:

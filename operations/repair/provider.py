@@ -10,6 +10,7 @@ fork's `session_meta.history_base.end_byte_offset`.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,31 +110,26 @@ def _edit_provider_lines(edit: FileEdit, to: str) -> None:
                 _set(("payload", "thread_settings", "model_provider_id"), to))
 
 
-def _history_shifts(ctx: RepairContext, thread_id: str, edit: FileEdit) -> list[Effect]:
+def _history_shifts(db: str, conn: sqlite3.Connection, thread_id: str, edit: FileEdit) -> list[Effect]:
     """RowUpdates that keep thread_history_1's byte offsets true after the edit."""
-    db = ctx.home.thread_history_db
-    if db is None or not edit.new_lines:
+    if not edit.new_lines:
         return []
     effects: list[Effect] = []
-    conn = connect_ro(str(db))
-    try:
-        state = conn.execute("SELECT next_rollout_byte_offset FROM thread_history_projection_state "
-                             "WHERE thread_id = ?", (thread_id,)).fetchone()
-        if state is not None and edit.shift(state[0]) != state[0]:
-            effects.append(RowUpdate(str(db), "thread_history_projection_state", {"thread_id": thread_id},
-                                     {"next_rollout_byte_offset": state[0]},
-                                     {"next_rollout_byte_offset": edit.shift(state[0])}))
-        for turn_id, start, end in conn.execute(
-                "SELECT turn_id, rollout_byte_offset, rollout_end_byte_offset FROM thread_turns WHERE thread_id = ?",
-                (thread_id,)):
-            before = {"rollout_byte_offset": start, "rollout_end_byte_offset": end}
-            after = {k: (edit.shift(v) if v is not None else None) for k, v in before.items()}
-            changed = {k: v for k, v in after.items() if before[k] != v}
-            if changed:
-                effects.append(RowUpdate(str(db), "thread_turns", {"thread_id": thread_id, "turn_id": turn_id},
-                                         {k: before[k] for k in changed}, changed))
-    finally:
-        conn.close()
+    state = conn.execute("SELECT next_rollout_byte_offset FROM thread_history_projection_state "
+                         "WHERE thread_id = ?", (thread_id,)).fetchone()
+    if state is not None and edit.shift(state[0]) != state[0]:
+        effects.append(RowUpdate(str(db), "thread_history_projection_state", {"thread_id": thread_id},
+                                 {"next_rollout_byte_offset": state[0]},
+                                 {"next_rollout_byte_offset": edit.shift(state[0])}))
+    for turn_id, start, end in conn.execute(
+            "SELECT turn_id, rollout_byte_offset, rollout_end_byte_offset FROM thread_turns WHERE thread_id = ?",
+            (thread_id,)):
+        before = {"rollout_byte_offset": start, "rollout_end_byte_offset": end}
+        after = {k: (edit.shift(v) if v is not None else None) for k, v in before.items()}
+        changed = {k: v for k, v in after.items() if before[k] != v}
+        if changed:
+            effects.append(RowUpdate(str(db), "thread_turns", {"thread_id": thread_id, "turn_id": turn_id},
+                                     {k: before[k] for k in changed}, changed))
     return effects
 
 
@@ -192,6 +188,19 @@ def plan_migrate_provider(ctx: RepairContext, flt: ThreadFilter, to: str, *, sou
         edits[t.id] = edit
     refused = {r.thread for r in plan.refused}
     extra = _fork_offsets(ctx, edits, plan)
+    history_db = ctx.home.thread_history_db
+    history = connect_ro(str(history_db)) if history_db is not None and edits else None
+    try:
+        _build_ops(ctx, plan, candidates, refused, edits, extra, rows, to, history)
+    finally:
+        if history is not None:
+            history.close()
+    return plan
+
+
+def _build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], refused: set[str],
+               edits: dict[str, FileEdit], extra: dict[str, list[Effect]], rows: dict[str, dict[str, Any]],
+               to: str, history: sqlite3.Connection | None) -> None:
     for t in candidates:
         if t.id in refused:
             continue
@@ -199,14 +208,14 @@ def plan_migrate_provider(ctx: RepairContext, flt: ThreadFilter, to: str, *, sou
         own = edits.get(t.id)
         if own is not None:
             effects += own.effects()
-            effects += _history_shifts(ctx, t.id, own)
+            if history is not None:
+                effects += _history_shifts(str(ctx.home.thread_history_db), history, t.id, own)
         effects += extra.get(t.id, [])
         row = rows.get(t.id)
         if row is not None and row["model_provider"] != to:
             effects.append(row_update(ctx.home, t.id, row, {"model_provider": to}))
         if effects:
             plan.ops.append(PlannedOp(f"migrate {t.id} to {to}", tuple(effects), subject=t.id))
-    return plan
 
 
 def _fork_offsets(ctx: RepairContext, edits: dict[str, FileEdit], plan: Plan) -> dict[str, list[Effect]]:

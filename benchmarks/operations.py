@@ -1,0 +1,95 @@
+"""Benchmark: plan, apply and undo migrate-provider and repair-paths on generated homes.
+
+The floor is copying the same rollout bytes with shutil.copyfile. Prints each phase and
+its ratio to the floor (aim: apply and undo within 2x), and plan time per thread at two
+sizes (the plan must stay linear).
+Run: python benchmarks/operations.py [--sessions 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fixtures.generator import HomeSpec, build_home  # noqa: E402
+
+CLI = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from operations.cli.app import app
+start = time.perf_counter()
+try:
+    app(sys.argv[2:])
+except SystemExit as exc:
+    code = exc.code
+print(f"{time.perf_counter() - start:.3f} {code}", file=sys.stderr)
+"""
+
+
+def cli(*args: str) -> float:
+    proc = subprocess.run([sys.executable, "-c", CLI, str(ROOT), *args], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=True)
+    seconds, code = proc.stderr.strip().splitlines()[-1].split()
+    if code not in ("0", "None"):
+        raise SystemExit(f"{' '.join(args)} exited {code}: {proc.stderr[-2000:]}")
+    return float(seconds)
+
+
+def floor(paths: list[Path], folder: Path) -> float:
+    folder.mkdir()
+    start = time.perf_counter()
+    for n, path in enumerate(paths):
+        shutil.copyfile(path, folder / f"{n}.jsonl")
+    return time.perf_counter() - start
+
+
+def last_run(home: Path) -> str:
+    import orjson
+
+    journal = home / "codex-sessions" / "journal.jsonl"
+    for line in reversed(journal.read_bytes().splitlines()):
+        record = orjson.loads(line)
+        if record["kind"] == "run_begin":
+            return str(record["run"])
+    raise SystemExit("no run")
+
+
+def bench(operation: str, sessions: int, folder: Path) -> None:
+    damage = {"moved_file": sessions} if operation == "repair-paths" else {}
+    home = folder / f"{operation}-{sessions}"
+    build_home(home, HomeSpec(sessions=sessions, providers=("openai",), current_provider="azure",
+                              archived_share=0.0, exec_share=0.0, instructions_chars=8000, damage=damage))
+    paths = list((home / "sessions").rglob("*.jsonl"))
+    floor_s = floor(paths, folder / f"floor-{operation}-{sessions}")
+    args = [operation, "--codex-home", str(home)] + (["--to", "azure"] if operation == "migrate-provider" else [])
+    plan_s = cli("run", *args, "--json")
+    apply_s = cli("run", *args, "--apply", "--json")
+    undo_s = cli("undo", last_run(home), "--apply", "--json", "--codex-home", str(home))
+    size = sum(p.stat().st_size for p in paths) / 1e6
+    print(f"{operation:<16} sessions={sessions:>6} ({size:5.0f} MB)  floor(copyfile)={floor_s:5.2f} s  "
+          f"plan={plan_s:5.2f} s ({1e6 * plan_s / sessions:5.0f} us/thread)  apply={apply_s:5.2f} s "
+          f"({apply_s / floor_s:4.1f}x)  undo={undo_s:5.2f} s ({undo_s / floor_s:4.1f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, nargs="*", default=[2_000, 10_000])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for operation in ("migrate-provider", "repair-paths"):
+            for n in args.sessions:
+                bench(operation, n, Path(tmp))
+    os.sync()
+
+
+if __name__ == "__main__":
+    main()
