@@ -37,7 +37,8 @@ PROBLEM_TEXT = {
     "active_orphan": "rollout with no row that is live (writer lock held or written in the last minutes); "
                      "never import it",
     "db_not_on_disk": "row with no rollout file for its id anywhere in this home",
-    "missing_rollout_path": "row whose `rollout_path` does not exist",
+    "missing_rollout_path": "row whose `rollout_path` does not exist: Codex 0.169 still lists it, but opening or "
+                            "resuming it fails (\"no rollout found for thread id\")",
     "stale_rollout_path": "row whose file is elsewhere in this home (repair-paths can fix it)",
     "duplicate_rollout_id": "more than one rollout file for one thread id",
     "archived_mismatch": "`archived` flag disagrees with the folder the file is in",
@@ -283,11 +284,10 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
         t.problems.append("empty_preview")
     if at_path is not None:
         listable, why = _file_listable(at_path)
-    elif exists:
-        listable, why = True, None  # a file outside this home that Codex would still read
     else:
-        listable, why = False, ("rollout_path points to a missing file"
-                                + (f"; the file is at {t.found_at}" if t.found_at else ""))
+        # Codex 0.169 lists the row from the database even when its file is gone (checked with the
+        # real binary); resuming it then fails. The problem is reported as missing_rollout_path.
+        listable, why = True, None
     facts = Facts(
         provider=provider,
         source=source_kind(meta.source) if meta and meta.source is not None else row.source,

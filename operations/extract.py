@@ -20,7 +20,13 @@ def _compact(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
-def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str, archived: bool) -> dict[str, Any]:
+def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str, archived: bool,
+               *, permission_profile_rows: bool = True) -> dict[str, Any]:
+    """The row; `permission_profile_rows`: newer Codex stores the permission profile as sandbox_policy.
+
+    Seen in real rows: 0.128 stores the legacy sandbox policy, 0.144 and 0.169 the permission
+    profile (upstream #23165, 2026-05-29).
+    """
     with open(rollout.path, "rb") as handle:
         lines = handle.read().split(b"\n")
     meta: dict[str, Any] = {}
@@ -39,10 +45,11 @@ def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str
         elif kind == "turn_context":
             info["model"] = payload.get("model", info["model"])
             info["effort"] = payload.get("effort", info["effort"])
-            if payload.get("sandbox_policy") is not None:
-                info["sandbox"] = payload["sandbox_policy"]
-            elif payload.get("permission_profile") is not None:
-                info["sandbox"] = payload["permission_profile"]
+            order = ("permission_profile", "sandbox_policy") if permission_profile_rows else (
+                "sandbox_policy", "permission_profile")
+            chosen = next((payload[k] for k in order if payload.get(k) is not None), None)
+            if chosen is not None:
+                info["sandbox"] = chosen
             info["approval"] = payload.get("approval_policy", info["approval"])
         elif kind == "event_msg":
             _event(payload, info)

@@ -13,6 +13,10 @@ from journal.targets import connect_ro, fetch_row
 from operations.extract import derive_row
 from operations.repair.common import Plan, RepairContext, ThreadFilter, single_file
 
+# 0.128 (migration 29) rows hold the legacy sandbox policy; 0.144 (40) and 0.169 (62) the permission
+# profile. The change (#23165) landed between them; 0.140 (37) is the first release we treat as new.
+PERMISSION_PROFILE_MIGRATION = 37
+
 
 def plan_import_orphans(ctx: RepairContext, flt: ThreadFilter, *, via_backfill: bool = False) -> Plan:
     plan = Plan("import-orphans", options={"via_backfill": via_backfill})
@@ -58,7 +62,9 @@ def plan_import_orphans(ctx: RepairContext, flt: ThreadFilter, *, via_backfill: 
                                {k: current.get(k) for k in after}, after),), subject="backfill_state"))
         return plan
     for t, file in ready:
-        row = derive_row(file, ctx.columns, ctx.home.config.model_provider, file.location == "archived")
+        level = ctx.report.schema.max_migration if ctx.report.schema else None
+        row = derive_row(file, ctx.columns, ctx.home.config.model_provider, file.location == "archived",
+                         permission_profile_rows=(level or 0) >= PERMISSION_PROFILE_MIGRATION)
         plan.ops.append(PlannedOp(f"import {t.id}", (RowInsert(str(db), "threads", {"id": t.id}, row),),
                                   subject=t.id))
     return plan

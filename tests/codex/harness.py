@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -62,14 +63,13 @@ class CodexSession:
 
     def run(self, args: Sequence[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.Popen([str(self.binary), *args], cwd=cwd or self.home, env=self.env(),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
         self.processes.append(proc)
         try:
             out, err = proc.communicate(timeout=TIMEOUT_S)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            stop(proc)
         result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         if check and proc.returncode != 0:
             raise CodexFailed(f"codex {' '.join(args)} failed ({proc.returncode}): {err[-2000:]}")
@@ -101,12 +101,42 @@ class CodexSession:
 
     def close(self) -> None:
         for proc in self.processes:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)
 
     def live_processes(self) -> list[int]:
-        return [p.pid for p in self.processes if p.poll() is None]
+        """Processes of ours still alive, the children of the npm wrapper included (same group)."""
+        alive = [p.pid for p in self.processes if p.poll() is None]
+        return alive + [pid for pid in processes_mentioning(str(self.home)) if pid not in alive]
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Kill the process and its whole group (the npm wrapper starts the native binary as a child)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line or environment mentions `text` (e.g. a test's CODEX_HOME)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        for part in ("cmdline", "environ"):
+            try:
+                with open(f"/proc/{entry}/{part}", "rb") as handle:
+                    if text.encode() in handle.read():
+                        found.append(int(entry))
+                        break
+            except OSError:
+                continue
+    return found
 
 
 class AppServer:
@@ -121,7 +151,7 @@ class AppServer:
     def __enter__(self) -> AppServer:
         self.proc = subprocess.Popen([str(self.session.binary), "app-server"], cwd=self.session.home,
                                      env=self.session.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, bufsize=1)
+                                     stderr=subprocess.DEVNULL, text=True, bufsize=1, start_new_session=True)
         self.session.processes.append(self.proc)
         threading.Thread(target=self._pump, daemon=True).start()
         self.request("initialize", {"clientInfo": {"name": "codex-sessions-tests", "version": "0"}})
@@ -178,7 +208,7 @@ class AppServer:
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            pass
+        stop(self.proc)
         if self.proc.stdout:
             self.proc.stdout.close()
