@@ -54,7 +54,7 @@ def sha(path: Path) -> str:
 
 
 def rollout_of(codex: CodexSession, thread_id: str) -> Path:
-    (path,) = [p for p in codex.home.rglob(f"*{thread_id}.jsonl")]
+    (path,) = list(codex.home.rglob(f"*{thread_id}.jsonl"))
     return path
 
 
@@ -175,10 +175,11 @@ def test_5_orphan(make_codex: Callable[..., CodexSession], tmp_path: Path) -> No
     code, data = run(codex.home, "import-orphans", "--apply")
     assert code == 0, data
     inserted = data["data"]["plan"]["operations"][0]["effects"][0]["row"]
-    same = {k for k in codex_row if codex_row[k] == inserted.get(k)}
-    assert {"id", "rollout_path", "created_at", "source", "model_provider", "cwd", "title", "preview",
-            "first_user_message", "tokens_used", "cli_version", "thread_source", "history_mode", "model",
-            "approval_mode", "sandbox_policy", "created_at_ms", "originator", "archived"} <= same
+    differing = {k for k in codex_row if codex_row[k] != inserted.get(k)}
+    # Codex's *_ms values come from a per-process allocator that keeps them unique, so they
+    # drift from the timestamps by a few ms; recency_at_ms is its own clock. All else matches.
+    assert differing <= {"created_at_ms", "updated_at_ms", "recency_at_ms"}, differing
+    assert abs(codex_row["created_at_ms"] - inserted["created_at_ms"]) < 50
     got = listed(codex)[t]
     assert (got["modelProvider"], got["cwd"], got["preview"]) == ("mockA", str(tmp_path / "proj-o"), "an orphan to be")
 

@@ -5,6 +5,7 @@ Every process started here is tracked and stopped by `CodexSession.close()`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -111,10 +112,8 @@ class CodexSession:
 
 def stop(proc: subprocess.Popen[Any]) -> None:
     """Kill the process and its whole group (the npm wrapper starts the native binary as a child)."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
@@ -205,10 +204,8 @@ class AppServer:
         assert self.proc is not None
         if self.proc.stdin:
             self.proc.stdin.close()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
         stop(self.proc)
         if self.proc.stdout:
             self.proc.stdout.close()
