@@ -7,6 +7,7 @@ applies) and goes beyond them: per-thread problems and per-client visibility.
 from __future__ import annotations
 
 import os
+import shlex
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 from journal.targets import connect_ro
 from operations.home import CodexHome
+from operations.pathrules import is_windows_spelling, spellings
 from operations.paths import BUILTIN_PROVIDERS
 from operations.rollouts import Rollout, scan_rollouts, source_kind
 from operations.safety import check_running, held_writer_locks
@@ -104,6 +106,8 @@ class AuditReport:
     visibility: dict[str, Any]
     threads: list[ThreadAudit]
     warnings: list[str]
+    cwd_spellings: list[list[str]] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
 
     @property
     def integrity_problem_count(self) -> int:
@@ -215,7 +219,30 @@ def run_audit(
         problems={k: problems[k] for k in sorted(problems)},
         visibility=_summaries(threads, current, picker_cwd),
         threads=threads, warnings=warnings,
+        cwd_spellings=list(spellings([r.cwd for r in rows]).values()),
+        suggestions=_suggestions(rows, threads),
     )
+
+
+def _suggestions(rows: list[ThreadRow], threads: list[ThreadAudit]) -> list[str]:
+    """Exact commands for cwds missing on this machine and rows pointing into another home."""
+    out: list[str] = []
+    missing = Counter(r.cwd for r in rows if r.cwd and not os.path.isdir(r.cwd))
+    for cwd, n in missing.most_common(10):
+        style = " --from-style windows" if is_windows_spelling(cwd) or cwd.startswith("/mnt/") else ""
+        out.append(f"{n} thread(s) in {cwd}, which does not exist here: "
+                   f"codex-sessions run rewrite-cwd --from {shlex.quote(cwd)} --to NEW_FOLDER{style}")
+    homes: Counter[str] = Counter()
+    for t in threads:
+        if t.row is not None and "rollout_path_outside_home" in t.problems:
+            path = t.row.rollout_path
+            at = min((path.find(m) for m in ("/sessions/", "/archived_sessions/") if m in path), default=-1)
+            if at > 0:
+                homes[path[:at]] += 1
+    for old, n in homes.most_common(3):
+        out.append(f"{n} row(s) point into another home, {old}: codex-sessions run relocate-home --from "
+                   f"{shlex.quote(old)}")
+    return out
 
 
 def _file_listable(rollout: Rollout) -> tuple[bool, str | None]:

@@ -61,3 +61,35 @@ def verify(before: bytes, after: bytes, mutate: Callable[[dict[str, Any]], None]
     if expected != got:
         raise EditRefused("the byte edit changed more than the one field; the line is left alone")
     return after
+
+
+def replace_strings(line: bytes, changes: dict[str, str], mutate: Callable[[dict[str, Any]], None]) -> bytes:
+    """Replace string values (never keys) old -> new wherever the parsed change says so.
+
+    Every value token `"old"` becomes `"new"`; the result must parse to exactly the old line
+    with `mutate` applied, so a value that should stay (say, a message whose text is the old
+    path) makes the edit refuse rather than change it. If token edits cannot express the
+    change, a line that re-serializes byte for byte is rewritten through the parser.
+    """
+    edited = line
+    for old, new in changes.items():
+        token, replacement = orjson.dumps(old), orjson.dumps(new)
+        out, start = bytearray(), 0
+        while (at := edited.find(token, start)) != -1:
+            end = at + len(token)
+            before = edited[at - 1 : at]
+            after = edited[end : end + 1]
+            if before in (b":", b"[", b",") and after in (b",", b"]", b"}"):
+                out += edited[start:at] + replacement
+            else:
+                out += edited[start:end]
+            start = end
+        edited = bytes(out + edited[start:])
+    try:
+        return verify(line, edited, mutate)
+    except EditRefused:
+        parsed = orjson.loads(line)
+        if orjson.dumps(parsed) != line:
+            raise
+        mutate(parsed)
+        return orjson.dumps(parsed)

@@ -9,6 +9,7 @@ model API. `codex exec` makes sessions of source `exec`, so listings name that s
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -238,3 +239,55 @@ def test_no_codex_process_is_left_running(make_codex: Callable[..., CodexSession
     codex.close()
     assert processes_mentioning(str(codex.home)) == []
     shutil.rmtree(codex.home)
+
+
+def test_8_renamed_project_folder(make_codex: Callable[..., CodexSession], tmp_path: Path) -> None:
+    codex = make_codex()
+    old, new = tmp_path / "proj-old", tmp_path / "proj-new"
+    t1 = codex.exec("work in the old folder", old)
+    t2 = codex.exec("more work there", old / "sub")
+    other = codex.exec("elsewhere", tmp_path / "proj-older")  # a name that shares a string prefix
+    old.rename(new)
+    assert listed(codex, cwd=str(new)) == {}
+    before = snapshot(codex.home)
+    code, applied = run(codex.home, "rewrite-cwd", "--from", str(old), "--to", str(new), "--apply")
+    assert code == 0, applied
+    assert set(listed(codex, cwd=str(new))) == {t1}
+    assert set(listed(codex, cwd=str(new / "sub"))) == {t2}
+    assert set(listed(codex, cwd=str(tmp_path / "proj-older"))) == {other}
+    result = codex.resume(t1, "still here after the rename?", new)
+    assert result.returncode == 0
+    contexts = [json.loads(line)["payload"] for line in rollout_of(codex, t1).read_text().splitlines()
+                if '"turn_context"' in line]
+    assert [c["cwd"] for c in contexts] == [str(new), str(new)]  # ours rewritten, Codex's new turn agrees
+    t2_file = str(rollout_of(codex, t2).relative_to(codex.home))
+    code, refused = undo(codex.home, applied["data"]["run"])
+    assert code == 3  # resume appended a turn to t1: a conflict
+    code, undone = undo(codex.home, applied["data"]["run"], "--force")
+    assert code == 0, undone
+    assert snapshot(codex.home)["files"][t2_file] == before["files"][t2_file]  # byte for byte, mtime too
+    conn = sqlite3.connect(codex.home / "state_5.sqlite")
+    assert conn.execute("SELECT cwd FROM threads WHERE id = ?", (t2,)).fetchone()[0] == str(old / "sub")
+    conn.close()
+
+
+def test_9_relocated_copy_of_a_home(make_codex: Callable[..., CodexSession], tmp_path: Path) -> None:
+    codex = make_codex()
+    t = codex.exec("made in the original home", tmp_path / "proj")
+    codex.close()
+    copy_home = tmp_path / "copy"
+    shutil.copytree(codex.home, copy_home)
+    original_file = rollout_of(codex, t)
+    original = sha(original_file)
+    assert audit(copy_home)["problems"] == {"rollout_path_outside_home": 1}
+    code, applied = run(copy_home, "relocate-home", "--apply")
+    assert code == 0, applied
+    copy = CodexSession(codex.binary, copy_home, codex.api, current="mockA")
+    try:
+        copy.resume(t, "resume in the copy", tmp_path / "proj")
+    finally:
+        copy.close()
+    assert sha(original_file) == original  # the original home was not touched
+    copied_file = copy_home / original_file.relative_to(codex.home)
+    assert copied_file.stat().st_size > original_file.stat().st_size  # the copy got the new turn
+    assert audit(copy_home)["integrity_problem_count"] == 0

@@ -55,6 +55,8 @@ def report_data(report: AuditReport) -> dict[str, Any]:
         "locations": report.locations,
         "visibility": report.visibility,
         "warnings": report.warnings,
+        "cwd_spellings": report.cwd_spellings,
+        "suggestions": report.suggestions,
         "threads": [t.to_json() for t in report.threads],
     }
 
@@ -100,6 +102,10 @@ def _render(report: AuditReport) -> None:
             echo(f"  {key}: {n}  ({PROBLEM_TEXT.get(key, key)})")
     if any(k != "current" for k in report.formats):
         echo(f"rollout first lines: {report.formats}")
+    for group in report.cwd_spellings:
+        echo(f"one folder, several spellings (the picker matches cwd exactly): {', '.join(group)}")
+    for suggestion in report.suggestions:
+        echo(f"suggestion: {suggestion}")
     echo("")
     echo("visibility:")
     for summary in report.visibility.values():

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,10 +21,12 @@ from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
 from operations.repair.common import Plan, RepairContext, ThreadFilter
+from operations.repair.cwd import Mapping, plan_rewrite_cwd, read_map
 from operations.repair.execute import apply_plan, prune_backups, refuse_unwritable
 from operations.repair.orphans import plan_import_orphans
 from operations.repair.paths import plan_repair_paths
 from operations.repair.provider import plan_migrate_provider
+from operations.repair.relocate import plan_relocate_home
 
 
 class Operation(StrEnum):
@@ -32,6 +35,8 @@ class Operation(StrEnum):
     archive = "archive"
     migrate_provider = "migrate-provider"
     import_orphans = "import-orphans"
+    rewrite_cwd = "rewrite-cwd"
+    relocate_home = "relocate-home"
 
 
 def _date(value: str | None, name: str) -> datetime | None:
@@ -117,8 +122,17 @@ def run_cmd(
     cwd: Annotated[str | None, typer.Option("--cwd", help="Only threads whose cwd is this folder or below.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only threads created at or after this date.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Only threads created before this date.")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="migrate-provider: the target (default: current).")] = None,
-    source: Annotated[list[str] | None, typer.Option("--from", help="migrate-provider: only these providers.")] = None,
+    to: Annotated[list[str] | None, typer.Option(
+        "--to", help="migrate-provider: the target provider (default: current); rewrite-cwd: the new prefix, "
+                     "paired with --from")] = None,
+    source: Annotated[list[str] | None, typer.Option(
+        "--from", help="migrate-provider: only these providers; rewrite-cwd: the old prefix (repeatable, "
+                       "paired with --to); relocate-home: the old home")] = None,
+    map_file: Annotated[str | None, typer.Option(
+        "--map", help="rewrite-cwd: a file of FROM<TAB>TO (or FROM -> TO) pairs, one a line.")] = None,
+    from_style: Annotated[str, typer.Option(
+        "--from-style", help="rewrite-cwd: posix, windows or wsl (windows and wsl also match /mnt/c/… "
+                             "for C:\\…)")] = "posix",
     db_only: Annotated[bool, typer.Option(
         "--db-only", help="migrate-provider: the row only (Codex reverts it).")] = False,
     via_backfill: Annotated[bool, typer.Option("--via-backfill",
@@ -146,10 +160,18 @@ def run_cmd(
     elif operation in (Operation.unarchive, Operation.archive):
         plan = plan_archive_change(ctx, flt, archive=operation is Operation.archive)
     elif operation is Operation.migrate_provider:
-        plan = plan_migrate_provider(ctx, flt, to or home.config.model_provider, sources=tuple(source or ()),
-                                     db_only=db_only, force=force)
+        if len(to or []) > 1:
+            raise UsageProblem("migrate-provider takes one --to")
+        target = (to or [home.config.model_provider])[0]
+        plan = plan_migrate_provider(ctx, flt, target, sources=tuple(source or ()), db_only=db_only, force=force)
         if db_only:
-            plan = _db_only(plan, ctx, flt, to or home.config.model_provider)
+            plan = _db_only(plan, ctx, flt, target)
+    elif operation is Operation.rewrite_cwd:
+        plan = plan_rewrite_cwd(ctx, flt, _mappings(source, to, map_file), from_style)
+    elif operation is Operation.relocate_home:
+        if len(source or []) > 1:
+            raise UsageProblem("relocate-home takes one --from")
+        plan = plan_relocate_home(ctx, flt, source[0] if source else None)
     else:
         plan = plan_import_orphans(ctx, flt, via_backfill=via_backfill)
     data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
@@ -179,6 +201,20 @@ def run_cmd(
         _render_result(result, f"run {plan.operation}")
 
     emit("run", data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
+
+
+def _mappings(sources: list[str] | None, targets: list[str] | None, map_file: str | None) -> list[Mapping]:
+    sources, targets = sources or [], targets or []
+    if len(sources) != len(targets):
+        raise UsageProblem("rewrite-cwd: give --from and --to in pairs")
+    pairs = [Mapping(s, t) for s, t in zip(sources, targets, strict=True)]
+    if map_file:
+        try:
+            text = Path(map_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageProblem(f"cannot read --map {map_file}: {exc}") from None
+        pairs += read_map(text)
+    return pairs
 
 
 def _db_only(plan: Plan, ctx: RepairContext, flt: ThreadFilter, to: str) -> Plan:

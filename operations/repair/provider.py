@@ -11,16 +11,14 @@ fork's `session_meta.history_base.end_byte_offset`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from journal.effects import Effect, LineRewrite, RowUpdate
+from journal.effects import Effect
 from journal.errors import Refused
 from journal.runner import PlannedOp
-from journal.targets import connect_ro, plan_line_rewrites
+from journal.targets import connect_ro
 from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, append_to_payload, replace_value
 from operations.paths import BUILTIN_PROVIDERS
@@ -33,56 +31,10 @@ from operations.repair.common import (
     row_update,
     single_file,
 )
-from operations.rollouts import Rollout
+from operations.repair.rollout_edit import FileEdit, fork_offsets, history_shifts, set_path
 
 DB_ONLY_WARNING = ("--db-only changes only threads.model_provider, as the seed's provider_migrate.py did; "
                    "current Codex re-reads the rollout and writes the old provider back (storage doc 0.3)")
-
-
-@dataclass
-class FileEdit:
-    """The new bytes of some lines of one rollout, and how each edit moves later bytes."""
-
-    rollout: Rollout
-    data: bytes
-    lines: list[bytes]
-    starts: list[int]
-    new_lines: dict[int, bytes] = field(default_factory=dict)  # 1-based line -> bytes
-
-    @classmethod
-    def read(cls, rollout: Rollout) -> FileEdit:
-        with open(rollout.path, "rb") as handle:
-            data = handle.read()
-        lines = data.split(b"\n")
-        starts, at = [], 0
-        for line in lines:
-            starts.append(at)
-            at += len(line) + 1
-        return cls(rollout, data, lines, starts)
-
-    def line(self, number: int) -> bytes:
-        return self.new_lines.get(number, self.lines[number - 1])
-
-    def shift(self, offset: int) -> int:
-        """Where a byte offset of the old file lands in the new one."""
-        moved = offset
-        for number, new in self.new_lines.items():
-            if self.starts[number - 1] < offset:
-                moved += len(new) - len(self.lines[number - 1])
-        return moved
-
-    def effects(self) -> tuple[LineRewrite, ...]:
-        return plan_line_rewrites(self.rollout.path, self.new_lines, self.data) if self.new_lines else ()
-
-
-def _set(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], None]:
-    def mutate(doc: dict[str, Any]) -> None:
-        target = doc
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-
-    return mutate
 
 
 def _edit_provider_lines(edit: FileEdit, to: str) -> None:
@@ -92,10 +44,10 @@ def _edit_provider_lines(edit: FileEdit, to: str) -> None:
         raise EditRefused("the first line is not a session_meta")
     payload = meta["payload"]
     if "model_provider" not in payload:
-        edit.new_lines[1] = append_to_payload(first, "model_provider", to, _set(("payload", "model_provider"), to))
+        edit.new_lines[1] = append_to_payload(first, "model_provider", to, set_path(("payload", "model_provider"), to))
     elif payload["model_provider"] != to:
         edit.new_lines[1] = replace_value(first, "model_provider", payload["model_provider"], to,
-                                          _set(("payload", "model_provider"), to))
+                                          set_path(("payload", "model_provider"), to))
     for number, line in enumerate(edit.lines[1:], start=2):
         if b'"thread_settings_applied"' not in line:
             continue
@@ -107,30 +59,7 @@ def _edit_provider_lines(edit: FileEdit, to: str) -> None:
         if "model_provider_id" in settings and settings["model_provider_id"] != to:
             edit.new_lines[number] = replace_value(
                 line, "model_provider_id", settings["model_provider_id"], to,
-                _set(("payload", "thread_settings", "model_provider_id"), to))
-
-
-def _history_shifts(db: str, conn: sqlite3.Connection, thread_id: str, edit: FileEdit) -> list[Effect]:
-    """RowUpdates that keep thread_history_1's byte offsets true after the edit."""
-    if not edit.new_lines:
-        return []
-    effects: list[Effect] = []
-    state = conn.execute("SELECT next_rollout_byte_offset FROM thread_history_projection_state "
-                         "WHERE thread_id = ?", (thread_id,)).fetchone()
-    if state is not None and edit.shift(state[0]) != state[0]:
-        effects.append(RowUpdate(str(db), "thread_history_projection_state", {"thread_id": thread_id},
-                                 {"next_rollout_byte_offset": state[0]},
-                                 {"next_rollout_byte_offset": edit.shift(state[0])}))
-    for turn_id, start, end in conn.execute(
-            "SELECT turn_id, rollout_byte_offset, rollout_end_byte_offset FROM thread_turns WHERE thread_id = ?",
-            (thread_id,)):
-        before = {"rollout_byte_offset": start, "rollout_end_byte_offset": end}
-        after = {k: (edit.shift(v) if v is not None else None) for k, v in before.items()}
-        changed = {k: v for k, v in after.items() if before[k] != v}
-        if changed:
-            effects.append(RowUpdate(str(db), "thread_turns", {"thread_id": thread_id, "turn_id": turn_id},
-                                     {k: before[k] for k in changed}, changed))
-    return effects
+                set_path(("payload", "thread_settings", "model_provider_id"), to))
 
 
 def check_target(ctx: RepairContext, to: str, force: bool) -> None:
@@ -187,7 +116,7 @@ def plan_migrate_provider(ctx: RepairContext, flt: ThreadFilter, to: str, *, sou
             continue
         edits[t.id] = edit
     refused = {r.thread for r in plan.refused}
-    extra = _fork_offsets(ctx, edits, plan)
+    extra = fork_offsets(ctx, edits, plan)
     history_db = ctx.home.thread_history_db
     history = connect_ro(str(history_db)) if history_db is not None and edits else None
     try:
@@ -209,41 +138,10 @@ def _build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], re
         if own is not None:
             effects += own.effects()
             if history is not None:
-                effects += _history_shifts(str(ctx.home.thread_history_db), history, t.id, own)
+                effects += history_shifts(str(ctx.home.thread_history_db), history, t.id, own)
         effects += extra.get(t.id, [])
         row = rows.get(t.id)
         if row is not None and row["model_provider"] != to:
             effects.append(row_update(ctx.home, t.id, row, {"model_provider": to}))
         if effects:
             plan.ops.append(PlannedOp(f"migrate {t.id} to {to}", tuple(effects), subject=t.id))
-
-
-def _fork_offsets(ctx: RepairContext, edits: dict[str, FileEdit], plan: Plan) -> dict[str, list[Effect]]:
-    """Keep forks' `history_base.end_byte_offset` pointing at the same bytes of a rewritten parent.
-
-    A fork that is itself migrated gets the change in its own first-line edit; otherwise the
-    parent's operation carries the fork's line rewrite.
-    """
-    extra: dict[str, list[Effect]] = {}
-    for t in ctx.report.threads:
-        for f in t.files:
-            base = f.meta.history_base if f.meta else None
-            if not base or base.get("thread_id") not in edits or f.compressed:
-                continue
-            parent = edits[base["thread_id"]]
-            old = base.get("end_byte_offset")
-            if not isinstance(old, int) or parent.shift(old) == old:
-                continue
-            new = parent.shift(old)
-            mutate = _set(("payload", "history_base", "end_byte_offset"), new)
-            try:
-                if t.id in edits:
-                    child = edits[t.id]
-                    child.new_lines[1] = replace_value(child.line(1), "end_byte_offset", old, new, mutate)
-                else:
-                    child = FileEdit.read(f)
-                    child.new_lines[1] = replace_value(child.line(1), "end_byte_offset", old, new, mutate)
-                    extra.setdefault(base["thread_id"], []).extend(child.effects())
-            except EditRefused as exc:
-                plan.warnings.append(f"fork {t.id}: history_base offset not updated: {exc}")
-    return extra

@@ -1,0 +1,93 @@
+"""Paths as components, and the spellings that name one folder.
+
+Matching is by components, never by raw string prefix (`/a/proj` does not match
+`/a/project`). Equivalences, as rules:
+* a trailing separator and repeated separators do not matter;
+* `\\\\?\\C:\\x` is `C:\\x`, `\\\\?\\UNC\\s\\share\\x` is `\\\\s\\share\\x`;
+* a drive letter's case does not matter, and `/` or `\\` may separate;
+* `\\\\wsl$\\Distro\\x` is `\\\\wsl.localhost\\Distro\\x`;
+* with style `windows` or `wsl`, `/mnt/c/x` is `C:\\x` (WSL's mount of the drive).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+STYLES = ("posix", "windows", "wsl")
+_DRIVE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
+_MNT = re.compile(r"^/mnt/([A-Za-z])(?:/|$)")
+
+
+@dataclass(frozen=True)
+class PathKey:
+    """A path for comparison: on drives and shares (Windows) components compare casefolded."""
+
+    kind: str  # posix, drive, unc, wsl, relative
+    root: str
+    parts: tuple[str, ...]
+    spelled: tuple[str, ...] = field(default=(), compare=False, hash=False)
+
+    def startswith(self, prefix: PathKey) -> bool:
+        return (self.kind, self.root) == (prefix.kind, prefix.root) and self.parts[: len(prefix.parts)] == prefix.parts
+
+
+def _split(rest: str) -> tuple[str, ...]:
+    return tuple(p for p in re.split(r"[\\/]+", rest) if p)
+
+
+def _make(kind: str, root: str, parts: tuple[str, ...]) -> PathKey:
+    folded = tuple(p.casefold() for p in parts) if kind in ("drive", "unc") else parts
+    return PathKey(kind, root, folded, parts)
+
+
+def key(path: str, style: str = "posix") -> PathKey:
+    text = path.strip()
+    if text.startswith("\\\\?\\UNC\\"):
+        text = "\\\\" + text[len("\\\\?\\UNC\\") :]
+    elif text.startswith("\\\\?\\") or text.startswith("//?/"):
+        text = text[4:]
+    drive = _DRIVE.match(text)
+    if drive:
+        return _make("drive", drive.group(1).lower(), _split(text[2:]))
+    if text.startswith(("\\\\", "//")):
+        parts = _split(text)
+        if len(parts) >= 2 and parts[0].lower() in ("wsl$", "wsl.localhost"):
+            return _make("wsl", parts[1].lower(), parts[2:])
+        if len(parts) >= 2:
+            return _make("unc", f"{parts[0].lower()}\\{parts[1].lower()}", parts[2:])
+        return _make("unc", "", parts)
+    if style in ("windows", "wsl"):
+        mnt = _MNT.match(text)
+        if mnt:
+            return _make("drive", mnt.group(1).lower(), _split(text[6:]))
+    if text.startswith("/"):
+        return _make("posix", "", _split(text))
+    return _make("relative", "", _split(text))
+
+
+def is_windows_spelling(path: str) -> bool:
+    return bool(_DRIVE.match(path)) or path.startswith("\\\\")
+
+
+def rewrite(path: str, source: str, target: str, style: str = "posix") -> str | None:
+    """`path` with its `source` prefix replaced by `target`, or None when it is not under `source`."""
+    here, prefix = key(path, style), key(source, style)
+    if not here.startswith(prefix):
+        return None
+    rest = here.spelled[len(prefix.parts) :]
+    sep = "\\" if is_windows_spelling(target) else "/"
+    base = target.rstrip("\\/") or target[:1]
+    if re.fullmatch(r"[A-Za-z]:", base):
+        base += "\\"
+    if not rest:
+        return base
+    return base + ("" if base.endswith(sep) else sep) + sep.join(rest)
+
+
+def spellings(paths: list[str]) -> dict[PathKey, list[str]]:
+    """Folders that appear under more than one spelling."""
+    groups: dict[PathKey, set[str]] = {}
+    for p in paths:
+        groups.setdefault(key(p, "wsl"), set()).add(p)
+    return {k: sorted(v) for k, v in groups.items() if len(v) > 1}

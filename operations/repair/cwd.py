@@ -1,0 +1,214 @@
+"""`rewrite-cwd`: move threads to a folder's new name, everywhere Codex reads the cwd.
+
+For each matching thread: the row's `cwd`; the first `session_meta` line's `cwd` and
+`runtime_workspace_roots`; every `turn_context` (`cwd`, `workspace_roots`) and
+`thread_settings_applied` (`cwd`, `runtime_workspace_roots`) line. Each is a journaled
+effect; mtimes are kept and byte offsets stay true. On 0.169, `project_roots.path` too.
+Matching is by path components (operations/pathrules.py), never by raw string prefix.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from journal.effects import Effect, RowUpdate
+from journal.errors import UsageProblem
+from journal.runner import PlannedOp
+from journal.targets import connect_ro
+from operations.jsonedit import EditRefused, replace_strings
+from operations.pathrules import STYLES, rewrite
+from operations.repair.common import (
+    Plan,
+    RepairContext,
+    ThreadFilter,
+    check_writable_file,
+    current_rows,
+    row_update,
+    single_file,
+)
+from operations.repair.rollout_edit import FileEdit, fork_offsets, history_shifts
+
+# (line type, payload path of a string, payload path of a list of strings)
+CWD_FIELDS = {
+    "session_meta": ((("cwd",),), (("runtime_workspace_roots",),)),
+    "turn_context": ((("cwd",),), (("workspace_roots",), ("runtime_workspace_roots",))),
+    "thread_settings_applied": ((("thread_settings", "cwd"),), (("thread_settings", "runtime_workspace_roots"),)),
+}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    source: str
+    target: str
+
+    def apply(self, path: str, style: str) -> str | None:
+        return rewrite(path, self.source, self.target, style)
+
+
+def read_map(text: str) -> list[Mapping]:
+    """One pair a line: `FROM<TAB>TO` or `FROM -> TO`; blank lines and # comments are skipped."""
+    pairs = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split("\t") if "\t" in line else line.split(" -> ")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise UsageProblem(f"--map line {number}: expected FROM<TAB>TO or FROM -> TO, got {raw!r}")
+        pairs.append(Mapping(parts[0].strip(), parts[1].strip()))
+    return pairs
+
+
+def map_path(path: str, mappings: list[Mapping], style: str) -> str | None:
+    for mapping in mappings:
+        new = mapping.apply(path, style)
+        if new is not None:
+            return new
+    return None
+
+
+def _rewriter(mappings: list[Mapping], style: str) -> Callable[[Any], Any]:
+    def change(value: Any) -> Any:
+        if isinstance(value, str):
+            return map_path(value, mappings, style) or value
+        if isinstance(value, list):
+            return [change(v) for v in value]
+        return value
+
+    return change
+
+
+def _edit_line(line: bytes, kind: str, change: Callable[[Any], Any]) -> bytes | None:
+    record = orjson.loads(line)
+    payload = record.get("payload") or {}
+    strings, lists = CWD_FIELDS[kind]
+    replaced: dict[str, str] = {}
+    targets: list[tuple[str, ...]] = []
+    for path in (*strings, *lists):
+        node: Any = payload
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            continue
+        new = change(node)
+        if new != node:
+            targets.append(path)
+            olds = node if isinstance(node, list) else [node]
+            news = new if isinstance(new, list) else [new]
+            replaced.update({o: n for o, n in zip(olds, news, strict=True) if o != n})
+    if not targets:
+        return None
+
+    def mutate(doc: dict[str, Any]) -> None:
+        for path in targets:
+            node = doc["payload"]
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = change(node[path[-1]])
+
+    return replace_strings(line, replaced, mutate)
+
+
+def _line_kind(line: bytes, number: int) -> str | None:
+    if number == 1:
+        return "session_meta"
+    if b'"turn_context"' in line:
+        return "turn_context"
+    if b'"thread_settings_applied"' in line:
+        return "thread_settings_applied"
+    return None
+
+
+def plan_rewrite_cwd(ctx: RepairContext, flt: ThreadFilter, mappings: list[Mapping], style: str = "posix") -> Plan:
+    if style not in STYLES:
+        raise UsageProblem(f"--from-style must be one of {', '.join(STYLES)}")
+    if not mappings:
+        raise UsageProblem("give --from and --to (repeatable, in pairs) or --map FILE")
+    plan = Plan("rewrite-cwd", options={"map": [m.__dict__ for m in mappings], "from_style": style})
+    change = _rewriter(mappings, style)
+    candidates = [t for t in ctx.selected(flt)
+                  if t.facts is not None and map_path(t.facts.cwd, mappings, style) is not None
+                  or (t.row is not None and map_path(t.row.cwd, mappings, style) is not None)]
+    rows = current_rows(ctx.home, [t.id for t in candidates])
+    edits: dict[str, FileEdit] = {}
+    for t in candidates:
+        plan.considered += 1
+        if "active_orphan" in t.problems:
+            plan.refuse(t.id, "ACTIVE_ORPHAN: a live session; left alone")
+            continue
+        file, why = single_file(t)
+        if file is None or file.compressed or file.format != "current":
+            plan.refuse(t.id, why or f"{file.path if file else ''}: not a readable plain rollout "
+                                     f"({file.format if file else 'missing'})")
+            continue
+        problem = check_writable_file(file.path, ctx.home)
+        if problem:
+            plan.refuse(t.id, problem)
+            continue
+        try:
+            edit = FileEdit.read(file)
+            for number, line in enumerate(edit.lines, start=1):
+                kind = _line_kind(line, number)
+                if kind is None or not line:
+                    continue
+                new = _edit_line(line, kind, change)
+                if new is not None:
+                    edit.new_lines[number] = new
+        except (EditRefused, orjson.JSONDecodeError) as exc:
+            plan.refuse(t.id, f"{file.path}: {exc}")
+            continue
+        edits[t.id] = edit
+    refused = {r.thread for r in plan.refused}
+    extra = fork_offsets(ctx, edits, plan)
+    history_db = ctx.home.thread_history_db
+    history = connect_ro(str(history_db)) if history_db is not None and edits else None
+    try:
+        for t in candidates:
+            if t.id in refused:
+                continue
+            effects: list[Effect] = []
+            own = edits.get(t.id)
+            if own is not None:
+                effects += own.effects()
+                if history is not None:
+                    effects += history_shifts(str(history_db), history, t.id, own)
+            effects += extra.get(t.id, [])
+            row = rows.get(t.id)
+            if row is not None:
+                new_cwd = map_path(row["cwd"], mappings, style)
+                if new_cwd is not None and new_cwd != row["cwd"]:
+                    effects.append(row_update(ctx.home, t.id, row, {"cwd": new_cwd}))
+            if effects:
+                plan.ops.append(PlannedOp(f"rewrite cwd of {t.id}", tuple(effects), subject=t.id))
+    finally:
+        if history is not None:
+            history.close()
+    plan.ops += _project_roots(ctx, mappings, style)
+    return plan
+
+
+def _project_roots(ctx: RepairContext, mappings: list[Mapping], style: str) -> list[PlannedOp]:
+    db = ctx.home.state_db
+    if db is None or "project_id" not in ctx.columns:
+        return []
+    conn = connect_ro(str(db))
+    try:
+        try:
+            roots = conn.execute("SELECT project_id, position, path FROM project_roots").fetchall()
+        except sqlite3.OperationalError:
+            return []
+    finally:
+        conn.close()
+    ops = []
+    for project_id, position, path in roots:
+        new = map_path(path, mappings, style)
+        if new is not None and new != path:
+            effect = RowUpdate(str(db), "project_roots", {"project_id": project_id, "position": position},
+                               {"path": path}, {"path": new})
+            ops.append(PlannedOp(f"rewrite project root {project_id}#{position}", (effect,), subject=project_id))
+    return ops

@@ -1,0 +1,62 @@
+"""`relocate-home`: after a home was copied or moved, point rows at the files here.
+
+Every `rollout_path` that lies in OLD_HOME is rewritten to the same relative place in
+this home. Rows whose file is missing here are reported and left alone. Without
+`--from`, OLD_HOME is inferred from the rows (the part before `/sessions/` or
+`/archived_sessions/` of paths outside this home) and the plan shows the inference.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+from journal.errors import UsageProblem
+from journal.runner import PlannedOp
+from operations.pathrules import key
+from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows, row_update
+
+MARKERS = ("/sessions/", "/archived_sessions/")
+
+
+def infer_old_home(ctx: RepairContext) -> tuple[str | None, dict[str, int]]:
+    seen: Counter[str] = Counter()
+    for t in ctx.report.threads:
+        if t.row is None or "rollout_path_outside_home" not in t.problems:
+            continue
+        path = t.row.rollout_path
+        at = min((path.find(m) for m in MARKERS if m in path), default=-1)
+        if at > 0:
+            seen[path[:at]] += 1
+    return (seen.most_common(1)[0][0] if seen else None), dict(seen)
+
+
+def plan_relocate_home(ctx: RepairContext, flt: ThreadFilter, old_home: str | None) -> Plan:
+    inferred, candidates = infer_old_home(ctx)
+    source = old_home or inferred
+    plan = Plan("relocate-home", options={"from": source, "given": old_home is not None,
+                                          "inferred_from_rows": candidates})
+    if source is None:
+        raise UsageProblem("no row points outside this home, and no --from was given; nothing to relocate")
+    if old_home is None:
+        plan.warnings.append(f"OLD_HOME inferred from the rows: {inferred} ({candidates.get(inferred or '', 0)} "
+                             f"row(s)); pass --from to choose another")
+    old = key(source)
+    home = str(ctx.home.codex_home)
+    wanted = [t for t in ctx.selected(flt) if t.row is not None and key(t.row.rollout_path).startswith(old)]
+    rows = current_rows(ctx.home, [t.id for t in wanted])
+    for t in wanted:
+        plan.considered += 1
+        row = rows.get(t.id)
+        if row is None:
+            continue
+        rest = key(row["rollout_path"]).spelled[len(old.parts):]
+        new = os.path.join(home, *rest)
+        if new == row["rollout_path"]:
+            continue
+        if not (os.path.exists(new) or os.path.exists(new + ".zst")):
+            plan.refuse(t.id, f"{new} is missing here (the row points to {row['rollout_path']})")
+            continue
+        plan.ops.append(PlannedOp(f"relocate {t.id}", (row_update(ctx.home, t.id, row, {"rollout_path": new}),),
+                                  subject=t.id))
+    return plan

@@ -1,0 +1,119 @@
+"""Edit rollout lines and keep every byte offset that points into them true.
+
+`FileEdit` holds the new bytes of some lines of one rollout; `history_shifts` and
+`fork_offsets` produce the effects that keep `thread_history_1.sqlite` and forks'
+`session_meta.history_base` pointing at the same bytes after lines change length.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from journal.effects import Effect, LineRewrite, RowUpdate
+from journal.targets import plan_line_rewrites
+from operations.jsonedit import EditRefused, replace_value
+from operations.repair.common import Plan, RepairContext
+from operations.rollouts import Rollout
+
+
+@dataclass
+class FileEdit:
+    """The new bytes of some lines of one rollout, and how each edit moves later bytes."""
+
+    rollout: Rollout
+    data: bytes
+    lines: list[bytes]
+    starts: list[int]
+    new_lines: dict[int, bytes] = field(default_factory=dict)  # 1-based line -> bytes
+
+    @classmethod
+    def read(cls, rollout: Rollout) -> FileEdit:
+        with open(rollout.path, "rb") as handle:
+            data = handle.read()
+        lines = data.split(b"\n")
+        starts, at = [], 0
+        for line in lines:
+            starts.append(at)
+            at += len(line) + 1
+        return cls(rollout, data, lines, starts)
+
+    def line(self, number: int) -> bytes:
+        return self.new_lines.get(number, self.lines[number - 1])
+
+    def shift(self, offset: int) -> int:
+        """Where a byte offset of the old file lands in the new one."""
+        moved = offset
+        for number, new in self.new_lines.items():
+            if self.starts[number - 1] < offset:
+                moved += len(new) - len(self.lines[number - 1])
+        return moved
+
+    def effects(self) -> tuple[LineRewrite, ...]:
+        return plan_line_rewrites(self.rollout.path, self.new_lines, self.data) if self.new_lines else ()
+
+
+def set_path(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(doc: dict[str, Any]) -> None:
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return mutate
+
+
+def history_shifts(db: str, conn: sqlite3.Connection, thread_id: str, edit: FileEdit) -> list[Effect]:
+    """RowUpdates that keep thread_history_1's byte offsets true after the edit."""
+    if not edit.new_lines:
+        return []
+    effects: list[Effect] = []
+    state = conn.execute("SELECT next_rollout_byte_offset FROM thread_history_projection_state "
+                         "WHERE thread_id = ?", (thread_id,)).fetchone()
+    if state is not None and edit.shift(state[0]) != state[0]:
+        effects.append(RowUpdate(str(db), "thread_history_projection_state", {"thread_id": thread_id},
+                                 {"next_rollout_byte_offset": state[0]},
+                                 {"next_rollout_byte_offset": edit.shift(state[0])}))
+    for turn_id, start, end in conn.execute(
+            "SELECT turn_id, rollout_byte_offset, rollout_end_byte_offset FROM thread_turns WHERE thread_id = ?",
+            (thread_id,)):
+        before = {"rollout_byte_offset": start, "rollout_end_byte_offset": end}
+        after = {k: (edit.shift(v) if v is not None else None) for k, v in before.items()}
+        changed = {k: v for k, v in after.items() if before[k] != v}
+        if changed:
+            effects.append(RowUpdate(str(db), "thread_turns", {"thread_id": thread_id, "turn_id": turn_id},
+                                     {k: before[k] for k in changed}, changed))
+    return effects
+
+
+def fork_offsets(ctx: RepairContext, edits: dict[str, FileEdit], plan: Plan) -> dict[str, list[Effect]]:
+    """Keep forks' `history_base.end_byte_offset` pointing at the same bytes of a rewritten parent.
+
+    A fork that is itself migrated gets the change in its own first-line edit; otherwise the
+    parent's operation carries the fork's line rewrite.
+    """
+    extra: dict[str, list[Effect]] = {}
+    for t in ctx.report.threads:
+        for f in t.files:
+            base = f.meta.history_base if f.meta else None
+            if not base or base.get("thread_id") not in edits or f.compressed:
+                continue
+            parent = edits[base["thread_id"]]
+            old = base.get("end_byte_offset")
+            if not isinstance(old, int) or parent.shift(old) == old:
+                continue
+            new = parent.shift(old)
+            mutate = set_path(("payload", "history_base", "end_byte_offset"), new)
+            try:
+                if t.id in edits:
+                    child = edits[t.id]
+                    child.new_lines[1] = replace_value(child.line(1), "end_byte_offset", old, new, mutate)
+                else:
+                    child = FileEdit.read(f)
+                    child.new_lines[1] = replace_value(child.line(1), "end_byte_offset", old, new, mutate)
+                    extra.setdefault(base["thread_id"], []).extend(child.effects())
+            except EditRefused as exc:
+                plan.warnings.append(f"fork {t.id}: history_base offset not updated: {exc}")
+    return extra
