@@ -43,7 +43,8 @@ def test_path_rules(path: str, source: str, target: str, style: str, expected: s
 
 def test_spellings_group_one_folder() -> None:
     groups = spellings(["C:\\x\\y", "c:\\x\\y\\", "\\\\?\\C:\\x\\y", "/home/a", "/home/a/"])
-    assert sorted(map(sorted, groups.values())) == [["/home/a", "/home/a/"], ["C:\\x\\y", "\\\\?\\C:\\x\\y", "c:\\x\\y\\"]]
+    assert sorted(map(sorted, groups.values())) == [
+        ["/home/a", "/home/a/"], ["C:\\x\\y", "\\\\?\\C:\\x\\y", "c:\\x\\y\\"]]
     assert key("/a/proj") != key("/a/project")
 
 
