@@ -164,8 +164,6 @@ def run_cmd(
             raise UsageProblem("migrate-provider takes one --to")
         target = (to or [home.config.model_provider])[0]
         plan = plan_migrate_provider(ctx, flt, target, sources=tuple(source or ()), db_only=db_only, force=force)
-        if db_only:
-            plan = _db_only(plan, ctx, flt, target)
     elif operation is Operation.rewrite_cwd:
         plan = plan_rewrite_cwd(ctx, flt, _mappings(source, to, map_file), from_style)
     elif operation is Operation.relocate_home:
@@ -215,20 +213,6 @@ def _mappings(sources: list[str] | None, targets: list[str] | None, map_file: st
             raise UsageProblem(f"cannot read --map {map_file}: {exc}") from None
         pairs += read_map(text)
     return pairs
-
-
-def _db_only(plan: Plan, ctx: RepairContext, flt: ThreadFilter, to: str) -> Plan:
-    """The seed's method: only threads.model_provider, for comparison; Codex reverts it."""
-    from journal.runner import PlannedOp
-    from operations.repair.common import current_rows, row_update
-
-    targets = [t for t in ctx.selected(flt) if t.row is not None and t.row.model_provider != to
-               and (not plan.options.get("from") or t.row.model_provider in plan.options["from"])]
-    rows = current_rows(ctx.home, [t.id for t in targets])
-    plan.ops = [PlannedOp(f"migrate {t.id} to {to} (row only)",
-                          (row_update(ctx.home, t.id, rows[t.id], {"model_provider": to}),), subject=t.id)
-                for t in targets if t.id in rows]
-    return plan
 
 
 @handles("prune")

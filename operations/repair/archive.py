@@ -18,12 +18,11 @@ from operations.repair.common import (
     RepairContext,
     ThreadFilter,
     canonical_path,
-    check_writable_file,
     current_rows,
     move_effect,
     row_update,
-    single_file,
     with_updated_at,
+    writable_single_file,
 )
 
 
@@ -37,16 +36,8 @@ def plan_archive_change(ctx: RepairContext, flt: ThreadFilter, *, archive: bool)
         if row is None:
             plan.refuse(t.id, "the row disappeared while planning")
             continue
-        if "active_orphan" in t.problems or t.id in ctx.report.codex_running.get("writer_locks", []):
-            plan.refuse(t.id, "a live session holds this thread's writer lock")
-            continue
-        file, why = single_file(t)
+        file = writable_single_file(t, ctx, plan)
         if file is None:
-            plan.refuse(t.id, why or "no file")
-            continue
-        problem = check_writable_file(file.path, ctx.home)
-        if problem:
-            plan.refuse(t.id, problem)
             continue
         name = os.path.basename(file.plain_path)
         target = canonical_path(ctx.home, name, archived=archive)

@@ -193,3 +193,20 @@ def single_file(t: ThreadAudit) -> tuple[Rollout | None, str | None]:
     if len(files) > 1:
         return None, f"both {files[0].plain_path} and its .zst exist; resolve that first"
     return files[0], None
+
+
+def writable_single_file(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Rollout | None:
+    """The thread's one rollout, if this tool may write it; otherwise refuse with the reason."""
+    if "active_orphan" in t.problems:
+        plan.refuse(t.id, "ACTIVE_ORPHAN: a live session (writer lock held or written in the last minutes); "
+                          "left alone")
+        return None
+    file, why = single_file(t)
+    if file is None:
+        plan.refuse(t.id, why or "no file")
+        return None
+    problem = check_writable_file(file.path, ctx.home)
+    if problem:
+        plan.refuse(t.id, problem)
+        return None
+    return file

@@ -16,22 +16,19 @@ from typing import Any
 
 import orjson
 
-from journal.effects import Effect, RowUpdate
+from journal.effects import RowUpdate
 from journal.errors import UsageProblem
 from journal.runner import PlannedOp
 from journal.targets import connect_ro
-from operations.jsonedit import EditRefused, replace_strings
+from operations.jsonedit import replace_strings
 from operations.pathrules import STYLES, rewrite
 from operations.repair.common import (
     Plan,
     RepairContext,
     ThreadFilter,
-    check_writable_file,
     current_rows,
-    row_update,
-    single_file,
 )
-from operations.repair.rollout_edit import FileEdit, fork_offsets, history_shifts
+from operations.repair.rollout_edit import FileEdit, build_ops, edit_rollouts
 
 # (line type, payload path of a string, payload path of a list of strings)
 CWD_FIELDS = {
@@ -114,6 +111,15 @@ def _edit_line(line: bytes, kind: str, change: Callable[[Any], Any]) -> bytes | 
     return replace_strings(line, replaced, mutate)
 
 
+def _edit_cwd_lines(edit: FileEdit, change: Callable[[Any], Any]) -> None:
+    for number, line in enumerate(edit.lines, start=1):
+        kind = _line_kind(line, number)
+        if kind is not None and line:
+            new = _edit_line(line, kind, change)
+            if new is not None:
+                edit.new_lines[number] = new
+
+
 def _line_kind(line: bytes, number: int) -> str | None:
     if number == 1:
         return "session_meta"
@@ -135,59 +141,11 @@ def plan_rewrite_cwd(ctx: RepairContext, flt: ThreadFilter, mappings: list[Mappi
                   if t.facts is not None and map_path(t.facts.cwd, mappings, style) is not None
                   or (t.row is not None and map_path(t.row.cwd, mappings, style) is not None)]
     rows = current_rows(ctx.home, [t.id for t in candidates])
-    edits: dict[str, FileEdit] = {}
-    for t in candidates:
-        plan.considered += 1
-        if "active_orphan" in t.problems:
-            plan.refuse(t.id, "ACTIVE_ORPHAN: a live session; left alone")
-            continue
-        file, why = single_file(t)
-        if file is None or file.compressed or file.format != "current":
-            plan.refuse(t.id, why or f"{file.path if file else ''}: not a readable plain rollout "
-                                     f"({file.format if file else 'missing'})")
-            continue
-        problem = check_writable_file(file.path, ctx.home)
-        if problem:
-            plan.refuse(t.id, problem)
-            continue
-        try:
-            edit = FileEdit.read(file)
-            for number, line in enumerate(edit.lines, start=1):
-                kind = _line_kind(line, number)
-                if kind is None or not line:
-                    continue
-                new = _edit_line(line, kind, change)
-                if new is not None:
-                    edit.new_lines[number] = new
-        except (EditRefused, orjson.JSONDecodeError) as exc:
-            plan.refuse(t.id, f"{file.path}: {exc}")
-            continue
-        edits[t.id] = edit
-    refused = {r.thread for r in plan.refused}
-    extra = fork_offsets(ctx, edits, plan)
-    history_db = ctx.home.thread_history_db
-    history = connect_ro(str(history_db)) if history_db is not None and edits else None
-    try:
-        for t in candidates:
-            if t.id in refused:
-                continue
-            effects: list[Effect] = []
-            own = edits.get(t.id)
-            if own is not None:
-                effects += own.effects()
-                if history is not None:
-                    effects += history_shifts(str(history_db), history, t.id, own)
-            effects += extra.get(t.id, [])
-            row = rows.get(t.id)
-            if row is not None:
-                new_cwd = map_path(row["cwd"], mappings, style)
-                if new_cwd is not None and new_cwd != row["cwd"]:
-                    effects.append(row_update(ctx.home, t.id, row, {"cwd": new_cwd}))
-            if effects:
-                plan.ops.append(PlannedOp(f"rewrite cwd of {t.id}", tuple(effects), subject=t.id))
-    finally:
-        if history is not None:
-            history.close()
+    plan.considered = len(candidates)
+    edits = edit_rollouts(ctx, plan, candidates, lambda edit: _edit_cwd_lines(edit, change))
+    build_ops(ctx, plan, candidates, edits, rows,
+              lambda row: {"cwd": map_path(row["cwd"], mappings, style) or row["cwd"]},
+              lambda thread: f"rewrite cwd of {thread}")
     plan.ops += _project_roots(ctx, mappings, style)
     return plan
 

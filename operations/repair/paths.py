@@ -18,11 +18,10 @@ from operations.repair.common import (
     RepairContext,
     ThreadFilter,
     canonical_path,
-    check_writable_file,
     current_rows,
     move_effect,
     row_update,
-    single_file,
+    writable_single_file,
 )
 
 NEEDS_REPAIR = ("missing_rollout_path", "rollout_path_outside_home")
@@ -38,13 +37,8 @@ def plan_repair_paths(ctx: RepairContext, flt: ThreadFilter) -> Plan:
         if row is None:
             plan.refuse(t.id, "the row disappeared while planning")
             continue
-        file, why = single_file(t)
+        file = writable_single_file(t, ctx, plan)
         if file is None:
-            plan.refuse(t.id, why or "no file")
-            continue
-        problem = check_writable_file(file.path, ctx.home)
-        if problem:
-            plan.refuse(t.id, problem)
             continue
         target = canonical_path(ctx.home, os.path.basename(file.plain_path), archived=bool(row["archived"]))
         destination = Path(str(target) + ".zst") if file.compressed else target

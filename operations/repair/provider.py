@@ -10,15 +10,10 @@ fork's `session_meta.history_base.end_byte_offset`.
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
 import orjson
 
-from journal.effects import Effect
 from journal.errors import Refused
 from journal.runner import PlannedOp
-from journal.targets import connect_ro
 from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, append_to_payload, replace_value
 from operations.paths import BUILTIN_PROVIDERS
@@ -26,12 +21,10 @@ from operations.repair.common import (
     Plan,
     RepairContext,
     ThreadFilter,
-    check_writable_file,
     current_rows,
     row_update,
-    single_file,
 )
-from operations.repair.rollout_edit import FileEdit, fork_offsets, history_shifts, set_path
+from operations.repair.rollout_edit import FileEdit, build_ops, edit_rollouts, set_path
 
 DB_ONLY_WARNING = ("--db-only changes only threads.model_provider, as the seed's provider_migrate.py did; "
                    "current Codex re-reads the rollout and writes the old provider back (storage doc 0.3)")
@@ -86,62 +79,13 @@ def plan_migrate_provider(ctx: RepairContext, flt: ThreadFilter, to: str, *, sou
             continue
         candidates.append(t)
     rows = current_rows(ctx.home, [t.id for t in candidates])
-    edits: dict[str, FileEdit] = {}
-    for t in candidates:
-        plan.considered += 1
-        if "active_orphan" in t.problems:
-            plan.refuse(t.id, "ACTIVE_ORPHAN: a live session; left alone")
-            continue
-        if db_only:
-            continue
-        file, why = single_file(t)
-        if file is None:
-            plan.refuse(t.id, why or "no file")
-            continue
-        if file.compressed:
-            plan.refuse(t.id, f"{file.path} is compressed; resume it once in Codex (which decompresses it) first")
-            continue
-        if file.format != "current":
-            plan.refuse(t.id, f"{file.path}: the first line is not a readable session_meta ({file.format})")
-            continue
-        problem = check_writable_file(file.path, ctx.home)
-        if problem:
-            plan.refuse(t.id, problem)
-            continue
-        try:
-            edit = FileEdit.read(file)
-            _edit_provider_lines(edit, to)
-        except (EditRefused, orjson.JSONDecodeError) as exc:
-            plan.refuse(t.id, f"{file.path}: {exc}")
-            continue
-        edits[t.id] = edit
-    refused = {r.thread for r in plan.refused}
-    extra = fork_offsets(ctx, edits, plan)
-    history_db = ctx.home.thread_history_db
-    history = connect_ro(str(history_db)) if history_db is not None and edits else None
-    try:
-        _build_ops(ctx, plan, candidates, refused, edits, extra, rows, to, history)
-    finally:
-        if history is not None:
-            history.close()
+    plan.considered = len(candidates)
+    if db_only:  # the seed's method, for comparison: the row alone
+        plan.ops = [PlannedOp(f"migrate {t.id} to {to} (row only)",
+                              (row_update(ctx.home, t.id, rows[t.id], {"model_provider": to}),), subject=t.id)
+                    for t in candidates if t.id in rows and rows[t.id]["model_provider"] != to]
+        return plan
+    edits = edit_rollouts(ctx, plan, candidates, lambda edit: _edit_provider_lines(edit, to))
+    build_ops(ctx, plan, candidates, edits, rows, lambda _row: {"model_provider": to},
+              lambda thread: f"migrate {thread} to {to}")
     return plan
-
-
-def _build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], refused: set[str],
-               edits: dict[str, FileEdit], extra: dict[str, list[Effect]], rows: dict[str, dict[str, Any]],
-               to: str, history: sqlite3.Connection | None) -> None:
-    for t in candidates:
-        if t.id in refused:
-            continue
-        effects: list[Effect] = []
-        own = edits.get(t.id)
-        if own is not None:
-            effects += own.effects()
-            if history is not None:
-                effects += history_shifts(str(ctx.home.thread_history_db), history, t.id, own)
-        effects += extra.get(t.id, [])
-        row = rows.get(t.id)
-        if row is not None and row["model_provider"] != to:
-            effects.append(row_update(ctx.home, t.id, row, {"model_provider": to}))
-        if effects:
-            plan.ops.append(PlannedOp(f"migrate {t.id} to {to}", tuple(effects), subject=t.id))

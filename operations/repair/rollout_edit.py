@@ -12,10 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from journal.effects import Effect, LineRewrite, RowUpdate
+from journal.runner import PlannedOp
 from journal.targets import plan_line_rewrites
+from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, replace_value
-from operations.repair.common import Plan, RepairContext
+from operations.repair.common import Plan, RepairContext, row_update, writable_single_file
 from operations.rollouts import Rollout
 
 
@@ -117,3 +121,67 @@ def fork_offsets(ctx: RepairContext, edits: dict[str, FileEdit], plan: Plan) -> 
             except EditRefused as exc:
                 plan.warnings.append(f"fork {t.id}: history_base offset not updated: {exc}")
     return extra
+
+
+def editable_rollout(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Rollout | None:
+    """A plain, readable rollout this tool may rewrite; otherwise refuse with the reason."""
+    file = writable_single_file(t, ctx, plan)
+    if file is None:
+        return None
+    if file.compressed:
+        plan.refuse(t.id, f"{file.path} is compressed; resume it once in Codex (which decompresses it) first")
+        return None
+    if file.format != "current":
+        plan.refuse(t.id, f"{file.path}: the first line is not a readable session_meta ({file.format})")
+        return None
+    return file
+
+
+def edit_rollouts(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit],
+                  edit_lines: Callable[[FileEdit], None]) -> dict[str, FileEdit]:
+    """Read each candidate's rollout and let `edit_lines` change it; refusals are noted in the plan."""
+    edits: dict[str, FileEdit] = {}
+    for t in candidates:
+        file = editable_rollout(t, ctx, plan)
+        if file is None:
+            continue
+        try:
+            edit = FileEdit.read(file)
+            edit_lines(edit)
+        except (EditRefused, orjson.JSONDecodeError) as exc:
+            plan.refuse(t.id, f"{file.path}: {exc}")
+            continue
+        edits[t.id] = edit
+    return edits
+
+
+def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edits: dict[str, FileEdit],
+              rows: dict[str, dict[str, Any]], row_after: Callable[[dict[str, Any]], dict[str, Any]],
+              label: Callable[[str], str]) -> None:
+    """One operation per thread: its line rewrites, the offsets they move, and its row update."""
+    refused = {r.thread for r in plan.refused}
+    extra = fork_offsets(ctx, edits, plan)
+    history_db = ctx.home.thread_history_db
+    history = sqlite3.connect(history_db.absolute().as_uri() + "?mode=ro", uri=True) \
+        if history_db is not None and edits else None
+    try:
+        for t in candidates:
+            if t.id in refused:
+                continue
+            effects: list[Effect] = []
+            own = edits.get(t.id)
+            if own is not None:
+                effects += own.effects()
+                if history is not None:
+                    effects += history_shifts(str(history_db), history, t.id, own)
+            effects += extra.get(t.id, [])
+            row = rows.get(t.id)
+            if row is not None:
+                after = row_after(row)
+                if any(row.get(k) != v for k, v in after.items()):
+                    effects.append(row_update(ctx.home, t.id, row, after))
+            if effects:
+                plan.ops.append(PlannedOp(label(t.id), tuple(effects), subject=t.id))
+    finally:
+        if history is not None:
+            history.close()
