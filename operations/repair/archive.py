@@ -9,54 +9,35 @@ archived=1, archived_at=now, the new rollout_path, and updated_at from the file'
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from journal.effects import Effect
 from journal.runner import PlannedOp
 from operations.repair.common import (
     Plan,
     RepairContext,
     ThreadFilter,
-    canonical_path,
-    current_rows,
-    move_effect,
+    each_writable,
+    move_to_canonical,
     row_update,
     with_updated_at,
-    writable_single_file,
 )
 
 
 def plan_archive_change(ctx: RepairContext, flt: ThreadFilter, *, archive: bool) -> Plan:
     plan = Plan("archive" if archive else "unarchive")
     wanted = [t for t in ctx.selected(flt) if t.row is not None and bool(t.row.archived) != archive]
-    rows = current_rows(ctx.home, [t.id for t in wanted])
-    for t in wanted:
-        plan.considered += 1
-        row = rows.get(t.id)
-        if row is None:
-            plan.refuse(t.id, "the row disappeared while planning")
+    for t, row, file in each_writable(ctx, plan, wanted):
+        touch = None if archive else ctx.now_ns
+        placed = move_to_canonical(ctx, plan, t, file, archived=archive, touch_ns=touch)
+        if placed is None:
             continue
-        file = writable_single_file(t, ctx, plan)
-        if file is None:
-            continue
-        name = os.path.basename(file.plain_path)
-        target = canonical_path(ctx.home, name, archived=archive)
-        effects: list[Effect] = []
+        target, effects = placed
         if archive:
             mtime_ns = os.stat(file.path).st_mtime_ns
             after = {"archived": 1, "archived_at": int(ctx.now.timestamp()), "rollout_path": str(target),
                      **with_updated_at(ctx.columns, mtime_ns // 1_000_000_000, mtime_ns // 1_000_000)}
-            touch = None
         else:
-            touch = ctx.now_ns
             after = {"archived": 0, "archived_at": None, "rollout_path": str(target),
-                     **with_updated_at(ctx.columns, touch // 1_000_000_000, touch // 1_000_000)}
-        destination = Path(str(target) + ".zst") if file.compressed else target
-        if os.path.abspath(file.path) != str(destination):
-            if destination.exists():
-                plan.refuse(t.id, f"{destination} already exists")
-                continue
-            effects.append(move_effect(file, destination, touch))
+                     **with_updated_at(ctx.columns, ctx.now_ns // 1_000_000_000, ctx.now_ns // 1_000_000)}
         effects.append(row_update(ctx.home, t.id, row, after))
         verb = "archive" if archive else "unarchive"
         plan.ops.append(PlannedOp(f"{verb} {t.id}", tuple(effects), subject=t.id))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from journal.effects import FileMove, RowUpdate
+from journal.effects import Effect, FileMove, RowUpdate
 from journal.runner import PlannedOp
 from journal.targets import file_digest
 from operations.audit import AuditReport, ThreadAudit
@@ -210,3 +211,34 @@ def writable_single_file(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Roll
         plan.refuse(t.id, problem)
         return None
     return file
+
+
+def each_writable(ctx: RepairContext, plan: Plan,
+                  wanted: list[ThreadAudit]) -> Iterator[tuple[ThreadAudit, dict[str, Any], Rollout]]:
+    """(thread, its current row, its one writable rollout) for each wanted thread; others are refused."""
+    rows = current_rows(ctx.home, [t.id for t in wanted])
+    for t in wanted:
+        plan.considered += 1
+        row = rows.get(t.id)
+        if row is None:
+            plan.refuse(t.id, "the row disappeared while planning")
+            continue
+        file = writable_single_file(t, ctx, plan)
+        if file is not None:
+            yield t, row, file
+
+
+def move_to_canonical(ctx: RepairContext, plan: Plan, t: ThreadAudit, file: Rollout, *, archived: bool,
+                      touch_ns: int | None = None) -> tuple[Path, list[Effect]] | None:
+    """Where Codex would keep the file (the plain path the row names) and the move that puts it there.
+
+    None, with the thread refused, when another file already occupies that place.
+    """
+    target = canonical_path(ctx.home, os.path.basename(file.plain_path), archived=archived)
+    destination = Path(str(target) + ".zst") if file.compressed else target
+    if os.path.abspath(file.path) == str(destination):
+        return target, []
+    if destination.exists():
+        plan.refuse(t.id, f"{destination} already exists")
+        return None
+    return target, [move_effect(file, destination, touch_ns)]
