@@ -1,6 +1,6 @@
 """Benchmark: plan, apply and undo migrate-provider and repair-paths on generated homes.
 
-The floor is copying the same rollout bytes with shutil.copyfile. Prints each phase and
+The floor is copying the same rollout bytes with shutil.copyfile (best of three). Prints each phase and
 its ratio to the floor (aim: apply and undo within 2x), and plan time per thread at two
 sizes (the plan must stay linear).
 Run: python benchmarks/operations.py [--sessions 10000]
@@ -44,12 +44,18 @@ def cli(*args: str) -> float:
     return float(seconds)
 
 
-def floor(paths: list[Path], folder: Path) -> float:
-    folder.mkdir()
-    start = time.perf_counter()
-    for n, path in enumerate(paths):
-        shutil.copyfile(path, folder / f"{n}.jsonl")
-    return time.perf_counter() - start
+def floor(paths: list[Path], folder: Path, tries: int = 3) -> float:
+    """Best of a few copies: the machine is shared, and the fastest run is the least disturbed."""
+    best = float("inf")
+    for attempt in range(tries):
+        target = folder / str(attempt)
+        target.mkdir(parents=True)
+        start = time.perf_counter()
+        for n, path in enumerate(paths):
+            shutil.copyfile(path, target / f"{n}.jsonl")
+        best = min(best, time.perf_counter() - start)
+        shutil.rmtree(target)
+    return best
 
 
 def last_run(home: Path) -> str:

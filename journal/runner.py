@@ -194,11 +194,8 @@ def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOCo
         _check_guard(op, guard)
     except OutsideAllowedRoots as exc:
         return "skipped", exc.message
-    verdict, reason = precheck(op.effects, io)
-    if verdict == "already":
-        return "skipped", "already applied: " + reason
-    if verdict == "blocked":
-        return "skipped", "compare-and-swap failed: " + reason
+    # No separate precheck: every step re-checks its own before values (compare-and-swap) and
+    # a failed step rolls back the steps already done; only then do we probe to say why.
     done: list[Step] = []
     try:
         for unit in group_steps(op.effects):
@@ -215,7 +212,14 @@ def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOCo
                 f"operation {op.label!r} failed ({exc}) and could not be rolled back ({undo_exc}); "
                 "run `codex-sessions recover`"
             ) from undo_exc
-        return status, f"{exc} (rolled back)" if done else str(exc)
+        note = " (rolled back)" if done else ""
+        if status == "skipped":
+            verdict, reason = precheck(op.effects, io)
+            if verdict == "already":
+                return "skipped", "already applied: " + reason + note
+            if verdict == "blocked":
+                return "skipped", "compare-and-swap failed: " + reason + note
+        return status, f"{exc}{note}"
     return "applied", ""
 
 
