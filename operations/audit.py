@@ -39,15 +39,17 @@ PROBLEM_TEXT = {
     "active_orphan": "rollout with no row that is live (writer lock held or written in the last minutes); "
                      "never import it",
     "db_not_on_disk": "row with no rollout file for its id anywhere in this home",
-    "missing_rollout_path": "row whose `rollout_path` does not exist: Codex 0.169 still lists it, but opening or "
-                            "resuming it fails (\"no rollout found for thread id\")",
+    "missing_rollout_path": "row whose `rollout_path` does not exist (if its file is elsewhere in the dated folders, "
+                            "Codex 0.169 still lists it, but resuming it fails: \"no rollout found\")",
     "stale_rollout_path": "row whose file is elsewhere in this home (repair-paths can fix it)",
     "duplicate_rollout_id": "more than one rollout file for one thread id",
     "archived_mismatch": "`archived` flag disagrees with the folder the file is in",
-    "meta_id_mismatch": "`session_meta.id` differs from the id in the file name",
+    "meta_id_mismatch": "`session_meta.id` differs from the id in the file name (Codex 0.169 also lists the file "
+                        "under the session_meta id)",
     "provider_mismatch": "row's `model_provider` differs from the rollout's (Codex re-reads the rollout)",
     "undefined_provider": "provider not defined in config.toml (Codex cannot resume such threads)",
-    "empty_preview": "empty preview: no client lists it",
+    "empty_preview": "the row's preview is empty: listings from the database hide it (Codex's file scan still lists "
+                     "it when the rollout has a user message)",
     "rollout_path_outside_home": "`rollout_path` points outside this home (a copied or moved home)",
     "plain_and_zst": "both .jsonl and .jsonl.zst exist",
     "unreadable_file": "first line is not a readable session_meta",
@@ -245,6 +247,29 @@ def _suggestions(rows: list[ThreadRow], threads: list[ThreadAudit]) -> list[str]
     return out
 
 
+def _scanned(files: list[Rollout], thread_id: str) -> list[Rollout]:
+    """The files Codex's scan would list as this thread: readable, where it looks, and whose
+    session_meta names this thread (a file is listed under its session_meta id)."""
+    return [f for f in files if f.format in READABLE_FORMATS and f.location in LISTED_LOCATIONS
+            and (f.meta is None or not f.meta.id or f.meta.id.lower() == thread_id)]
+
+
+def has_user_message(path: str, max_lines: int = 200) -> bool:
+    """Whether the rollout's head has a user message (what Codex's scan takes the preview from)."""
+    if path.endswith(".zst"):
+        return True  # not read here; Codex decompresses to look
+    try:
+        with open(path, "rb") as handle:
+            for number, line in enumerate(handle):
+                if number >= max_lines:
+                    return False
+                if b'"user_message"' in line or b'"UserMessage"' in line or b'"thread_goal_updated"' in line:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
 def _file_listable(rollout: Rollout) -> tuple[bool, str | None]:
     if rollout.format == "legacy_pre_2025_09":
         return False, "pre-September-2025 format, which current Codex cannot read"
@@ -301,7 +326,10 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
             t.problems.append("archived_mismatch")
         if file.meta and file.meta.model_provider and file.meta.model_provider != row.model_provider:
             t.problems.append("provider_mismatch")
-    meta = at_path.meta if at_path is not None and at_path.format in READABLE_FORMATS else None
+    scanned = _scanned(files, row.id)
+    readable = at_path if at_path is not None and at_path.format in READABLE_FORMATS else (
+        scanned[0] if scanned else None)
+    meta = readable.meta if readable is not None else None
     provider = (meta.model_provider or current) if meta else row.model_provider
     for p in {provider, row.model_provider}:
         if p and p not in defined:
@@ -309,18 +337,21 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
             break
     if row.has_empty_preview:
         t.problems.append("empty_preview")
-    if at_path is not None:
-        listable, why = _file_listable(at_path)
-    else:
-        # Codex 0.169 lists the row from the database even when its file is gone (checked with the
-        # real binary); resuming it then fails. The problem is reported as missing_rollout_path.
-        listable, why = True, None
+    located = at_path or readable
+    why = None if scanned else (_file_listable(files[0])[1] if files else "no rollout file for it in this home")
+    # An empty file is a session Codex has not written yet (it creates rollouts lazily): its row
+    # stays listed by a database page. Unreadable ones drop out once Codex has looked at them.
+    row_file = (at_path is not None and at_path.format in (*READABLE_FORMATS, "empty")) or (
+        at_path is None and exists)
     facts = Facts(
         provider=provider,
         source=source_kind(meta.source) if meta and meta.source is not None else row.source,
         cwd=(meta.cwd if meta and meta.cwd else row.cwd),
-        archived=bool(row.archived), empty_preview=row.has_empty_preview,
-        listable_file=listable, file_problem=why,
+        archived=located.location.startswith("archived") if located is not None else bool(row.archived),
+        empty_preview=row.has_empty_preview,
+        scan_preview_empty=bool(row.has_empty_preview and readable is not None
+                                and not has_user_message(readable.path)),
+        in_scan=bool(scanned), row_file=row_file, file_problem=why,
     )
     _visibility(t, facts, current, picker_cwd)
     return t
@@ -339,9 +370,13 @@ def _audit_orphan(file_id: str, files: list[Rollout], live: bool, current: str, 
     if provider not in defined:
         t.problems.append("undefined_provider")
     listable, why = _file_listable(file)
+    if listable and not _scanned([file], file_id):
+        listable, why = False, "its session_meta names another thread, under whose id Codex lists it"
+    no_message = listable and not has_user_message(file.path)
     facts = Facts(provider=provider, source=source_kind(meta.source) if meta else "unknown",
                   cwd=(meta.cwd or "") if meta else "", archived=file.location.startswith("archived"),
-                  empty_preview=False, listable_file=listable, file_problem=why)
+                  empty_preview=no_message, scan_preview_empty=no_message, in_scan=listable, row_file=None,
+                  file_problem=why)
     _visibility(t, facts, current, picker_cwd)
     return t
 

@@ -15,15 +15,33 @@ PICKER_SOURCES = ("cli", "vscode")
 
 @dataclass(slots=True)
 class Facts:
-    """What the filters look at, for one thread, as Codex would see it."""
+    """What the filters look at, for one thread, as Codex 0.169 sees it (checked with the binary).
+
+    `in_scan`: a readable rollout for the thread lies where Codex's file scan looks (dated
+    folders, archived_sessions/). `row_file`: the row's `rollout_path` exists (None: no row).
+    With a metadata filter (a provider list, which clients send by default, a cwd, or a
+    source filter done in SQL, as the default interactive one is) Codex returns its scan,
+    read-repaired; without one, its database page. `archived` follows the folder the file
+    is in, as Codex's read-repair does.
+    """
 
     provider: str
     source: str
     cwd: str
     archived: bool
-    empty_preview: bool
-    listable_file: bool  # the file is where Codex looks and its first line is readable
+    empty_preview: bool  # the row's preview is '' (what a database page filters on)
+    scan_preview_empty: bool  # the file's head has no user message (what the scan's page shows)
+    in_scan: bool
+    row_file: bool | None  # the row's rollout_path holds a readable rollout
     file_problem: str | None = None
+
+    def listable(self, metadata_filter: bool) -> bool:
+        if metadata_filter or self.row_file is None:
+            return self.in_scan  # the scan's page; an orphan it finds gets its row read-repaired
+        return self.row_file  # the database page: the row, if its file is where it says
+
+    def preview_hides(self, metadata_filter: bool) -> bool:
+        return self.scan_preview_empty if metadata_filter or self.row_file is None else self.empty_preview
 
 
 @dataclass(slots=True)
@@ -35,13 +53,13 @@ class Visibility:
 def _common(f: Facts, current_provider: str) -> list[str]:
     """The filters every client applies: a readable file, the provider, archived, a preview."""
     reasons = []
-    if not f.listable_file:
+    if not f.listable(metadata_filter=True):
         reasons.append(f"file: {f.file_problem}")
     if f.provider != current_provider:
         reasons.append(f"provider: `{f.provider}` ≠ current `{current_provider}`")
     if f.archived:
         reasons.append("archived")
-    if f.empty_preview:
+    if f.preview_hides(metadata_filter=True):
         reasons.append("empty preview (no user message): never listed")
     return reasons
 
@@ -57,15 +75,17 @@ def thread_list(
 ) -> Visibility:
     """app-server `thread/list` with these params (omitted provider list = the current one)."""
     reasons = []
-    if not f.listable_file:
-        reasons.append(f"file: {f.file_problem}")
     providers = [current_provider] if model_providers is None else model_providers
+    rust_filtered = any(k in ("exec", "appServer") or k.startswith("subAgent") for k in source_kinds or [])
+    metadata_filter = bool(providers) or cwd is not None or not rust_filtered
+    if not f.listable(metadata_filter):
+        reasons.append(f"file: {f.file_problem}")
     if providers and f.provider not in providers:
         reasons.append(f"provider: `{f.provider}` ≠ current `{current_provider}`" if model_providers is None
                        else f"provider: `{f.provider}` not in {providers}")
     if f.archived != archived:
         reasons.append("archived" if f.archived else "not archived")
-    if f.empty_preview:
+    if f.preview_hides(metadata_filter):
         reasons.append("empty preview (no user message): never listed")
     allowed = list(INTERACTIVE_SOURCES) if not source_kinds else _source_values(source_kinds)
     if f.source not in allowed:
