@@ -117,6 +117,8 @@ class JournalWriter:
         assert self._fd is not None
         os.truncate(self.path, torn.offset)
         os.fsync(self._fd)
+        if self.seq == -1:  # the torn line was the genesis record itself
+            self._write_genesis()
         self.torn_repaired = {"offset": torn.offset, "length": len(torn.data), "sha256": digest, "saved_to": sidecar}
         self.append({"kind": "torn_tail", **self.torn_repaired})
         self.sync()

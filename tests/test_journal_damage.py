@@ -41,6 +41,15 @@ def test_torn_tail_is_set_aside_trimmed_and_recorded_before_the_next_append(worl
     assert cli("verify", J, str(world.journal)).exit_code == 0
 
 
+def test_a_journal_torn_in_its_first_line_starts_again_with_a_genesis(world: World) -> None:
+    world.journal.parent.mkdir(parents=True)
+    world.journal.write_bytes(b'{"kind":"genesis","journal_id":"01')
+    world.execute([PlannedOp("one", (world.update("a", n=10),))])
+    kinds = [orjson.loads(x)["kind"] for x in world.journal.read_bytes().splitlines()]
+    assert kinds[:2] == ["genesis", "torn_tail"]
+    assert cli("verify", J, str(world.journal)).exit_code == 0
+
+
 def test_a_torn_multibyte_character_counts_as_torn(world: World) -> None:
     _two_runs(world)
     world.journal.write_bytes(world.journal.read_bytes() + '{"label":"caf\u00e9'.encode()[:-1])

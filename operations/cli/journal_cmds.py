@@ -188,7 +188,7 @@ def _render_plan(plan: CompensationPlan) -> None:
             for line in _render_effect({**effect_to_json(effect), "now": "-"})[:3]:
                 echo(line.replace("  [target now: -]", ""))
     for op_id, state in plan.not_in_effect:
-        echo(f"  not {plan.action}ne: {op_id} is {state}")
+        echo(f"  left as it is: {op_id} is {state}")
     for op_id, reason in plan.would_skip:
         echo(f"  would skip {op_id}: {reason}")
     for c in plan.conflicts:
