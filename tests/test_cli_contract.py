@@ -1,0 +1,36 @@
+"""Every command has --json and help, and errors come in the same JSON envelope."""
+
+from __future__ import annotations
+
+import typer.main
+
+from operations.cli.app import app
+from tests.helpers import cli, cli_json
+
+ENVELOPE = {"schema_version", "command", "status", "exit_code", "data", "errors"}
+
+
+def test_every_command_has_json_and_help() -> None:
+    group = typer.main.get_group(app)
+    assert set(group.commands) == {"audit", "run", "prune", "log", "show", "undo", "redo", "replay", "verify",
+                                   "recover"}
+    for name, command in group.commands.items():
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert "--json" in options, name
+        assert command.help and "Example: codex-sessions" in command.help, name
+        result = cli(name, "--help")
+        assert result.exit_code == 0 and "--json" in result.stdout, name
+
+
+def test_errors_use_the_envelope_and_documented_codes(tmp_path: object) -> None:
+    code, data = cli_json("audit", "--codex-home", "/nonexistent/codex-home")
+    assert code == 2 and set(data) == ENVELOPE
+    assert data["status"] == "error" and data["errors"][0]["code"] == "usage"
+    assert data["schema_version"] == "1" and data["command"] == "audit"
+    code, data = cli_json("verify", "--journal", "/nonexistent/journal.jsonl")
+    assert code == 2 and set(data) == ENVELOPE and data["errors"][0]["code"] == "not_found"
+
+
+def test_usage_errors_exit_2() -> None:
+    assert cli("run", "no-such-operation").exit_code == 2
+    assert cli("log", "--limit", "0").exit_code == 2
