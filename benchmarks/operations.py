@@ -1,6 +1,7 @@
 """Benchmark: plan, apply and undo migrate-provider and repair-paths on generated homes.
 
-The floor is copying the same rollout bytes with shutil.copyfile (best of three). Prints each phase and
+The floor is copying the same rollout bytes with shutil.copyfile and making them durable
+(os.sync), best of three: the apply and undo make their effects durable too. Prints each phase and
 its ratio to the floor (aim: apply and undo within 2x), and plan time per thread at two
 sizes (the plan must stay linear).
 Run: python benchmarks/operations.py [--sessions 10000]
@@ -46,7 +47,7 @@ def cli(*args: str) -> float:
 
 
 def floor(paths: list[Path], folder: Path, tries: int = 3) -> float:
-    """Best of a few copies: the machine is shared, and the fastest run is the least disturbed."""
+    """Best of a few durable copies: the machine is shared; the fastest run is the least disturbed."""
     best = float("inf")
     for attempt in range(tries):
         target = folder / str(attempt)
@@ -55,6 +56,7 @@ def floor(paths: list[Path], folder: Path, tries: int = 3) -> float:
         start = time.perf_counter()
         for n, path in enumerate(paths):
             shutil.copyfile(path, target / f"{n}.jsonl")
+        os.sync()  # a durable copy, as an applied run's effects are durable
         best = min(best, time.perf_counter() - start)
         shutil.rmtree(target)
     return best
