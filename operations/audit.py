@@ -120,7 +120,7 @@ class AuditReport:
 
 
 def _inside(path: str, roots: tuple[Path, ...]) -> bool:
-    absolute = os.path.abspath(path)
+    absolute = path if path.startswith(os.sep) and "/." not in path and "//" not in path else os.path.abspath(path)
     return any(absolute == str(r) or absolute.startswith(str(r) + os.sep) for r in roots)
 
 
@@ -221,7 +221,7 @@ def run_audit(
         problems={k: problems[k] for k in sorted(problems)},
         visibility=_summaries(threads, current, picker_cwd),
         threads=threads, warnings=warnings,
-        cwd_spellings=list(spellings([r.cwd for r in rows]).values()),
+        cwd_spellings=list(spellings(sorted({r.cwd for r in rows})).values()),
         suggestions=_suggestions(rows, threads),
     )
 
@@ -229,7 +229,8 @@ def run_audit(
 def _suggestions(rows: list[ThreadRow], threads: list[ThreadAudit]) -> list[str]:
     """Exact commands for cwds missing on this machine and rows pointing into another home."""
     out: list[str] = []
-    missing = Counter(r.cwd for r in rows if r.cwd and not os.path.isdir(r.cwd))
+    per_cwd = Counter(r.cwd for r in rows if r.cwd)
+    missing = Counter({cwd: n for cwd, n in per_cwd.items() if not os.path.isdir(cwd)})
     for cwd, n in missing.most_common(10):
         style = " --from-style windows" if is_windows_spelling(cwd) or cwd.startswith("/mnt/") else ""
         out.append(f"{n} thread(s) in {cwd}, which does not exist here: "
