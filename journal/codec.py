@@ -54,7 +54,3 @@ def sql_from_json(value: Any) -> Any:
     if isinstance(value, dict) and _B64 in value:
         return base64.b64decode(value[_B64])
     return value
-
-
-def dumps_pretty(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)

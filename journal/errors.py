@@ -57,10 +57,3 @@ class ConflictRefused(Refused):
 
 class OutsideAllowedRoots(Refused):
     code = "outside_home"
-
-
-class CheckFailed(ToolError):
-    """A read-only check found problems (used by `audit --check`)."""
-
-    category = "check_failed"
-    code = "check_failed"

@@ -103,11 +103,6 @@ def iter_rollout_paths(codex_home: Path) -> Iterator[tuple[str, str]]:
                 yield os.path.join(folder, name), location
 
 
-def read_first_line(path: str, compressed: bool) -> bytes | None:
-    """The first line without its newline; None when the file cannot be read."""
-    return _read_head(path, compressed)[0]
-
-
 def _read_head(path: str, compressed: bool) -> tuple[bytes | None, int, int]:
     """(first line, size, mtime_ns) with one open."""
     if not compressed:

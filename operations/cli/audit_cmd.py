@@ -13,6 +13,7 @@ import typer
 from journal.errors import NotFound
 from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, run_audit
 from operations.cli import context
+from operations.cli.exit_codes import CHECK_FAILED, OK
 from operations.cli.journal_cmds import CodexHomeOpt, JsonOpt
 from operations.cli.output import echo, emit, handles, warn
 from operations.home import discover
@@ -179,4 +180,4 @@ def audit_cmd(
     data = report_data(report)
     failing = check and report.integrity_problem_count > 0
     emit("audit", data, json_, lambda: _render(report), status="check_failed" if failing else "ok",
-         exit_code=4 if failing else 0)
+         exit_code=CHECK_FAILED if failing else OK)

@@ -8,9 +8,9 @@ OK = 0
 ERROR = 1
 USAGE = 2
 REFUSED = 3
-CHECK_FAILED = 4
+CHECK_FAILED = 4  # `audit --check` found integrity problems (returned by the command, not an error)
 
-BY_CATEGORY = {"error": ERROR, "usage": USAGE, "refused": REFUSED, "check_failed": CHECK_FAILED}
+BY_CATEGORY = {"error": ERROR, "usage": USAGE, "refused": REFUSED}
 
 
 def exit_code_for(error: ToolError) -> int:

@@ -20,6 +20,7 @@ from journal.scan import scan
 from journal.store import JournalWriter
 from journal.targets import probe
 from operations.cli import context
+from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.output import echo, emit, handles, stream_json
 
 CodexHomeOpt = Annotated[
@@ -261,7 +262,7 @@ def _compensate(
         link = {"undo": "undoes", "redo": "redoes", "replay": "replays"}[action]
         result = execute_run(writer, action, plan.ops, argv=sys.argv[1:], links={link: full},
                              meta={"forced": force, "cascade": cascade}, guard=loc.guard())
-    code = 0 if result.status == "ok" else 3
+    code = OK if result.status == "ok" else REFUSED
     emit(action, {"dry_run": False, **_result_data(result)}, json_, lambda: _render_result(result, action),
          status="ok" if code == 0 else "partial", exit_code=code)
 
@@ -328,7 +329,7 @@ def verify_cmd(codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json
             echo(f"  pending operation {op_id}: run `codex-sessions recover`")
         echo("ok" if ok else "NOT OK")
 
-    emit("verify", data, json_, human, status="ok" if ok else "refused", exit_code=0 if ok else 3)
+    emit("verify", data, json_, human, status="ok" if ok else "refused", exit_code=OK if ok else REFUSED)
 
 
 @handles("recover")
@@ -361,5 +362,5 @@ def recover_cmd(apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journa
         if items and not apply:
             echo("dry run: add --apply to record these outcomes")
 
-    code = 3 if stuck else 0
+    code = REFUSED if stuck else OK
     emit("recover", data, json_, human, status="refused" if stuck else "ok", exit_code=code)

@@ -15,7 +15,7 @@ import orjson
 import typer
 
 from journal.errors import ToolError
-from operations.cli.exit_codes import exit_code_for
+from operations.cli.exit_codes import REFUSED, exit_code_for
 
 SCHEMA_VERSION = "1"
 P = ParamSpec("P")
@@ -91,7 +91,7 @@ def handles(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             except ToolError as exc:
                 code = exit_code_for(exc)
                 if kwargs.get("json_"):
-                    status = "refused" if code == 3 else "error"
+                    status = "refused" if code == REFUSED else "error"
                     print_json(envelope(command, None, status=status, exit_code=code,
                                         errors=[{"code": exc.code, "message": exc.message, **exc.details}]))
                 else:

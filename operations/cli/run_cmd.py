@@ -15,6 +15,7 @@ from journal.effects import Effect, FileMove, LineRewrite, effect_to_json
 from journal.errors import UsageProblem
 from operations.audit import run_audit
 from operations.cli import context
+from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
 from operations.cli.output import echo, emit, handles, warn
 from operations.home import discover
@@ -180,7 +181,7 @@ def run_cmd(
         emit("run", data, json_, lambda: _render_plan(plan, "dry run: nothing changed; add --apply"))
         return
     if not plan.ops:
-        code = 3 if plan.refused else 0
+        code = REFUSED if plan.refused else OK
         emit("run", data, json_, lambda: _render_plan(plan, "nothing to apply"),
              status="refused" if code else "ok", exit_code=code)
         return
@@ -189,7 +190,7 @@ def run_cmd(
     data.update(_result_data(result))
     data["backups"] = [b.__dict__ for b in backups]
     data["undo"] = f"codex-sessions undo {result.run_id} --apply"
-    code = 0 if result.status == "ok" else 3  # threads left alone at planning are reported, not failures
+    code = OK if result.status == "ok" else REFUSED  # threads left alone at planning are reported, not failures
 
     def human() -> None:
         for r in plan.refused:
