@@ -101,8 +101,16 @@ class CodexSession:
             return server.thread_list(**params)
 
     def close(self) -> None:
+        """Stop every process we started, then any stray that still names this home (a child
+        that left its process group), and wait until they are gone."""
         for proc in self.processes:
             stop(proc)
+        deadline = time.monotonic() + 10
+        while (strays := processes_mentioning(str(self.home))) and time.monotonic() < deadline:
+            for pid in strays:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
 
     def live_processes(self) -> list[int]:
         """Processes of ours still alive, the children of the npm wrapper included (same group)."""
@@ -126,6 +134,12 @@ def processes_mentioning(text: str) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                if handle.read().rsplit(b")", 1)[-1].split()[0] == b"Z":
+                    continue  # a zombie has exited; it only waits to be reaped
+        except (OSError, IndexError):
             continue
         for part in ("cmdline", "environ"):
             try:
