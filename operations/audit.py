@@ -68,6 +68,8 @@ class ThreadAudit:
     ide: Visibility | None = None
     picker_cwd: Visibility | None = None
     picker_all: Visibility | None = None
+    desktop: Visibility | None = None
+    recency_ms: int = 0
     found_at: str | None = None  # where the file really is, when the row points elsewhere
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +82,8 @@ class ThreadAudit:
         }
         if self.picker_cwd:
             out["picker_cwd"] = {"listed": self.picker_cwd.listed, "reasons": list(self.picker_cwd.reasons)}
+        if self.desktop:
+            out["desktop"] = {"listed": self.desktop.listed, "reasons": list(self.desktop.reasons)}
         if self.facts:
             out["provider"], out["cwd"], out["source"] = self.facts.provider, self.facts.cwd, self.facts.source
             out["archived"] = self.facts.archived
@@ -180,6 +184,7 @@ def run_audit(
         live = file_id in live_locks or any(now_ns - f.mtime_ns < ACTIVE_WINDOW_S * 1e9 for f in files)
         threads.append(_audit_orphan(file_id, files, live, current, defined, picker_cwd))
 
+    _desktop_window(threads)
     problems = Counter(p for t in threads for p in t.problems)
     formats = Counter(r.format for r in rollouts)
     samples: dict[str, list[str]] = defaultdict(list)
@@ -305,7 +310,7 @@ def _pick(files: list[Rollout]) -> Rollout:
 
 def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], zst: dict[str, Rollout],
                home: CodexHome, current: str, defined: set[str], picker_cwd: str | None) -> ThreadAudit:
-    t = ThreadAudit(row.id, row, files)
+    t = ThreadAudit(row.id, row, files, recency_ms=row.recency_ms)
     at_path = plain.get(row.rollout_path) or zst.get(row.rollout_path)
     outside = bool(row.rollout_path) and not _inside(row.rollout_path, home.roots)
     if outside:
@@ -360,7 +365,7 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
 
 def _audit_orphan(file_id: str, files: list[Rollout], live: bool, current: str, defined: set[str],
                   picker_cwd: str | None) -> ThreadAudit:
-    t = ThreadAudit(file_id, None, files)
+    t = ThreadAudit(file_id, None, files, recency_ms=max(f.mtime_ns for f in files) // 1_000_000)
     t.problems.append("disk_not_in_db")
     if live:
         t.problems.append("active_orphan")
@@ -416,9 +421,31 @@ def _summary(threads: list[ThreadAudit], pick: Callable[[ThreadAudit], Visibilit
             "summary": text}
 
 
+DESKTOP_WINDOW = 50
+
+
+def _desktop_window(threads: list[ThreadAudit]) -> None:
+    """The desktop app shows only the ~50 most recent threads it lists (users' reports, see
+    docs/users-and-peers.md "recent 50"; the app itself cannot run here to check)."""
+    listed = sorted((t for t in threads if t.ide is not None and t.ide.listed),
+                    key=lambda t: (t.recency_ms, t.id), reverse=True)
+    rank = {t.id: n for n, t in enumerate(listed, start=1)}
+    for t in threads:
+        if t.ide is None:
+            continue
+        if not t.ide.listed:
+            t.desktop = t.ide
+        elif rank[t.id] > DESKTOP_WINDOW:
+            t.desktop = Visibility(False, (f"recent window: number {rank[t.id]} by recency; the desktop app loads "
+                                           f"only the {DESKTOP_WINDOW} most recent (pin it to keep it in view)",))
+        else:
+            t.desktop = Visibility(True, ())
+
+
 def _summaries(threads: list[ThreadAudit], current: str, picker_cwd: str | None) -> dict[str, Any]:
     out = {
-        "ide": _summary(threads, lambda t: t.ide, "the IDE/desktop list", current),
+        "ide": _summary(threads, lambda t: t.ide, "the IDE list (app-server thread/list)", current),
+        "desktop": _summary(threads, lambda t: t.desktop, "the desktop app's recent list", current),
         "picker_all": _summary(threads, lambda t: t.picker_all, "`codex resume --all`", current),
     }
     if picker_cwd:

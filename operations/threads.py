@@ -11,7 +11,7 @@ from operations.schema import StateSchema
 
 WANTED = ("id", "rollout_path", "created_at", "updated_at", "source", "model_provider", "cwd", "title",
           "archived", "archived_at", "first_user_message", "preview", "thread_source", "history_mode",
-          "updated_at_ms", "cli_version")
+          "updated_at_ms", "cli_version", "recency_at_ms")
 
 
 @dataclass(slots=True)
@@ -28,6 +28,7 @@ class ThreadRow:
     created_at: int | None
     updated_at: int | None
     history_mode: str | None
+    recency_ms: int = 0  # recency_at_ms, else updated_at_ms, else updated_at in ms: how lists sort
 
     @property
     def has_empty_preview(self) -> bool:
@@ -50,6 +51,8 @@ def load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
                 source=str(data.get("source") or ""), preview=preview, thread_source=data.get("thread_source"),
                 created_at=data.get("created_at"), updated_at=data.get("updated_at"),
                 history_mode=data.get("history_mode"),
+                recency_ms=int(data.get("recency_at_ms") or data.get("updated_at_ms")
+                               or (data.get("updated_at") or 0) * 1000),
             ))
         return rows
     finally:

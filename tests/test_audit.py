@@ -120,7 +120,8 @@ def test_visibility_reasons_per_client_and_summary(tmp_path: Path) -> None:
     assert ide["hidden"] == hidden_ide and ide["total"] == 30
     assert ide["by_reason"] == {k: v for k, v in
                                 {"provider": by_provider, "archived": archived, "source": exec_}.items() if v}
-    assert ide["summary"].startswith(f"{hidden_ide} of 30 sessions are hidden from the IDE/desktop list: "
+    assert ide["summary"].startswith(f"{hidden_ide} of 30 sessions are hidden from the IDE list (app-server "
+                                     f"thread/list): "
                                      f"{by_provider} by provider (`openai` ≠ current `azure`)")
     picker = data["visibility"]["picker_cwd"]
     other_cwd = sum(1 for s in sessions if s.cwd != "/home/u/a")
@@ -202,3 +203,16 @@ def test_newer_schema_is_read_but_marked_not_writable(tmp_path: Path) -> None:
     assert data["schema"]["known"] is False and data["schema"]["writable"] is False
     assert data["counts"]["threads_total"] == 12
     assert any("newer than this tool knows" in w for w in data["warnings"])
+
+
+def test_the_desktop_app_shows_only_the_50_most_recent(tmp_path: Path) -> None:
+    built = _home(tmp_path, sessions=60)
+    data = _audit(built)
+    assert data["visibility"]["ide"]["hidden"] == 0
+    desktop = data["visibility"]["desktop"]
+    assert desktop["hidden"] == 10 and desktop["by_reason"] == {"recent window": 10}
+    oldest = {s.id for s in sorted(built.sessions.values(), key=lambda s: s.mtime_ns)[:10]}
+    assert {t["id"] for t in data["threads"] if not t["desktop"]["listed"]} == oldest
+    reasons = [t["desktop"]["reasons"][0] for t in data["threads"] if not t["desktop"]["listed"]]
+    ranks = sorted(int(r.split("number ")[1].split(" ")[0]) for r in reasons)
+    assert ranks == list(range(51, 61)) and all("50 most recent" in r for r in reasons)

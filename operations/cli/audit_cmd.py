@@ -141,7 +141,8 @@ def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -
                 echo(f"    session_meta: provider={m['model_provider']!r} cwd={m['cwd']!r} source={m['source']!r}")
         for p in t.problems:
             echo(f"  problem: {p}: {PROBLEM_TEXT.get(p, p)}")
-        for name, vis in (("IDE/desktop", t.ide), ("codex resume --all", t.picker_all), ("codex resume", t.picker_cwd)):
+        for name, vis in (("IDE (thread/list)", t.ide), ("desktop recent list", t.desktop),
+                          ("codex resume --all", t.picker_all), ("codex resume", t.picker_cwd)):
             if vis is None:
                 continue
             echo(f"  {name}: {'listed' if vis.listed else 'HIDDEN'}")
