@@ -216,3 +216,14 @@ def test_the_desktop_app_shows_only_the_50_most_recent(tmp_path: Path) -> None:
     reasons = [t["desktop"]["reasons"][0] for t in data["threads"] if not t["desktop"]["listed"]]
     ranks = sorted(int(r.split("number ")[1].split(" ")[0]) for r in reasons)
     assert ranks == list(range(51, 61)) and all("50 most recent" in r for r in reasons)
+
+
+def test_the_parallel_scan_equals_the_serial_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import operations.rollouts as rollouts
+
+    built = _home(tmp_path, sessions=30, damage={"not_json": 1, "plain_and_zst": 1, "old_format": 1})
+    serial = rollouts.scan_rollouts(built.root, workers=1)
+    monkeypatch.setattr(rollouts, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(rollouts, "CHUNK", 7)
+    parallel = rollouts.scan_rollouts(built.root, workers=2)
+    assert parallel == serial and len(serial) == 32
