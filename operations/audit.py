@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from operations.pathrules import is_windows_spelling, spellings
 from operations.paths import BUILTIN_PROVIDERS
 from operations.rollouts import Rollout, scan_rollouts, source_kind
 from operations.safety import check_running, held_writer_locks
-from operations.schema import StateSchema, inspect_state_db
+from operations.schema import StateSchema, damaged, inspect_state_db
 from operations.threads import ThreadRow, load_rows
 from operations.visibility import Facts, Visibility, ide, picker, reason_kind
 
@@ -129,6 +130,13 @@ def _inside(path: str, roots: tuple[Path, ...]) -> bool:
 
 
 def _backfill(db: Path, schema: StateSchema) -> dict[str, Any] | None:
+    try:
+        return _read_backfill(db)
+    except sqlite3.DatabaseError as exc:
+        raise damaged(db, exc) from None
+
+
+def _read_backfill(db: Path) -> dict[str, Any] | None:
     conn = connect_ro(str(db))
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

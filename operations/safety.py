@@ -128,3 +128,22 @@ def refuse_if_running(codex_home: Path, databases: list[Path]) -> RunningCheck:
                       details={"writer_locks": list(check.held_writer_locks),
                                "locked_databases": list(check.locked_databases)})
     return check
+
+
+def refuse_if_damaged(databases: list[Path]) -> None:
+    """PRAGMA quick_check on each database (read-only); never write to a damaged one."""
+    for db in databases:
+        if not db.exists():
+            continue
+        try:
+            conn = sqlite3.connect(db.absolute().as_uri() + "?mode=ro", uri=True, timeout=5)
+            try:
+                rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            rows = [str(exc)]
+        if rows != ["ok"]:
+            raise Refused(f"{db} is damaged (quick_check: {'; '.join(rows)}); nothing was changed. "
+                          "Let Codex recover it (it moves a damaged database to db-backups/ and rebuilds it)",
+                          details={"quick_check": rows})

@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from journal.errors import UsageProblem
+from journal.errors import ToolError, UsageProblem
 from journal.targets import connect_ro
 
 # highest applied state migration -> the Codex releases that ship it (storage doc, section 7)
@@ -23,6 +23,17 @@ VERSION_BY_MIGRATION = {
 HIGHEST_KNOWN_MIGRATION = 62
 REQUIRED_COLUMNS = ("id", "rollout_path", "created_at", "updated_at", "source", "model_provider", "cwd", "title",
                     "archived", "archived_at")
+
+
+class DatabaseDamaged(ToolError):
+    """SQLite cannot read the database; nothing is written, Codex's own recovery should run."""
+
+    code = "database_damaged"
+
+
+def damaged(db: Path | str, exc: Exception) -> DatabaseDamaged:
+    return DatabaseDamaged(f"cannot read {db}: {exc}. It looks damaged; nothing was changed. Codex recovers a "
+                           "damaged database itself at its next start (it moves it to db-backups/ and rebuilds it)")
 
 
 @dataclass(frozen=True)

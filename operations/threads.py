@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from journal.targets import connect_ro, quote_ident
-from operations.schema import StateSchema
+from operations.schema import StateSchema, damaged
 
 WANTED = ("id", "rollout_path", "created_at", "updated_at", "source", "model_provider", "cwd", "title",
           "archived", "archived_at", "first_user_message", "preview", "thread_source", "history_mode",
@@ -36,6 +37,13 @@ class ThreadRow:
 
 
 def load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
+    try:
+        return _load_rows(db, schema)
+    except sqlite3.DatabaseError as exc:
+        raise damaged(db, exc) from None
+
+
+def _load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
     columns = [c for c in WANTED if schema.has(c)]
     conn = connect_ro(str(db))
     try:

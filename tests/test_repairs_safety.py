@@ -203,3 +203,39 @@ def test_a_pending_recovery_blocks_runs(tmp_path: Path) -> None:
 def test_the_audit_still_reads_a_home_whose_run_was_refused(tmp_path: Path) -> None:
     built = _home(tmp_path, damage={"not_json": 1})
     assert audit(built.root)["problems"] == {"unreadable_file": 1}
+
+
+def _damage_threads_page(db: Path) -> None:
+    """Break the b-tree page that holds `threads` (an invalid page type), as disk damage would."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'threads'").fetchone()[0]
+    conn.close()
+    data = bytearray(db.read_bytes())
+    data[(root - 1) * page_size] = 0x07
+    db.write_bytes(bytes(data))
+
+
+def test_refused_on_a_damaged_database(tmp_path: Path) -> None:
+    built = _home(tmp_path, sessions=40)
+    _damage_threads_page(built.root / "state_5.sqlite")
+    before = {p: p.read_bytes() for p in (built.root / "sessions").rglob("*.jsonl")}
+    code, data = run(built.root, "migrate-provider", "--to", "azure", "--apply")
+    assert code == 1 and data["errors"][0]["code"] == "database_damaged", data
+    assert "nothing was changed" in data["errors"][0]["message"]
+    assert {p: p.read_bytes() for p in before} == before
+    from tests.helpers import cli
+    audited = cli("audit", "--codex-home", str(built.root))
+    assert audited.exit_code == 1 and "damaged" in audited.stderr and "Traceback" not in audited.stderr
+
+
+def test_undo_refuses_on_a_damaged_database(tmp_path: Path) -> None:
+    built = _home(tmp_path, sessions=40)
+    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--apply")
+    assert code == 0, applied
+    after = {p: p.read_bytes() for p in (built.root / "sessions").rglob("*.jsonl")}
+    _damage_threads_page(built.root / "state_5.sqlite")
+    code, refused = undo(built.root, applied["data"]["run"])
+    assert code == 3 and "damaged" in refused["errors"][0]["message"]
+    assert {p: p.read_bytes() for p in after} == after

@@ -17,7 +17,7 @@ from operations.paths import (
     resolve_journal,
     resolve_sqlite_home,
 )
-from operations.safety import refuse_if_running
+from operations.safety import refuse_if_damaged, refuse_if_running
 
 # Tests replace this to control the clock and the id source.
 make_services: Callable[[], Services] = Services
@@ -38,6 +38,7 @@ class Located:
         dbs = {self.sqlite_home / CURRENT_STATE_DB}
         dbs |= {Path(e.db) for e in effects if isinstance(e, RowUpdate | RowInsert | RowDelete)}
         refuse_if_running(self.codex_home, sorted(dbs))
+        refuse_if_damaged(sorted(dbs))
 
 
 def locate(codex_home: str | None, journal: str | None) -> Located:

@@ -18,7 +18,7 @@ from journal.store import JournalWriter
 from journal.targets import PathGuard
 from operations.home import CodexHome
 from operations.repair.common import Plan
-from operations.safety import refuse_if_running
+from operations.safety import refuse_if_damaged, refuse_if_running
 from operations.schema import StateSchema
 
 BACKUPS = "backups"
@@ -76,6 +76,7 @@ def apply_plan(
     refuse_unwritable(schema)
     dbs = databases_in(plan, home)
     refuse_if_running(home.codex_home, dbs)
+    refuse_if_damaged(dbs)
     with JournalWriter(str(journal), services) as writer:
         stamp = services.clock.now().strftime("%Y%m%dT%H%M%S") + "-" + services.ids.new_id()[-8:]
         backups = [online_backup(db, journal.parent / BACKUPS, stamp) for db in dbs]
