@@ -148,15 +148,17 @@ def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], g
             step("intent")
         writer.sync()
         step("intents_synced")
-        for op_id, op in zip(op_ids, batch, strict=True):
-            status, reason = _execute_op(op, guard, step, io)
-            writer.append({"kind": "outcome", "run": run_id, "op": op_id, "status": status, "reason": reason})
-            results.append(OpResult(op_id, op.label, op.subject, status, reason))
-            step("outcome")
-            if progress:
-                progress(len(results), len(ops))
-        io.flush()
-        writer.sync()
+        try:
+            for op_id, op in zip(op_ids, batch, strict=True):
+                status, reason = _execute_op(op, guard, step, io)
+                writer.append({"kind": "outcome", "run": run_id, "op": op_id, "status": status, "reason": reason})
+                results.append(OpResult(op_id, op.label, op.subject, status, reason))
+                step("outcome")
+                if progress:
+                    progress(len(results), len(ops))
+        finally:  # even when a rollback failed: what was done and recorded must be durable
+            io.flush()
+            writer.sync()
 
 
 def _check_guard(op: PlannedOp, guard: PathGuard | None) -> None:
