@@ -79,10 +79,14 @@ class RunResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = {"applied": 0, "skipped": 0, "failed": 0}
-        for op in self.ops:
-            counts[op.status] = counts.get(op.status, 0) + 1
-        return counts
+        return count_outcomes(self.ops)
+
+
+def count_outcomes(ops: Sequence[OpResult]) -> dict[str, int]:
+    counts = {"applied": 0, "skipped": 0, "failed": 0}
+    for op in ops:
+        counts[op.status] = counts.get(op.status, 0) + 1
+    return counts
 
 
 class RollbackFailed(ToolError):
@@ -127,7 +131,7 @@ def execute_run(
         _run_batches(writer, run_id, ops, guard, step, batch_size, progress, io, results)
     finally:
         io.close()
-    counts = RunResult(run_id, command, "", tuple(results), {}).counts
+    counts = count_outcomes(results)
     status = run_status(counts)
     writer.append({"kind": "run_end", "run": run_id, "command": command, "status": status, "counts": counts})
     writer.sync()

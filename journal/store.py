@@ -19,6 +19,7 @@ from journal.clock import Services
 from journal.codec import bytes_to_json, encode_line, line_hash
 from journal.errors import JournalCorrupt, LockHeld, PendingRecovery
 from journal.scan import ScanResult, TornTail, scan
+from journal.targets import fsync_dir
 
 JOURNAL_ENV = "CODEX_SESSIONS_JOURNAL"
 
@@ -153,14 +154,6 @@ class JournalWriter:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def who() -> dict[str, Any]:

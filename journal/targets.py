@@ -292,7 +292,7 @@ class PathGuard:
         self.roots = [os.path.realpath(r) for r in roots]
 
     def check(self, path: str) -> None:
-        real_parent = _realpath(os.path.dirname(os.path.abspath(path)))
+        real_parent = cached_realpath(os.path.dirname(os.path.abspath(path)))
         if os.path.islink(path):
             raise OutsideAllowedRoots(f"{path} is a symlink; refusing to write through it")
         if not any(real_parent == r or real_parent.startswith(r + os.sep) for r in self.roots):
@@ -300,7 +300,8 @@ class PathGuard:
 
 
 @functools.lru_cache(maxsize=4096)
-def _realpath(folder: str) -> str:
+def cached_realpath(folder: str) -> str:
+    """realpath of a folder, cached: plans and guards ask for the same few folders many times."""
     return os.path.realpath(folder)
 
 

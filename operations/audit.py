@@ -19,7 +19,7 @@ from typing import Any
 from journal.targets import connect_ro
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling, spellings
-from operations.paths import BUILTIN_PROVIDERS
+from operations.paths import BUILTIN_PROVIDERS, home_of_rollout
 from operations.rollouts import Rollout, scan_rollouts, source_kind
 from operations.safety import check_running, held_writer_locks
 from operations.schema import StateSchema, damaged, inspect_state_db
@@ -251,10 +251,9 @@ def _suggestions(rows: list[ThreadRow], threads: list[ThreadAudit]) -> list[str]
     homes: Counter[str] = Counter()
     for t in threads:
         if t.row is not None and "rollout_path_outside_home" in t.problems:
-            path = t.row.rollout_path
-            at = min((path.find(m) for m in ("/sessions/", "/archived_sessions/") if m in path), default=-1)
-            if at > 0:
-                homes[path[:at]] += 1
+            old = home_of_rollout(t.row.rollout_path)
+            if old:
+                homes[old] += 1
     for old, n in homes.most_common(3):
         out.append(f"{n} row(s) point into another home, {old}: codex-sessions run relocate-home --from "
                    f"{shlex.quote(old)}")

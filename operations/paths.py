@@ -94,3 +94,12 @@ def require_home(codex_home: Path) -> None:
             f"no Codex home at {codex_home}; pass --codex-home or set CODEX_HOME "
             "(try the bundled sample: --codex-home fixtures/sample-home)"
         )
+
+
+ROLLOUT_FOLDERS = ("/sessions/", "/archived_sessions/")
+
+
+def home_of_rollout(rollout_path: str) -> str | None:
+    """The Codex home a rollout path lies in: the part before /sessions/ or /archived_sessions/."""
+    at = min((rollout_path.find(m) for m in ROLLOUT_FOLDERS if m in rollout_path), default=-1)
+    return rollout_path[:at] if at > 0 else None

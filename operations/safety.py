@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journal.errors import Refused
+from journal.targets import connect_ro
 
 WRITER_LOCKS = "thread-writer-locks"
 WAL_DMS_BYTE = 128
@@ -136,7 +137,7 @@ def refuse_if_damaged(databases: list[Path]) -> None:
         if not db.exists():
             continue
         try:
-            conn = sqlite3.connect(db.absolute().as_uri() + "?mode=ro", uri=True, timeout=5)
+            conn = connect_ro(str(db))
             try:
                 rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
             finally:
@@ -147,3 +148,9 @@ def refuse_if_damaged(databases: list[Path]) -> None:
             raise Refused(f"{db} is damaged (quick_check: {'; '.join(rows)}); nothing was changed. "
                           "Let Codex recover it (it moves a damaged database to db-backups/ and rebuilds it)",
                           details={"quick_check": rows})
+
+
+def refuse_unless_safe(codex_home: Path, databases: list[Path]) -> None:
+    """The checks before any write: Codex is not running, and no database is damaged."""
+    refuse_if_running(codex_home, databases)
+    refuse_if_damaged(databases)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal.targets import connect_ro, quote_ident
+from journal.targets import connect_ro, fetch_row, quote_ident
 from operations.schema import StateSchema, damaged
 
 WANTED = ("id", "rollout_path", "created_at", "updated_at", "source", "model_provider", "cwd", "title",
@@ -70,8 +70,6 @@ def _load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
 def full_row(db: Path, thread_id: str) -> dict[str, Any] | None:
     conn = connect_ro(str(db))
     try:
-        cur = conn.execute("SELECT * FROM threads WHERE id = ?", (thread_id,))
-        row = cur.fetchone()
-        return None if row is None else {d[0]: v for d, v in zip(cur.description, row, strict=True)}
+        return fetch_row(conn, "threads", {"id": thread_id})
     finally:
         conn.close()

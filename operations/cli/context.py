@@ -17,7 +17,7 @@ from operations.paths import (
     resolve_journal,
     resolve_sqlite_home,
 )
-from operations.safety import refuse_if_damaged, refuse_if_running
+from operations.safety import refuse_unless_safe
 
 # Tests replace this to control the clock and the id source.
 make_services: Callable[[], Services] = Services
@@ -37,8 +37,7 @@ class Located:
     def refuse_if_codex_running(self, effects: Iterable[Effect] = ()) -> None:
         dbs = {self.sqlite_home / CURRENT_STATE_DB}
         dbs |= {Path(e.db) for e in effects if isinstance(e, RowUpdate | RowInsert | RowDelete)}
-        refuse_if_running(self.codex_home, sorted(dbs))
-        refuse_if_damaged(sorted(dbs))
+        refuse_unless_safe(self.codex_home, sorted(dbs))
 
 
 def locate(codex_home: str | None, journal: str | None) -> Located:

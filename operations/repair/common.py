@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import stat
 from collections.abc import Iterator
@@ -13,9 +12,10 @@ from typing import Any
 
 from journal.effects import Effect, FileMove, RowUpdate
 from journal.runner import PlannedOp
-from journal.targets import file_digest
+from journal.targets import cached_realpath, file_digest
 from operations.audit import AuditReport, ThreadAudit
 from operations.home import CodexHome
+from operations.pathrules import key
 from operations.rollouts import Rollout
 
 
@@ -36,7 +36,7 @@ class ThreadFilter:
         if self.provider is not None and (facts is None or facts.provider != self.provider) and (
                 t.row is None or t.row.model_provider != self.provider):
             return False
-        if self.cwd is not None and (facts is None or not _under(facts.cwd, self.cwd)):
+        if self.cwd is not None and (facts is None or not key(facts.cwd).startswith(key(self.cwd))):
             return False
         created = _created(t)
         if self.since and (created is None or created < self.since):
@@ -47,11 +47,6 @@ class ThreadFilter:
         return {"threads": list(self.threads), "provider": self.provider, "cwd": self.cwd,
                 "since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None}
-
-
-def _under(path: str, prefix: str) -> bool:
-    prefix = prefix.rstrip("/") or "/"
-    return path == prefix or path.startswith(prefix + "/") or prefix == "/"
 
 
 def _created(t: ThreadAudit) -> datetime | None:
@@ -119,8 +114,8 @@ def check_writable_file(path: str, home: CodexHome) -> str | None:
     absolute = os.path.abspath(path)
     if os.path.islink(absolute):
         return f"{path} is a symlink; it is left alone"
-    real = os.path.join(_realpath(os.path.dirname(absolute)), os.path.basename(absolute))
-    roots = [_realpath(str(r)) for r in home.roots]
+    real = os.path.join(cached_realpath(os.path.dirname(absolute)), os.path.basename(absolute))
+    roots = [cached_realpath(str(r)) for r in home.roots]
     if not any(real == r or real.startswith(r + os.sep) for r in roots):
         return f"{path} is outside the Codex home; it is left alone"
     try:
@@ -130,11 +125,6 @@ def check_writable_file(path: str, home: CodexHome) -> str | None:
     if not mode & stat.S_IWUSR:
         return f"{path} is read-only; it is left alone"
     return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _realpath(folder: str) -> str:
-    return os.path.realpath(folder)
 
 
 def move_effect(src: Rollout | str, dst: Path, touch_ns: int | None = None) -> FileMove:

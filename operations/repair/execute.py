@@ -15,10 +15,10 @@ from journal.effects import RowDelete, RowInsert, RowUpdate
 from journal.errors import Refused
 from journal.runner import RunResult, execute_run
 from journal.store import JournalWriter
-from journal.targets import PathGuard
+from journal.targets import PathGuard, connect_ro
 from operations.home import CodexHome
 from operations.repair.common import Plan
-from operations.safety import refuse_if_damaged, refuse_if_running
+from operations.safety import refuse_unless_safe
 from operations.schema import StateSchema
 
 BACKUPS = "backups"
@@ -50,7 +50,7 @@ def online_backup(db: Path, folder: Path, stamp: str) -> Backup:
     """A consistent copy through SQLite's backup API (the WAL included), never a file copy."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = folder / f"{stamp}-{db.name}"
-    source = sqlite3.connect(db.absolute().as_uri() + "?mode=ro", uri=True)
+    source = connect_ro(str(db))
     copy = sqlite3.connect(target)
     try:
         source.backup(copy)
@@ -75,8 +75,7 @@ def apply_plan(
 ) -> tuple[RunResult, list[Backup]]:
     refuse_unwritable(schema)
     dbs = databases_in(plan, home)
-    refuse_if_running(home.codex_home, dbs)
-    refuse_if_damaged(dbs)
+    refuse_unless_safe(home.codex_home, dbs)
     with JournalWriter(str(journal), services) as writer:
         stamp = services.clock.now().strftime("%Y%m%dT%H%M%S") + "-" + services.ids.new_id()[-8:]
         backups = [online_backup(db, journal.parent / BACKUPS, stamp) for db in dbs]

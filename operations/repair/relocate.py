@@ -14,9 +14,8 @@ from collections import Counter
 from journal.errors import UsageProblem
 from journal.runner import PlannedOp
 from operations.pathrules import key
+from operations.paths import home_of_rollout
 from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows, row_update
-
-MARKERS = ("/sessions/", "/archived_sessions/")
 
 
 def infer_old_home(ctx: RepairContext) -> tuple[str | None, dict[str, int]]:
@@ -24,10 +23,9 @@ def infer_old_home(ctx: RepairContext) -> tuple[str | None, dict[str, int]]:
     for t in ctx.report.threads:
         if t.row is None or "rollout_path_outside_home" not in t.problems:
             continue
-        path = t.row.rollout_path
-        at = min((path.find(m) for m in MARKERS if m in path), default=-1)
-        if at > 0:
-            seen[path[:at]] += 1
+        old = home_of_rollout(t.row.rollout_path)
+        if old:
+            seen[old] += 1
     return (seen.most_common(1)[0][0] if seen else None), dict(seen)
 
 

@@ -16,7 +16,7 @@ import orjson
 
 from journal.effects import Effect, LineRewrite, RowUpdate
 from journal.runner import PlannedOp
-from journal.targets import plan_line_rewrites
+from journal.targets import connect_ro, plan_line_rewrites
 from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, replace_value
 from operations.repair.common import Plan, RepairContext, row_update, writable_single_file
@@ -162,8 +162,7 @@ def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edi
     refused = {r.thread for r in plan.refused}
     extra = fork_offsets(ctx, edits, plan)
     history_db = ctx.home.thread_history_db
-    history = sqlite3.connect(history_db.absolute().as_uri() + "?mode=ro", uri=True) \
-        if history_db is not None and edits else None
+    history = connect_ro(str(history_db)) if history_db is not None and edits else None
     try:
         for t in candidates:
             if t.id in refused:
