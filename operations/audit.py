@@ -27,6 +27,10 @@ from operations.threads import ThreadRow, load_rows
 from operations.visibility import Facts, Visibility, ide, picker, reason_kind
 
 ACTIVE_WINDOW_S = 300
+# An mtime at most this far ahead of our clock is taken as "just written" (clocks on one
+# machine and its file systems drift by seconds). Further ahead, the mtime says nothing about
+# liveness (a copied home, a skewed clock): only a held writer lock marks such a file live.
+FUTURE_SKEW_S = 300
 READABLE_FORMATS = ("current",)
 LISTED_LOCATIONS = ("dated", "archived")
 
@@ -39,6 +43,12 @@ PROBLEM_TEXT = {
     "disk_not_in_db": "rollout file with no row in `threads`",
     "active_orphan": "rollout with no row that is live (writer lock held or written in the last minutes); "
                      "never import it",
+    "future_mtime": "rollout modified more than 5 minutes in the future of this machine's clock (a copied home or "
+                    "a skewed clock): its mtime cannot tell whether it is live, so only Codex's writer lock is "
+                    "trusted",
+    "scan_window": "older than the newest 10,000 rollout files in its folder: Codex's file scan (every default "
+                   "listing) stops there; resume it by id, or archive sessions you no longer need to bring it back "
+                   "into view",
     "db_not_on_disk": "row with no rollout file for its id anywhere in this home",
     "missing_rollout_path": "row whose `rollout_path` does not exist (if its file is elsewhere in the dated folders, "
                             "Codex 0.169 still lists it, but resuming it fails: \"no rollout found\")",
@@ -129,6 +139,31 @@ def _inside(path: str, roots: tuple[Path, ...]) -> bool:
     return any(absolute == str(r) or absolute.startswith(str(r) + os.sep) for r in roots)
 
 
+def mtime_age(mtime_ns: int, now_ns: int) -> str:
+    """'recent' (written within ACTIVE_WINDOW_S, or up to FUTURE_SKEW_S ahead), 'future' (further
+    ahead: says nothing about liveness) or 'old'."""
+    age_ns = now_ns - mtime_ns
+    if age_ns < -FUTURE_SKEW_S * 1_000_000_000:
+        return "future"
+    return "recent" if age_ns < ACTIVE_WINDOW_S * 1_000_000_000 else "old"
+
+
+def scan_ranks(rollouts: list[Rollout]) -> dict[str, int]:
+    """Each file's newest-first rank in the folder Codex's scan walks (the dated folders, or
+    archived_sessions/), ordered as Codex orders them: by the name's timestamp, then its id."""
+    ranks: dict[str, int] = {}
+    for location in LISTED_LOCATIONS:
+        named = [r for r in rollouts if r.location == location and r.file_id and r.name_date]
+        named.sort(key=lambda r: os.path.basename(r.plain_path), reverse=True)
+        ranks.update((r.path, n) for n, r in enumerate(named, start=1))
+    return ranks
+
+
+def _best_rank(files: list[Rollout], ranks: dict[str, int]) -> int | None:
+    found = [ranks[f.path] for f in files if f.path in ranks]
+    return min(found) if found else None
+
+
 def _backfill(db: Path, schema: StateSchema) -> dict[str, Any] | None:
     try:
         return _read_backfill(db)
@@ -182,15 +217,19 @@ def run_audit(
     zst_paths = {r.plain_path: r for r in rollouts if r.compressed}
     row_ids = {r.id for r in rows}
 
+    ranks = scan_ranks(rollouts)
     threads: list[ThreadAudit] = []
     for row in rows:
         threads.append(_audit_row(row, files_by_id.get(row.id, []), plain_paths, zst_paths, home, current, defined,
-                                  picker_cwd))
+                                  picker_cwd, ranks))
     for file_id, files in files_by_id.items():
         if file_id in row_ids:
             continue
-        live = file_id in live_locks or any(now_ns - f.mtime_ns < ACTIVE_WINDOW_S * 1e9 for f in files)
-        threads.append(_audit_orphan(file_id, files, live, current, defined, picker_cwd))
+        live = file_id in live_locks or any(mtime_age(f.mtime_ns, now_ns) == "recent" for f in files)
+        threads.append(_audit_orphan(file_id, files, live, current, defined, picker_cwd, ranks))
+    for t in threads:
+        if any(mtime_age(f.mtime_ns, now_ns) == "future" for f in t.files):
+            t.problems.append("future_mtime")
 
     _desktop_window(threads)
     problems = Counter(p for t in threads for p in t.problems)
@@ -254,6 +293,11 @@ def _suggestions(rows: list[ThreadRow], threads: list[ThreadAudit]) -> list[str]
             old = home_of_rollout(t.row.rollout_path)
             if old:
                 homes[old] += 1
+    beyond = sum(1 for t in threads if "scan_window" in t.problems)
+    if beyond:
+        out.append(f"{beyond} session(s) are older than the newest 10,000 rollout files, where Codex's file scan "
+                   "stops: resume one by id (`codex resume ID`), or archive newer sessions you no longer need "
+                   "(codex-sessions run archive --thread ID) so that older ones come back into view")
     for old, n in homes.most_common(3):
         out.append(f"{n} row(s) point into another home, {old}: codex-sessions run relocate-home --from "
                    f"{shlex.quote(old)}")
@@ -316,7 +360,8 @@ def _pick(files: list[Rollout]) -> Rollout:
 
 
 def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], zst: dict[str, Rollout],
-               home: CodexHome, current: str, defined: set[str], picker_cwd: str | None) -> ThreadAudit:
+               home: CodexHome, current: str, defined: set[str], picker_cwd: str | None,
+               ranks: dict[str, int]) -> ThreadAudit:
     t = ThreadAudit(row.id, row, files, recency_ms=row.recency_ms)
     at_path = plain.get(row.rollout_path) or zst.get(row.rollout_path)
     outside = bool(row.rollout_path) and not _inside(row.rollout_path, home.roots)
@@ -364,14 +409,14 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
         empty_preview=row.has_empty_preview,
         scan_preview_empty=bool(row.has_empty_preview and readable is not None
                                 and not has_user_message(readable.path)),
-        in_scan=bool(scanned), row_file=row_file, file_problem=why,
+        in_scan=bool(scanned), row_file=row_file, file_problem=why, scan_rank=_best_rank(scanned, ranks),
     )
     _visibility(t, facts, current, picker_cwd)
     return t
 
 
 def _audit_orphan(file_id: str, files: list[Rollout], live: bool, current: str, defined: set[str],
-                  picker_cwd: str | None) -> ThreadAudit:
+                  picker_cwd: str | None, ranks: dict[str, int]) -> ThreadAudit:
     t = ThreadAudit(file_id, None, files, recency_ms=max(f.mtime_ns for f in files) // 1_000_000)
     t.problems.append("disk_not_in_db")
     if live:
@@ -389,13 +434,15 @@ def _audit_orphan(file_id: str, files: list[Rollout], live: bool, current: str, 
     facts = Facts(provider=provider, source=source_kind(meta.source) if meta else "unknown",
                   cwd=(meta.cwd or "") if meta else "", archived=file.location.startswith("archived"),
                   empty_preview=no_message, scan_preview_empty=no_message, in_scan=listable, row_file=None,
-                  file_problem=why)
+                  file_problem=why, scan_rank=_best_rank([file], ranks) if listable else None)
     _visibility(t, facts, current, picker_cwd)
     return t
 
 
 def _visibility(t: ThreadAudit, facts: Facts, current: str, picker_cwd: str | None) -> None:
     t.facts = facts
+    if facts.in_scan and facts.beyond_window:
+        t.problems.append("scan_window")
     t.ide = ide(facts, current)
     t.picker_all = picker(facts, current, None)
     t.picker_cwd = picker(facts, current, picker_cwd) if picker_cwd else None
@@ -477,6 +524,9 @@ def fixes_for(t: ThreadAudit, current: str) -> list[str]:
     if t.facts and t.facts.source not in ("cli", "vscode"):
         commands.append(f"(source `{t.facts.source}`: list it with `codex resume --include-non-interactive`, "
                         "or in app-server with sourceKinds; the source is not changed by this tool)")
+    if "scan_window" in t.problems:
+        commands.append(f"(beyond Codex's 10,000-file scan window: resume it by id with `codex resume {t.id}`, or "
+                        "archive newer sessions you no longer need: codex-sessions run archive --thread ID --apply)")
     if t.facts and t.facts.empty_preview:
         commands.append("(no user message: Codex never lists it; resume it by id with `codex resume " + t.id + "`)")
     return commands

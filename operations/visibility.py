@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Codex's file scan walks the dated folders newest first (by the file name's timestamp) and
+# stops after 10,000 files, whatever their provider; archived_sessions/ is walked the same way
+# on its own. Measured with the real 0.169.0 and 0.171.0 on a 12,000-session home.
+SCAN_WINDOW = 10_000
 INTERACTIVE_SOURCES = ("cli", "vscode", '{"custom":"atlas"}', '{"custom":"chatgpt"}')
 PICKER_SOURCES = ("cli", "vscode")
 
@@ -34,11 +38,25 @@ class Facts:
     in_scan: bool
     row_file: bool | None  # the row's rollout_path holds a readable rollout
     file_problem: str | None = None
+    scan_rank: int | None = None  # newest-first rank of its file in the folder Codex's scan walks
+
+    @property
+    def beyond_window(self) -> bool:
+        return self.scan_rank is not None and self.scan_rank > SCAN_WINDOW
+
+    def uses_scan(self, metadata_filter: bool) -> bool:
+        return metadata_filter or self.row_file is None
 
     def listable(self, metadata_filter: bool) -> bool:
-        if metadata_filter or self.row_file is None:
+        if self.uses_scan(metadata_filter):
             return self.in_scan  # the scan's page; an orphan it finds gets its row read-repaired
-        return self.row_file  # the database page: the row, if its file is where it says
+        return bool(self.row_file)  # the database page: the row, if its file is where it says
+
+    def window_reason(self, metadata_filter: bool) -> list[str]:
+        if not (self.uses_scan(metadata_filter) and self.in_scan and self.beyond_window):
+            return []
+        return [f"scan window: number {self.scan_rank} of the newest files; Codex's file scan stops after "
+                f"{SCAN_WINDOW:,} (resume it by id, or archive old sessions to bring it back into view)"]
 
     def preview_hides(self, metadata_filter: bool) -> bool:
         return self.scan_preview_empty if metadata_filter or self.row_file is None else self.empty_preview
@@ -55,6 +73,7 @@ def _common(f: Facts, current_provider: str) -> list[str]:
     reasons = []
     if not f.listable(metadata_filter=True):
         reasons.append(f"file: {f.file_problem}")
+    reasons += f.window_reason(metadata_filter=True)
     if f.provider != current_provider:
         reasons.append(f"provider: `{f.provider}` ≠ current `{current_provider}`")
     if f.archived:
@@ -80,6 +99,7 @@ def thread_list(
     metadata_filter = bool(providers) or cwd is not None or not rust_filtered
     if not f.listable(metadata_filter):
         reasons.append(f"file: {f.file_problem}")
+    reasons += f.window_reason(metadata_filter)
     if providers and f.provider not in providers:
         reasons.append(f"provider: `{f.provider}` ≠ current `{current_provider}`" if model_providers is None
                        else f"provider: `{f.provider}` not in {providers}")

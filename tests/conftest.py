@@ -8,17 +8,21 @@ from pathlib import Path
 import pytest
 
 from operations.cli import context
-from tests.helpers import World, fixed_services, make_world
+from tests.helpers import World, fixed_services, make_world, real_time_services
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test can touch a real ~/.codex: every location points into tmp_path."""
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """No test can touch a real ~/.codex: every location points into tmp_path.
+
+    The tool's clock is frozen, except in tests against the real Codex, whose files bear
+    today's time: there it ticks from the real now, so no test depends on the calendar."""
     monkeypatch.setenv("CODEX_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
     monkeypatch.delenv("CODEX_SQLITE_HOME", raising=False)
     monkeypatch.delenv("CODEX_SESSIONS_JOURNAL", raising=False)
-    monkeypatch.setattr(context, "make_services", fixed_services)
+    real_codex = request.node.get_closest_marker("codex") is not None
+    monkeypatch.setattr(context, "make_services", real_time_services if real_codex else fixed_services)
 
 
 @pytest.fixture

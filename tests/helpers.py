@@ -40,10 +40,20 @@ class TickingClock:
 _seeds = itertools.count(1)
 
 
-def fixed_services(seed: int | None = None) -> Services:
-    clock = TickingClock()
+def real_time_clock() -> TickingClock:
+    """For homes the real Codex writes: its files bear today's time, so the tool's clock must too
+    (a frozen date falls behind them as the calendar moves on)."""
+    return TickingClock(datetime.now(UTC))
+
+
+def fixed_services(seed: int | None = None, clock: TickingClock | None = None) -> Services:
+    clock = clock or TickingClock()
     rng = random.Random(next(_seeds) if seed is None else seed)
     return Services(clock, IdSource(clock, lambda n: bytes(rng.getrandbits(8) for _ in range(n))))
+
+
+def real_time_services(seed: int | None = None) -> Services:
+    return fixed_services(seed, real_time_clock())
 
 
 def cli(*args: str) -> Any:

@@ -227,3 +227,27 @@ def test_the_parallel_scan_equals_the_serial_one(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(rollouts, "CHUNK", 7)
     parallel = rollouts.scan_rollouts(built.root, workers=2)
     assert parallel == serial and len(serial) == 32
+
+
+@pytest.mark.parametrize(("ahead_s", "live"), [(60, True), (3600, False), (365 * 86400, False)])
+def test_a_rollout_modified_in_the_future(tmp_path: Path, ahead_s: int, live: bool) -> None:
+    """Within 5 minutes ahead is clock jitter (just written: live). Further ahead (a copied home,
+    a skewed clock) the mtime says nothing about liveness: reported, and importable."""
+    import os
+
+    from tests.codexhome import run
+
+    built = _home(tmp_path, damage={"orphan": 1})
+    (orphan,) = built.truth["orphan"]
+    path = built.sessions[orphan].path
+    ahead_ns = int((NOW.timestamp() + ahead_s) * 1e9)
+    os.utime(path, ns=(ahead_ns, ahead_ns))
+    thread = _thread(_audit(built), orphan)
+    assert ("active_orphan" in thread["problems"]) is live
+    assert ("future_mtime" in thread["problems"]) is not live
+    code, data = run(built.root, "import-orphans", "--apply")
+    if live:
+        assert code == 3 and data["data"]["plan"]["operations"] == [], data
+    else:
+        assert code == 0 and [op["subject"] for op in data["data"]["plan"]["operations"]] == [orphan], data
+        assert path.stat().st_mtime_ns == ahead_ns  # the mtime is kept

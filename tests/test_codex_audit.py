@@ -13,7 +13,7 @@ from operations.home import discover
 from operations.visibility import thread_list
 from tests.codex.harness import CodexSession
 from tests.codex.mock_api import MockResponsesAPI
-from tests.helpers import TickingClock
+from tests.helpers import real_time_clock
 
 pytestmark = pytest.mark.codex
 
@@ -33,7 +33,7 @@ def test_audit_agrees_with_thread_list(tmp_path: Path, codex_binary_for: Callabl
             b1 = codex.exec("made under B", proj_a)
             codex.archive(a3)
             codex.write_config(current="mockA")
-            report = run_audit(discover(home), now=TickingClock().now())
+            report = run_audit(discover(home), now=real_time_clock().now())
             assert {t.id for t in report.threads} == {a1, a2, a3, b1}
             assert report.integrity_problem_count == 0
             facts = {t.id: t.facts for t in report.threads}

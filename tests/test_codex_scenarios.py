@@ -13,14 +13,17 @@ import json
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from operations.cli import context
 from tests.codex.harness import AppServer, CodexSession
 from tests.codex.mock_api import MockResponsesAPI
 from tests.codexhome import audit, run, snapshot, undo
+from tests.helpers import TickingClock, fixed_services
 
 pytestmark = pytest.mark.codex
 EXEC = {"sourceKinds": ["exec"]}
@@ -163,7 +166,7 @@ def test_4_moved_file(make_codex: Callable[..., CodexSession], tmp_path: Path) -
     assert rollout_of(codex, t) == path
 
 
-def test_5_orphan(make_codex: Callable[..., CodexSession], tmp_path: Path) -> None:
+def test_5_orphan(make_codex: Callable[..., CodexSession], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     codex = make_codex()
     t = codex.exec("an orphan to be", tmp_path / "proj-o")
     conn = sqlite3.connect(codex.home / "state_5.sqlite")
@@ -173,6 +176,12 @@ def test_5_orphan(make_codex: Callable[..., CodexSession], tmp_path: Path) -> No
     conn.commit()
     conn.close()
     assert audit(codex.home)["integrity"]["disk_not_in_db_sample"] == [t]
+    # Written seconds ago: it may be a live session, so it is left alone.
+    code, data = run(codex.home, "import-orphans", "--apply")
+    assert code == 3 and "live" in data["data"]["plan"]["refused"][0]["reason"], data
+    # Ten minutes later (the tool's clock moved, nothing else did) it is imported.
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    monkeypatch.setattr(context, "make_services", lambda: fixed_services(clock=TickingClock(later)))
     code, data = run(codex.home, "import-orphans", "--apply")
     assert code == 0, data
     inserted = data["data"]["plan"]["operations"][0]["effects"][0]["row"]
