@@ -197,7 +197,8 @@ def run_audit(
         warnings.append(home.config.error)
     schema = inspect_state_db(home.state_db) if home.state_db else None
     if schema:
-        warnings.extend(schema.problems)
+        warnings.extend(f"writes are refused: {p}" for p in schema.problems)
+        warnings.extend(schema.warnings)
     if home.state_db is None:
         warnings.append(f"no state database in {home.sqlite_home}; only the rollout files were audited")
     rows = load_rows(home.state_db, schema) if home.state_db and schema else []

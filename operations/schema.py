@@ -1,4 +1,5 @@
-"""What a state database is: its generation, its `threads` columns, its migration level.
+"""What a state database is: its generation, its `threads` columns, its migration level,
+and whether the shapes of the tables this tool touches allow writes (operations/shapes.py).
 
 Codex's schema version lives in sqlx's `_sqlx_migrations`, not in `user_version`. The
 levels below were captured from the real binaries (fixtures/schemas/).
@@ -12,15 +13,15 @@ from pathlib import Path
 
 from journal.errors import ToolError, UsageProblem
 from journal.targets import connect_ro
+from operations.shapes import judge, known_shapes
 
 # highest applied state migration -> the Codex releases that ship it (storage doc, section 7)
 VERSION_BY_MIGRATION = {
     3: "0.94", 4: "0.95", 6: "0.97-0.98", 8: "0.99-0.100", 17: "0.105", 18: "0.113", 24: "0.119",
     25: "0.121", 26: "0.123", 27: "0.124", 28: "0.125", 29: "0.126-0.128", 30: "0.129", 31: "0.130",
     32: "0.131", 33: "0.132", 34: "0.133-0.134", 35: "0.135-0.139", 37: "0.140-0.141", 39: "0.142",
-    40: "0.143-0.144", 62: "0.169",
+    40: "0.143-0.144", 62: "0.169", 64: "0.171",
 }
-HIGHEST_KNOWN_MIGRATION = 62
 REQUIRED_COLUMNS = ("id", "rollout_path", "created_at", "updated_at", "source", "model_provider", "cwd", "title",
                     "archived", "archived_at")
 
@@ -44,16 +45,17 @@ class StateSchema:
     max_migration: int | None
     migration_count: int
     codex_version_guess: str
-    known: bool  # every migration applied is one this tool knows
-    problems: tuple[str, ...] = ()
+    known: bool  # every migration applied is one this tool has seen in a real Codex release
+    problems: tuple[str, ...] = ()  # each one refuses writes
+    warnings: tuple[str, ...] = ()  # e.g. a newer migration whose touched tables all have known shapes
 
     def has(self, column: str) -> bool:
         return column in self.columns
 
     @property
     def writable(self) -> bool:
-        """Writes need a schema this tool understands and every column it relies on."""
-        return self.known and not self.problems and self.generation == "state_5"
+        """Writes need the current generation and known shapes for every table they touch."""
+        return not self.problems and self.generation == "state_5"
 
 
 def generation_of(path: Path) -> str:
@@ -81,15 +83,20 @@ def inspect_state_db(path: Path) -> StateSchema:
         if "_sqlx_migrations" in tables:
             row = conn.execute("SELECT MAX(version), COUNT(*) FROM _sqlx_migrations WHERE success = 1").fetchone()
             max_migration, count = row[0], row[1]
+        verdict = judge(path.with_name("state_5.sqlite"), conn) if generation_of(path) == "state_5" else None
     finally:
         conn.close()
     problems = [f"`threads` lacks column {c}" for c in REQUIRED_COLUMNS if c not in columns]
-    known = max_migration is not None and max_migration <= HIGHEST_KNOWN_MIGRATION
-    if max_migration is not None and max_migration > HIGHEST_KNOWN_MIGRATION:
-        problems.append(f"schema migration {max_migration} is newer than this tool knows ({HIGHEST_KNOWN_MIGRATION}); "
-                        "reading what is understood, writes are refused")
+    problems += verdict.problems if verdict else ()
+    known = max_migration is not None and max_migration <= newest_known_migration()
     guess = _guess(max_migration)
-    return StateSchema(str(path), generation_of(path), columns, max_migration, count, guess, known, tuple(problems))
+    return StateSchema(str(path), generation_of(path), columns, max_migration, count, guess, known, tuple(problems),
+                       verdict.warnings if verdict else ())
+
+
+def newest_known_migration() -> int:
+    """The newest state migration seen in a real Codex release (known_shapes.json)."""
+    return int(known_shapes()["databases"]["state_5.sqlite"]["max_migration"])
 
 
 def _guess(max_migration: int | None) -> str:
@@ -98,6 +105,6 @@ def _guess(max_migration: int | None) -> str:
     if max_migration in VERSION_BY_MIGRATION:
         return VERSION_BY_MIGRATION[max_migration]
     lower = [m for m in VERSION_BY_MIGRATION if m < max_migration]
-    if max_migration > HIGHEST_KNOWN_MIGRATION:
-        return f"newer than 0.169 (migration {max_migration})"
+    if max_migration > newest_known_migration():
+        return f"newer than {known_shapes()['sources'][-1]} (migration {max_migration})"
     return f"after {VERSION_BY_MIGRATION[max(lower)]}" if lower else "unknown"

@@ -34,7 +34,7 @@ def _thread(data: dict[str, Any], thread_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("version", "columns", "migration", "guess"),
                          [("0.128.0", 27, 29, "0.126-0.128"), ("0.144.3", 32, 40, "0.143-0.144"),
-                          ("0.169.0", 43, 62, "0.169")])
+                          ("0.169.0", 43, 62, "0.169"), ("0.171.0", 43, 64, "0.171")])
 def test_healthy_home_at_each_schema_level(tmp_path: Path, version: str, columns: int, migration: int,
                                            guess: str) -> None:
     built = _home(tmp_path, version, sessions=10, archived_share=0.3, providers=("azure",), seed=3)
@@ -191,18 +191,20 @@ def test_clear_errors_not_tracebacks(tmp_path: Path, setup: str, message: str) -
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_newer_schema_is_read_but_marked_not_writable(tmp_path: Path) -> None:
+def test_a_newer_migration_with_known_shapes_is_writable_with_a_warning(tmp_path: Path) -> None:
     import sqlite3
     built = _home(tmp_path)
     conn = sqlite3.connect(built.state_db)
+    conn.execute("CREATE INDEX idx_from_the_future ON threads(cwd)")
     conn.execute("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) "
-                 "VALUES (63, 'from the future', 1, x'00', 0)")
+                 "VALUES (99, 'from the future', 1, x'00', 0)")
     conn.commit()
     conn.close()
     data = _audit(built)
-    assert data["schema"]["known"] is False and data["schema"]["writable"] is False
+    assert data["schema"]["known"] is False and data["schema"]["writable"] is True
     assert data["counts"]["threads_total"] == 12
-    assert any("newer than this tool knows" in w for w in data["warnings"])
+    assert any("migration 99, newer than any this tool has seen (64, Codex 0.171.0); writes are allowed" in w
+               for w in data["warnings"]), data["warnings"]
 
 
 def test_the_desktop_app_shows_only_the_50_most_recent(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ def _predicted(report: Any, params: dict[str, Any]) -> set[str]:
         archived=params.get("archived", False)).listed}
 
 
-@pytest.mark.parametrize(("version", "kind"), [("0.169.0", k) for k in (None, *DAMAGE_KINDS)]
+@pytest.mark.parametrize(("version", "kind"), [(v, k) for v in ("0.171.0", "0.169.0") for k in (None, *DAMAGE_KINDS)]
                          + [("0.128.0", k) for k in (None, "orphan", "moved_file", "archived_flag_mismatch",
                                                      "provider_mismatch", "missing_file")])
 def test_codex_lists_what_the_audit_predicts(tmp_path: Path, codex_binary_for: Callable[[str], Path],
@@ -47,7 +47,7 @@ def test_codex_lists_what_the_audit_predicts(tmp_path: Path, codex_binary_for: C
         try:
             codex.write_config()
             # 0.128's database page differs (it lists a moved file's row); the clients' default is the scan
-            cases = [FILTERED] if version != "0.169.0" else [FILTERED, UNFILTERED, ARCHIVED]
+            cases = [FILTERED] if version == "0.128.0" else [FILTERED, UNFILTERED, ARCHIVED]
             for params in cases:
                 listed = {t["id"] for t in codex.thread_list(**params)}
                 if kind == "meta_id_mismatch" and params is not ARCHIVED:
@@ -55,7 +55,7 @@ def test_codex_lists_what_the_audit_predicts(tmp_path: Path, codex_binary_for: C
                     assert listed - _predicted(report, params) == {"00000000-0000-7000-8000-000000000000"}
                     listed.discard("00000000-0000-7000-8000-000000000000")
                 assert listed == _predicted(report, params), (params, kind)
-            if kind is None and version == "0.169.0":
+            if kind is None and version != "0.128.0":
                 healthy = next(s for s in built.sessions.values() if s.provider == "azure" and not s.archived)
                 codex.resume(healthy.id, "continue", tmp_path / "proj")  # and it resumes a generated session
                 assert healthy.path.stat().st_size > len(healthy.data)

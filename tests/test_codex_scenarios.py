@@ -27,14 +27,22 @@ from tests.helpers import TickingClock, fixed_services
 
 pytestmark = pytest.mark.codex
 EXEC = {"sourceKinds": ["exec"]}
+NEWEST = ("0.171.0", "0.169.0")
+
+
+@pytest.fixture(params=NEWEST)
+def newest(request: pytest.FixtureRequest) -> str:
+    """Every scenario runs on the newest pinned release and on the one before it."""
+    return str(request.param)
 
 
 @pytest.fixture
-def make_codex(tmp_path: Path, codex_binary_for: Callable[[str], Path]) -> Iterator[Callable[..., CodexSession]]:
+def make_codex(tmp_path: Path, codex_binary_for: Callable[[str], Path],
+               newest: str) -> Iterator[Callable[..., CodexSession]]:
     sessions: list[CodexSession] = []
     with MockResponsesAPI() as api:
 
-        def make(version: str = "0.169.0", name: str = "home") -> CodexSession:
+        def make(version: str = newest, name: str = "home") -> CodexSession:
             home = tmp_path / name
             home.mkdir()
             session = CodexSession(codex_binary_for(version), home, api)
@@ -218,7 +226,7 @@ def test_6_writes_are_refused_while_codex_runs(make_codex: Callable[..., CodexSe
 
 
 def test_7_old_home_from_0_128(make_codex: Callable[..., CodexSession], tmp_path: Path,
-                                codex_binary_for: Callable[[str], Path]) -> None:
+                                codex_binary_for: Callable[[str], Path], newest: str) -> None:
     old = make_codex("0.128.0")
     a1 = old.exec("legacy one", tmp_path / "proj-a")
     a2 = old.exec("legacy two", tmp_path / "proj-b")
@@ -230,12 +238,13 @@ def test_7_old_home_from_0_128(make_codex: Callable[..., CodexSession], tmp_path
     assert code == 0, data
     assert all([e["line"] for e in op["effects"] if e["kind"] == "line_rewrite"] == [1]
                for op in data["data"]["plan"]["operations"])  # legacy files: only session_meta
-    new = CodexSession(codex_binary_for("0.169.0"), old.home, old.api, current="mockB")
+    new = CodexSession(codex_binary_for(newest), old.home, old.api, current="mockB")
     try:
         got = listed(new)
         assert set(got) == {a1, a2} and {t["modelProvider"] for t in got.values()} == {"mockB"}
-        assert audit(old.home)["schema"]["max_migration"] == 62  # 0.169 migrated the database in place
-        new.resume(a1, "hello from 0.169", tmp_path / "proj-a")
+        # the newer Codex migrated the database in place
+        assert audit(old.home)["schema"]["max_migration"] == {"0.169.0": 62, "0.171.0": 64}[newest]
+        new.resume(a1, f"hello from {newest}", tmp_path / "proj-a")
     finally:
         new.close()
 

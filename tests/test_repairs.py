@@ -52,8 +52,9 @@ def test_migrate_provider(tmp_path: Path, version: str) -> None:
         kinds = [e["kind"] for e in op["effects"]]
         assert kinds[0] == "line_rewrite" and kinds[-1] == "row_update"
         lines = {e["line"] for e in op["effects"] if e["kind"] == "line_rewrite"}
-        assert lines == ({1} if version != "0.169.0" else {1, 5})  # 0.169 also has thread_settings_applied
-        if version == "0.169.0":
+        paginated = version in ("0.169.0", "0.171.0")
+        assert lines == ({1, 5} if paginated else {1})  # 0.169 and later also have thread_settings_applied
+        if paginated:
             assert {e["table"] for e in op["effects"] if e["kind"] == "row_update"} == {
                 "threads", "thread_turns", "thread_history_projection_state"}
     assert report["visibility"]["ide"]["by_reason"].get("provider", 0) == 0

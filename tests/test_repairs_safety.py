@@ -134,16 +134,6 @@ def test_refused_while_the_database_is_locked(tmp_path: Path) -> None:
         _expect_refusal(built, ["migrate-provider", "--to", "azure"], "locked by another process")
 
 
-def test_refused_on_an_unknown_schema(tmp_path: Path) -> None:
-    built = _home(tmp_path)
-    conn = sqlite3.connect(built.root / "state_5.sqlite")
-    conn.execute("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) "
-                 "VALUES (63, 'future', 1, x'00', 0)")
-    conn.commit()
-    conn.close()
-    _expect_refusal(built, ["unarchive"], "newer than this tool knows")
-
-
 def test_refused_for_an_undefined_target_provider(tmp_path: Path) -> None:
     built = _home(tmp_path)
     _expect_refusal(built, ["migrate-provider", "--to", "ghost"], "is not defined")

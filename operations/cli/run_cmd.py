@@ -23,7 +23,14 @@ from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
 from operations.repair.common import Plan, RepairContext, ThreadFilter
 from operations.repair.cwd import Mapping, plan_rewrite_cwd, read_map
-from operations.repair.execute import apply_plan, prune_backups, refuse_unwritable
+from operations.repair.execute import (
+    apply_plan,
+    databases_in,
+    preflight,
+    prune_backups,
+    refuse_unwritable,
+    shape_verdicts,
+)
 from operations.repair.orphans import plan_import_orphans
 from operations.repair.paths import plan_repair_paths
 from operations.repair.provider import plan_migrate_provider
@@ -173,12 +180,21 @@ def run_cmd(
         plan = plan_relocate_home(ctx, flt, source[0] if source else None)
     else:
         plan = plan_import_orphans(ctx, flt, via_backfill=via_backfill)
+    plan.warnings[:0] = shape_verdicts(report.schema, databases_in(plan, home))[1]
     data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
     for w in plan.warnings:
         if not json_:
             warn(f"warning: {w}")
     if not apply:
-        emit("run", data, json_, lambda: _render_plan(plan, "dry run: nothing changed; add --apply"))
+        blockers = preflight(plan, home, report.schema) if plan.ops else []
+        data["apply_refused"] = blockers
+
+        def dry() -> None:
+            for reason in blockers:
+                echo(f"--apply WOULD BE REFUSED: {reason}")
+            _render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers else "add --apply"))
+
+        emit("run", data, json_, dry)
         return
     if not plan.ops:
         code = REFUSED if plan.refused else OK

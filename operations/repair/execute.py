@@ -19,7 +19,8 @@ from journal.targets import PathGuard, connect_ro
 from operations.home import CodexHome
 from operations.repair.common import Plan
 from operations.safety import refuse_unless_safe
-from operations.schema import StateSchema
+from operations.schema import StateSchema, damaged
+from operations.shapes import judge
 
 BACKUPS = "backups"
 
@@ -31,12 +32,49 @@ class Backup:
     sha256: str
 
 
-def refuse_unwritable(schema: StateSchema | None) -> None:
+def shape_verdicts(schema: StateSchema | None, dbs: Sequence[Path] = ()) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the state database and every other database a write touches."""
     if schema is None:
-        raise Refused("there is no state database to repair")
-    if not schema.writable:
-        why = "; ".join(schema.problems) or f"generation {schema.generation} is not the current state_5"
-        raise Refused(f"refusing to write: {why}")
+        return ["there is no state database to repair"], []
+    problems, warnings = list(schema.problems), list(schema.warnings)
+    if not problems and schema.generation != "state_5":
+        problems.append(f"generation {schema.generation} is not the current state_5")
+    for db in dbs:
+        if db.name == "state_5.sqlite" or not db.exists():
+            continue
+        conn = connect_ro(str(db))
+        try:
+            verdict = judge(db, conn)
+        except sqlite3.DatabaseError as exc:
+            raise damaged(db, exc) from None
+        finally:
+            conn.close()
+        problems += verdict.problems
+        warnings += verdict.warnings
+    return problems, warnings
+
+
+def refuse_unwritable(schema: StateSchema | None, dbs: Sequence[Path] = ()) -> None:
+    """Refuse (nothing changed) unless every table the write touches has a shape this tool knows."""
+    problems, _ = shape_verdicts(schema, dbs)
+    if problems:
+        raise Refused(f"refusing to write: {'; '.join(problems)}", details={"schema_problems": problems})
+
+
+def preflight(plan: Plan, home: CodexHome, schema: StateSchema | None) -> list[str]:
+    """Why `--apply` would be refused right now (the same checks, collected instead of raised),
+    so that a dry run can say so at its top."""
+    dbs = databases_in(plan, home)
+    reasons = []
+    try:
+        refuse_unwritable(schema, dbs)
+    except Refused as exc:
+        reasons.append(str(exc))
+    try:
+        refuse_unless_safe(home.codex_home, dbs)
+    except Refused as exc:
+        reasons.append(str(exc))
+    return reasons
 
 
 def databases_in(plan: Plan, home: CodexHome) -> list[Path]:
@@ -73,8 +111,8 @@ def apply_plan(
     filters: dict[str, Any],
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[RunResult, list[Backup]]:
-    refuse_unwritable(schema)
     dbs = databases_in(plan, home)
+    refuse_unwritable(schema, dbs)
     refuse_unless_safe(home.codex_home, dbs)
     with JournalWriter(str(journal), services) as writer:
         stamp = services.clock.now().strftime("%Y%m%dT%H%M%S") + "-" + services.ids.new_id()[-8:]

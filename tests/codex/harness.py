@@ -22,7 +22,7 @@ from tests.codex.mock_api import MockResponsesAPI
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CODEX_SESSIONS_CODEX_CACHE", REPO / ".cache" / "codex"))
-VERSIONS = ("0.169.0", "0.128.0")
+VERSIONS = ("0.171.0", "0.169.0", "0.128.0")  # as scripts/install-codex pins them
 TIMEOUT_S = 120
 
 
