@@ -53,6 +53,22 @@ class ShapeVerdict:
     warnings: tuple[str, ...]  # e.g. a newer migration whose touched tables are all known
 
 
+def unknown_shapes(dbs: list[Path]) -> list[str]:
+    """The shape problems of these databases (those this tool writes), read-only."""
+    from journal.targets import connect_ro
+
+    problems: list[str] = []
+    for db in dbs:
+        if db.name not in TOUCHED_TABLES or not db.exists():
+            continue
+        conn = connect_ro(str(db))
+        try:
+            problems += judge(db, conn).problems
+        finally:
+            conn.close()
+    return problems
+
+
 def _fold(sql: str) -> str:
     return re.sub(r"\s+", " ", sql).strip()
 

@@ -91,12 +91,18 @@ def thread_list(
     source_kinds: list[str] | None = None,
     archived: bool = False,
     cwd: str | None = None,
+    named_in_included_ids: bool = False,
 ) -> Visibility:
-    """app-server `thread/list` with these params (omitted provider list = the current one)."""
+    """app-server `thread/list` with these params (omitted provider list = the current one).
+
+    `named_in_included_ids`: the request lists this thread in `includedThreadIds` (Codex
+    0.171+; 0.169 ignores the parameter). Codex then answers from its indexed metadata, the
+    database page, whatever the other filters: a row whose file is not at its `rollout_path`
+    is not listed, though the scan would find the file. The caller drops threads not named."""
     reasons = []
     providers = [current_provider] if model_providers is None else model_providers
     rust_filtered = any(k in ("exec", "appServer") or k.startswith("subAgent") for k in source_kinds or [])
-    metadata_filter = bool(providers) or cwd is not None or not rust_filtered
+    metadata_filter = (bool(providers) or cwd is not None or not rust_filtered) and not named_in_included_ids
     if not f.listable(metadata_filter):
         reasons.append(f"file: {f.file_problem}")
     reasons += f.window_reason(metadata_filter)

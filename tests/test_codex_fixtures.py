@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from fixtures.generator import DAMAGE_KINDS, HomeSpec, build_home
+from fixtures.generator import DAMAGE_KINDS, VERSIONS, HomeSpec, build_home
 from operations.audit import run_audit
 from operations.home import discover
 from operations.visibility import thread_list
-from tests.codex.harness import CodexSession
+from tests.codex.harness import EXTRA, CodexSession
 from tests.codex.mock_api import MockResponsesAPI
 from tests.helpers import TickingClock
 
@@ -32,13 +32,15 @@ def _predicted(report: Any, params: dict[str, Any]) -> set[str]:
         archived=params.get("archived", False)).listed}
 
 
-@pytest.mark.parametrize(("version", "kind"), [(v, k) for v in ("0.171.0", "0.169.0") for k in (None, *DAMAGE_KINDS)]
+@pytest.mark.parametrize(("version", "kind"), [(v, k) for v in (*EXTRA, "0.171.0", "0.169.0")
+                                                  for k in (None, *DAMAGE_KINDS)]
                          + [("0.128.0", k) for k in (None, "orphan", "moved_file", "archived_flag_mismatch",
                                                      "provider_mismatch", "missing_file")])
 def test_codex_lists_what_the_audit_predicts(tmp_path: Path, codex_binary_for: Callable[[str], Path],
                                              version: str, kind: str | None) -> None:
-    built = build_home(tmp_path / "home", HomeSpec(
-        version=version, sessions=8, providers=("openai", "azure"), current_provider="azure",
+    built = build_home(tmp_path / "home", HomeSpec(  # a canary release opens the newest pinned one's home
+        version=version if version in VERSIONS else VERSIONS[-1], sessions=8, providers=("openai", "azure"),
+        current_provider="azure",
         defined_providers=("azure",), archived_share=0.2, exec_share=0.3, seed=3,
         damage={kind: 1} if kind else {}))
     report = run_audit(discover(built.root), now=TickingClock().now())

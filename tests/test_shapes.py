@@ -128,3 +128,14 @@ def test_the_dry_run_names_a_running_codex_too(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert code == 0 and any("Codex appears to be running" in r for r in dry["data"]["apply_refused"]), dry
+
+
+def test_undo_is_refused_too_once_a_table_it_would_write_has_an_unknown_shape(tmp_path: Path) -> None:
+    built = _home(tmp_path)
+    code, applied = run(built.root, "migrate-provider", "--apply")
+    assert code == 0, applied
+    _migrate(built.state_db, "ALTER TABLE threads ADD COLUMN mood TEXT")
+    before = snapshot(built.root)
+    code, refused = undo(built.root, applied["data"]["run"])
+    assert code == 3 and "column mood added" in refused["errors"][0]["message"], refused
+    assert snapshot(built.root) == before

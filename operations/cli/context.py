@@ -8,6 +8,7 @@ from pathlib import Path
 
 from journal.clock import Services
 from journal.effects import Effect, RowDelete, RowInsert, RowUpdate
+from journal.errors import Refused
 from journal.targets import PathGuard
 from operations.paths import (
     CURRENT_STATE_DB,
@@ -18,6 +19,7 @@ from operations.paths import (
     resolve_sqlite_home,
 )
 from operations.safety import refuse_unless_safe
+from operations.shapes import unknown_shapes
 
 # Tests replace this to control the clock and the id source.
 make_services: Callable[[], Services] = Services
@@ -35,9 +37,14 @@ class Located:
         return PathGuard([self.codex_home, self.sqlite_home])
 
     def refuse_if_codex_running(self, effects: Iterable[Effect] = ()) -> None:
+        """Before undo, redo, replay or recover writes: Codex not running, databases sound, and
+        every table touched of a shape this tool knows."""
         dbs = {self.sqlite_home / CURRENT_STATE_DB}
         dbs |= {Path(e.db) for e in effects if isinstance(e, RowUpdate | RowInsert | RowDelete)}
         refuse_unless_safe(self.codex_home, sorted(dbs))
+        problems = unknown_shapes(sorted(dbs))
+        if problems:
+            raise Refused(f"refusing to write: {'; '.join(problems)}", details={"schema_problems": problems})
 
 
 def locate(codex_home: str | None, journal: str | None) -> Located:

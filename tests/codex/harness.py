@@ -23,6 +23,8 @@ from tests.codex.mock_api import MockResponsesAPI
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CODEX_SESSIONS_CODEX_CACHE", REPO / ".cache" / "codex"))
 VERSIONS = ("0.171.0", "0.169.0", "0.128.0")  # as scripts/install-codex pins them
+# scripts/canary adds the newest release on npm to the scenarios and fixture checks
+EXTRA = tuple(v for v in [os.environ.get("CODEX_SESSIONS_EXTRA_VERSION", "")] if v and v not in VERSIONS)
 TIMEOUT_S = 120
 
 
