@@ -79,6 +79,8 @@ def bench(sessions: int, folder: Path) -> None:
 
 
 def main() -> None:
+    if not sys.platform.startswith("linux"):
+        sys.exit(f"{__file__}: measures peak memory through /proc (VmHWM) and flushes with os.sync: Linux only")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, nargs="*", default=[10_000, 50_000])
     args = parser.parse_args()

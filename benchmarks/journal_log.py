@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -94,6 +93,8 @@ def bench(ops: int, folder: str) -> None:
 
 
 def main() -> None:
+    if not sys.platform.startswith("linux"):
+        sys.exit(f"{__file__}: measures peak memory through /proc (VmHWM) and flushes with os.sync: Linux only")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, nargs="*", default=[100_000, 500_000],
                         help="operation counts (500,000 ops make a journal of a million lines)")
@@ -101,6 +102,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for ops in args.ops:
             bench(ops, folder)
+    import resource
+
     print(f"python peak of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MB")
 
 

@@ -6,20 +6,20 @@ corrupt journal or one with operations left pending by a crash.
 
 from __future__ import annotations
 
-import fcntl
-import getpass
 import hashlib
 import os
 import socket
 from types import TracebackType
 from typing import Any
 
+from orjson import loads as json_loads
+
 from journal import FORMAT_VERSION
 from journal.clock import Services
 from journal.codec import bytes_to_json, encode_line, line_hash
 from journal.errors import JournalCorrupt, LockHeld, PendingRecovery
+from journal.platform import current_user, fsync_dir, fsync_journal, try_lock_exclusive, unlock
 from journal.scan import ScanResult, TornTail, scan
-from journal.targets import fsync_dir
 
 JOURNAL_ENV = "CODEX_SESSIONS_JOURNAL"
 
@@ -31,8 +31,10 @@ def lock_path(journal_path: str) -> str:
 class JournalWriter:
     """Append-only writer holding the journal's lock for its whole life."""
 
-    def __init__(self, path: str, services: Services, *, allow_pending: bool = False) -> None:
+    def __init__(self, path: str, services: Services, *, allow_pending: bool = False,
+                 argv: list[str] | None = None) -> None:
         self.path = os.path.abspath(path)
+        self.argv = argv or []
         self.services = services
         self.allow_pending = allow_pending
         self._lock_fd: int | None = None
@@ -87,15 +89,28 @@ class JournalWriter:
             raise
 
     def _take_lock(self) -> None:
+        """Lock, then write who holds it into the lock file, so a refused writer can name us."""
         fd = os.open(lock_path(self.path), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            locked = try_lock_exclusive(fd)
+        except BaseException:
             os.close(fd)
+            raise
+        if not locked:
+            os.close(fd)
+            holder = read_lock_holder(self.path)
             raise LockHeld(
-                f"another codex-sessions process is writing {self.path} (lock {lock_path(self.path)} is held)"
+                f"another codex-sessions run is writing this journal{holder}: it holds {lock_path(self.path)}. "
+                "Wait for it to finish, then try again",
+                details={"lock": lock_path(self.path)},
             ) from None
         self._lock_fd = fd
+        note = encode_line({**who(), "argv": self.argv, "since": self.services.timestamp()}) + b"\n"
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, note, 0) if hasattr(os, "pwrite") else os.write(fd, note)
+        except OSError:
+            pass  # naming the holder is a courtesy; the lock is what matters
 
     def _write_genesis(self) -> None:
         self.seq = -1
@@ -112,12 +127,12 @@ class JournalWriter:
         fd = os.open(sidecar, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, encode_line(note) + b"\n")
-            os.fsync(fd)
+            fsync_journal(fd)
         finally:
             os.close(fd)
         assert self._fd is not None
         os.truncate(self.path, torn.offset)
-        os.fsync(self._fd)
+        fsync_journal(self._fd)
         if self.seq == -1:  # the torn line was the genesis record itself
             self._write_genesis()
         self.torn_repaired = {"offset": torn.offset, "length": len(torn.data), "sha256": digest, "saved_to": sidecar}
@@ -140,7 +155,7 @@ class JournalWriter:
 
     def sync(self) -> None:
         assert self._fd is not None
-        os.fsync(self._fd)
+        fsync_journal(self._fd)
 
     @property
     def head(self) -> dict[str, Any]:
@@ -151,15 +166,26 @@ class JournalWriter:
             os.close(self._fd)
             self._fd = None
         if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            unlock(self._lock_fd)
             os.close(self._lock_fd)
             self._lock_fd = None
 
 
+def read_lock_holder(journal_path: str) -> str:
+    """' (pid N on HOST, `ARGV`, since TS)' from the lock file, or '' when it cannot be read."""
+    try:
+        with open(lock_path(journal_path), "rb") as handle:
+            note = json_loads(handle.readline())
+        argv = " ".join(str(a) for a in note.get("argv") or [])
+        import psutil
+
+        if not psutil.pid_exists(int(note["pid"])):
+            return ""  # left by an earlier holder, not the one holding the lock now
+        return f" (pid {note['pid']} on {note['host']}{f', `{argv}`' if argv else ''}, since {note['since']})"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ""
+
+
 def who() -> dict[str, Any]:
     """The user, host and pid a run records, as dnf and apt record them."""
-    try:
-        user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name is not an error worth failing a run for
-        user = str(os.getuid())
-    return {"user": user, "host": socket.gethostname(), "pid": os.getpid()}
+    return {"user": current_user(), "host": socket.gethostname(), "pid": os.getpid()}

@@ -7,7 +7,6 @@ was observed; the apply functions perform compare-and-swap writes: each re-check
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import functools
 import hashlib
@@ -29,6 +28,7 @@ from journal.effects import (
     invert,
 )
 from journal.errors import OutsideAllowedRoots, ToolError
+from journal.platform import HAS_SYNCFS, fsync_dir, syncfs, with_retry
 
 State = Literal["before", "after", "after_drift", "mid", "other"]
 SQLITE_TIMEOUT_S = 5.0
@@ -119,15 +119,17 @@ class IOContext:
         conn = self._conns.get(db)
         if conn is None:
             conn = connect_rw(db)
-            conn.execute("PRAGMA synchronous = NORMAL")
+            # NORMAL (as Codex) leaves the WAL to the syncfs in flush(); without syncfs each
+            # commit must sync the WAL itself
+            conn.execute("PRAGMA synchronous = " + ("NORMAL" if HAS_SYNCFS else "FULL"))
             self._conns[db] = conn
         return conn
 
     def sync_file(self, fd: int, path: str) -> None:
-        if self.deferred_sync:
+        if self.deferred_sync and HAS_SYNCFS:
             self._dirty.add(os.path.dirname(path))
         else:
-            os.fsync(fd)
+            os.fsync(fd)  # no syncfs to defer to: this file's own fsync, now
 
     def sync_dir(self, path: str) -> None:
         if self.deferred_sync:
@@ -136,7 +138,8 @@ class IOContext:
             fsync_dir(path)
 
     def flush(self) -> None:
-        """Make every deferred write durable: one syncfs per file system touched."""
+        """Make every deferred write durable: one syncfs per file system touched (Linux), or
+        each touched folder's fsync where files were already synced one by one."""
         dirty = set(self._dirty) | {os.path.dirname(db) for db in self._conns}
         self._dirty.clear()
         seen: set[int] = set()
@@ -145,7 +148,9 @@ class IOContext:
                 dev = os.stat(folder).st_dev
             except OSError:
                 continue
-            if dev not in seen:
+            if not HAS_SYNCFS:
+                fsync_dir(folder)
+            elif dev not in seen:
                 seen.add(dev)
                 syncfs(folder)
 
@@ -153,20 +158,6 @@ class IOContext:
         for conn in self._conns.values():
             conn.close()
         self._conns.clear()
-
-
-def syncfs(folder: str) -> None:
-    """Flush the file system holding `folder` (Linux syncfs; elsewhere a full sync)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if hasattr(libc, "syncfs"):
-            if libc.syncfs(fd) != 0:
-                raise OSError(ctypes.get_errno(), "syncfs failed")
-        else:
-            os.sync()
-    finally:
-        os.close(fd)
 
 
 def _values_match(current: dict[str, Any], expected: dict[str, Any]) -> bool:
@@ -308,14 +299,6 @@ def cached_realpath(folder: str) -> str:
 # --------------------------------------------------------------------------- apply
 
 
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def apply_move(effect: FileMove, on_step: Callable[[str], None] | None = None, io: IOContext | None = None) -> None:
     """No-clobber rename: link then unlink, so an existing destination is never replaced."""
     seen = _probe_move(effect)
@@ -335,11 +318,11 @@ def apply_move(effect: FileMove, on_step: Callable[[str], None] | None = None, i
     if linked:
         if on_step:
             on_step("move-linked")
-        os.unlink(effect.src)
+        with_retry(lambda: os.unlink(effect.src), effect.src, "remove the old name of")
     else:
         if os.path.lexists(effect.dst):
             raise CasFailed(f"{effect.dst} already exists")
-        os.rename(effect.src, effect.dst)
+        with_retry(lambda: os.rename(effect.src, effect.dst), effect.src, "move")
     if effect.after_mtime_ns is not None:
         st = os.stat(effect.dst)
         os.utime(effect.dst, ns=(st.st_atime_ns, effect.after_mtime_ns))
@@ -350,7 +333,7 @@ def apply_move(effect: FileMove, on_step: Callable[[str], None] | None = None, i
 
 def finish_interrupted_move(effect: FileMove) -> None:
     """Both names link one file: drop the source name, completing the move."""
-    os.unlink(effect.src)
+    with_retry(lambda: os.unlink(effect.src), effect.src, "remove the old name of")
     if effect.after_mtime_ns is not None:
         st = os.stat(effect.dst)
         os.utime(effect.dst, ns=(st.st_atime_ns, effect.after_mtime_ns))
@@ -384,7 +367,7 @@ def apply_line_rewrites(path: str, edits: list[LineRewrite], io: IOContext | Non
         now = os.stat(path)
         if (now.st_size, now.st_mtime_ns, now.st_ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
             raise CasFailed(f"{path} changed while it was being rewritten")
-        os.replace(temp, path)
+        with_retry(lambda: os.replace(temp, path), path, "replace")
     except BaseException:
         if os.path.exists(temp):
             os.unlink(temp)

@@ -19,7 +19,7 @@ from typing import Any
 from journal.targets import connect_ro
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling, spellings
-from operations.paths import BUILTIN_PROVIDERS, home_of_rollout
+from operations.paths import BUILTIN_PROVIDERS, home_of_rollout, is_inside
 from operations.rollouts import Rollout, scan_rollouts, source_kind
 from operations.safety import check_running, held_writer_locks
 from operations.schema import StateSchema, damaged, inspect_state_db
@@ -132,11 +132,6 @@ class AuditReport:
 
     def thread(self, thread_id: str) -> ThreadAudit | None:
         return next((t for t in self.threads if t.id == thread_id or t.id.startswith(thread_id)), None)
-
-
-def _inside(path: str, roots: tuple[Path, ...]) -> bool:
-    absolute = path if path.startswith(os.sep) and "/." not in path and "//" not in path else os.path.abspath(path)
-    return any(absolute == str(r) or absolute.startswith(str(r) + os.sep) for r in roots)
 
 
 def mtime_age(mtime_ns: int, now_ns: int) -> str:
@@ -365,7 +360,7 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
                ranks: dict[str, int]) -> ThreadAudit:
     t = ThreadAudit(row.id, row, files, recency_ms=row.recency_ms)
     at_path = plain.get(row.rollout_path) or zst.get(row.rollout_path)
-    outside = bool(row.rollout_path) and not _inside(row.rollout_path, home.roots)
+    outside = bool(row.rollout_path) and not is_inside(row.rollout_path, home.roots)
     if outside:
         t.problems.append("rollout_path_outside_home")
     exists = at_path is not None or (outside and (os.path.exists(row.rollout_path)

@@ -6,15 +6,19 @@ SQLite home from config `sqlite_home`, else `$CODEX_SQLITE_HOME`, else the Codex
 
 from __future__ import annotations
 
+import ntpath
 import os
+import posixpath
+import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from journal.errors import UsageProblem
 from journal.store import JOURNAL_ENV
+from operations.pathrules import is_windows_spelling, key
 
 STATE_DB_NAMES = ("state_5.sqlite", "state_4.sqlite", "state_2.sqlite", "state.sqlite")
 CURRENT_STATE_DB = "state_5.sqlite"
@@ -96,10 +100,39 @@ def require_home(codex_home: Path) -> None:
         )
 
 
-ROLLOUT_FOLDERS = ("/sessions/", "/archived_sessions/")
+ROLLOUT_FOLDERS = ("/sessions/", "/archived_sessions/", "\\sessions\\", "\\archived_sessions\\")
+# How this machine's paths compare: Windows paths by components, casefolded, `\\?\` ignored
+PATH_STYLE = "windows" if sys.platform == "win32" else "posix"
 
 
 def home_of_rollout(rollout_path: str) -> str | None:
-    """The Codex home a rollout path lies in: the part before /sessions/ or /archived_sessions/."""
+    """The Codex home a rollout path lies in: the part before sessions/ or archived_sessions/
+    (either separator: rows written by Codex on Windows hold `C:\\Users\\…\\.codex\\sessions\\…`)."""
     at = min((rollout_path.find(m) for m in ROLLOUT_FOLDERS if m in rollout_path), default=-1)
     return rollout_path[:at] if at > 0 else None
+
+
+def is_inside(path: str, roots: Iterable[str | Path], style: str = PATH_STYLE) -> bool:
+    """Whether `path` is one of `roots` or below one, by components (never a string prefix)."""
+    here = key(posixpath.abspath(path) if style == "posix" else ntpath.normpath(path), style)
+    return any(here.startswith(key(str(root), style)) for root in roots)
+
+
+def same_path(a: str, b: str, style: str = PATH_STYLE) -> bool:
+    return key(a, style) == key(b, style)
+
+
+def spelled_like(new: str, model: str, style: str = PATH_STYLE) -> str:
+    """`new` written in the spelling of the row it replaces (`model`): when both lie in the same
+    home, the home part is taken from the row exactly (`\\\\?\\C:\\…`, drive and folder case, its
+    separator), so a row is never respelled beyond what had to change."""
+    old_home = home_of_rollout(model)
+    if old_home is None:
+        return new
+    prefix = key(old_home, style)
+    here = key(new, style)
+    if not here.startswith(prefix):
+        return new
+    sep = "\\" if is_windows_spelling(old_home) or old_home.startswith("\\\\") else "/"
+    rest = here.spelled[len(prefix.parts):]
+    return old_home.rstrip("\\/") + sep + sep.join(rest)

@@ -1,72 +1,344 @@
-"""Is Codex running on this home? Its writer locks and the database lock tell us.
+"""Is Codex running on this home? Its writer locks, the database's locks and its processes tell us.
 
-A held `thread-writer-locks/*.lock` (flock) means a live writer; a state database that
-cannot take a write lock within a short wait means a Codex process is using it.
+Three signals, on every OS:
+* a held `thread-writer-locks/*.lock` (Codex takes them with Rust's `File::try_lock`:
+  `flock` on Linux and macOS, `LockFileEx` over the whole file on Windows);
+* another process with the state database open: every SQLite connection in WAL mode holds a
+  shared lock on the DMS byte (128) of the `-shm` file. POSIX: F_GETLK reports it without
+  taking anything (with each OS's own `struct flock` layout). Windows: a non-blocking
+  exclusive lock attempt on that byte, released at once, as SQLite itself tries when a
+  connection opens;
+* a running Codex process (`codex`, `codex app-server`, the npm wrapper, the desktop app)
+  whose `CODEX_HOME` (or, unset, its default `~/.codex`) or open files point at this home,
+  named with its pid (`psutil`, a well-kept cross-platform process library).
+The OS adapters take their system calls as arguments, so each is tested on any OS.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import struct
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from journal.errors import Refused
 from journal.targets import connect_ro
+from operations.pathrules import key as path_key
 
 WRITER_LOCKS = "thread-writer-locks"
 WAL_DMS_BYTE = 128
-FLOCK_FORMAT = "hhqqi4x"  # struct flock on Linux: l_type, l_whence, l_start, l_len, l_pid
+SOME_PROCESS = 0  # a database user whose pid the OS does not tell (Windows)
+
+
+@dataclass(frozen=True)
+class FlockLayout:
+    """`struct flock` of one OS, and its fcntl constants (from its <fcntl.h>)."""
+
+    fmt: str  # struct format, native alignment
+    fields: tuple[str, ...]
+    F_GETLK: int
+    F_WRLCK: int
+    F_UNLCK: int
+
+    def pack(self, l_type: int, start: int, length: int, whence: int = 0, pid: int = 0) -> bytes:
+        values = {"l_type": l_type, "l_whence": whence, "l_start": start, "l_len": length, "l_pid": pid}
+        return struct.pack(self.fmt, *(values[f] for f in self.fields))
+
+    def unpack(self, data: bytes) -> dict[str, int]:
+        return dict(zip(self.fields, struct.unpack(self.fmt, data), strict=True))
+
+
+# Linux: short l_type, l_whence; off_t l_start, l_len; pid_t l_pid (padded to 32 bytes)
+LINUX_FLOCK = FlockLayout("hhqqi4x", ("l_type", "l_whence", "l_start", "l_len", "l_pid"), 5, 1, 2)
+# Darwin: off_t l_start, l_len; pid_t l_pid; short l_type, l_whence (24 bytes)
+DARWIN_FLOCK = FlockLayout("qqihh", ("l_start", "l_len", "l_pid", "l_type", "l_whence"), 7, 3, 2)
+
+
+class LockProbe(Protocol):
+    def writer_lock_held(self, path: Path) -> bool: ...
+
+    def database_user(self, db: Path) -> int | None:
+        """The pid of another process with `db` open (SOME_PROCESS: pid unknown), else None."""
+        ...
+
+
+class PosixProbe:
+    """Linux and macOS: flock for the writer locks, F_GETLK for the database."""
+
+    def __init__(self, layout: FlockLayout, fcntl_call: Callable[[int, int, bytes], bytes] | None = None,
+                 flock_call: Callable[[int, int], Any] | None = None) -> None:
+        self.layout = layout
+        self._fcntl = fcntl_call
+        self._flock = flock_call
+
+    def writer_lock_held(self, path: Path) -> bool:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            return not self._try_flock(fd)
+        finally:
+            os.close(fd)
+
+    def _try_flock(self, fd: int) -> bool:
+        """Take and release an exclusive flock; False when another holder has it."""
+        if sys.platform == "win32":
+            raise NotImplementedError("flock is POSIX")
+        else:
+            import fcntl
+
+            flock = self._flock or fcntl.flock
+            try:
+                flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            flock(fd, fcntl.LOCK_UN)
+            return True
+
+    def database_user(self, db: Path) -> int | None:
+        shm = Path(str(db) + "-shm")
+        if not shm.exists():
+            return None
+        call = self._fcntl or _fcntl_bytes
+        try:
+            fd = os.open(shm, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            answer = self.layout.unpack(call(fd, self.layout.F_GETLK,
+                                             self.layout.pack(self.layout.F_WRLCK, WAL_DMS_BYTE, 1)))
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return None if answer["l_type"] == self.layout.F_UNLCK else int(answer["l_pid"])
+
+
+def _fcntl_bytes(fd: int, op: int, arg: bytes) -> bytes:
+    if sys.platform == "win32":
+        raise NotImplementedError("fcntl is POSIX")
+    else:
+        import fcntl
+
+        return fcntl.fcntl(fd, op, arg)
+
+
+class WindowsLockApi(Protocol):
+    def try_lock(self, fd: int, offset: int, length: int) -> bool: ...
+
+    def unlock(self, fd: int, offset: int, length: int) -> None: ...
+
+
+class MsvcrtLockApi:
+    """LockFile/UnlockFile through msvcrt: a byte range, non-blocking, on an open file."""
+
+    def try_lock(self, fd: int, offset: int, length: int) -> bool:
+        import msvcrt
+
+        os.lseek(fd, offset, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, length)  # type: ignore[attr-defined,unused-ignore]
+        except OSError:
+            return False
+        return True
+
+    def unlock(self, fd: int, offset: int, length: int) -> None:
+        import msvcrt
+
+        os.lseek(fd, offset, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, length)  # type: ignore[attr-defined,unused-ignore]
+
+
+class WindowsProbe:
+    """Windows: byte-range lock attempts, never truncating or deleting Codex's files.
+
+    Rust's `try_lock` locks the whole file, so any byte of a held writer lock is taken; the
+    probe opens read-only, tries byte 0 and releases it at once. A file that cannot even be
+    opened for reading (a sharing violation) is in use: held."""
+
+    def __init__(self, api: WindowsLockApi | None = None) -> None:
+        self.api = api or MsvcrtLockApi()
+
+    def _busy(self, path: Path, offset: int) -> bool | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            return None
+        except PermissionError:
+            return True
+        try:
+            if self.api.try_lock(fd, offset, 1):
+                self.api.unlock(fd, offset, 1)
+                return False
+            return True
+        finally:
+            os.close(fd)
+
+    def writer_lock_held(self, path: Path) -> bool:
+        return bool(self._busy(path, 0))
+
+    def database_user(self, db: Path) -> int | None:
+        return SOME_PROCESS if self._busy(Path(str(db) + "-shm"), WAL_DMS_BYTE) else None
+
+
+class NoLockProbe:
+    """A system without the calls we need: say so rather than guess."""
+
+    def writer_lock_held(self, path: Path) -> bool:
+        return False
+
+    def database_user(self, db: Path) -> int | None:
+        return None
+
+
+def probe_for(platform: str = sys.platform) -> LockProbe:
+    try:
+        if platform == "win32":
+            import msvcrt  # noqa: F401
+
+            return WindowsProbe()
+        import fcntl  # noqa: F401
+    except ImportError:
+        return NoLockProbe()
+    return PosixProbe(DARWIN_FLOCK if platform == "darwin" else LINUX_FLOCK)
+
+
+PROBE: LockProbe = probe_for()
+CODEX_NAMES = ("codex", "codex.exe", "codex app-server")
+
+
+@dataclass(frozen=True)
+class CodexProcess:
+    pid: int
+    name: str
+    why: str  # CODEX_HOME=…, default home, or an open file
+
+
+def _is_codex(name: str, cmdline: list[str]) -> bool:
+    base = os.path.basename(cmdline[0]).lower() if cmdline else ""
+    if "codex-sessions" in " ".join(cmdline).lower():
+        return False
+    if name.lower() in CODEX_NAMES or base in CODEX_NAMES:
+        return True
+    return any(part.replace("\\", "/").endswith(("/codex.js", "/bin/codex", "/.bin/codex", "/codex.exe"))
+               for part in cmdline[:2])
+
+
+def _short_command(cmdline: list[str], fallback: str) -> str:
+    if not cmdline:
+        return fallback
+    return " ".join([os.path.basename(cmdline[0].replace("\\", "/")), *cmdline[1:3]])
+
+
+def _same_folder(a: str, b: Path) -> bool:
+    style = "windows" if sys.platform == "win32" else "posix"
+    return path_key(os.path.abspath(a), style) == path_key(str(b), style)
+
+
+def codex_processes(home: Path, *, own_pids: frozenset[int] = frozenset()) -> list[CodexProcess]:
+    """Codex processes (not ours) that use this home, by their environment or open files."""
+    try:
+        import psutil
+    except ImportError:
+        return []
+    found = []
+    mine = own_pids | {os.getpid()}
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        info = proc.info
+        if info["pid"] in mine or not _is_codex(info.get("name") or "", info.get("cmdline") or []):
+            continue
+        name = _short_command(info.get("cmdline") or [], info.get("name") or "codex")
+        why = _uses_home(proc, home)
+        if why:
+            found.append(CodexProcess(info["pid"], name, why))
+    return found
+
+
+def _uses_home(proc: Any, home: Path) -> str | None:
+    import psutil
+
+    try:
+        env = proc.environ()
+    except (psutil.Error, OSError):
+        env = {}
+    if env.get("CODEX_HOME"):
+        if _same_folder(env["CODEX_HOME"], home):
+            return f"CODEX_HOME={env['CODEX_HOME']}"
+    elif env:
+        user_home = env.get("HOME") or env.get("USERPROFILE")
+        if user_home and _same_folder(os.path.join(user_home, ".codex"), home):
+            return "default home ~/.codex"
+    try:
+        files = proc.open_files()
+    except (psutil.Error, OSError):
+        files = []
+    inside = path_key(str(home), "windows" if sys.platform == "win32" else "posix")
+    for f in files:
+        if path_key(f.path, "windows" if sys.platform == "win32" else "posix").startswith(inside):
+            return f"has {f.path} open"
+    return None
+
+
+def describe_pid(pid: int) -> str:
+    """'pid N (what it is)': another codex-sessions run is named as such, never as Codex."""
+    if pid == SOME_PROCESS:
+        return "a process whose pid Windows does not tell"
+    try:
+        import psutil
+
+        cmdline = psutil.Process(pid).cmdline()
+    except Exception:  # noqa: BLE001 - the process may be gone or hidden from us
+        return f"pid {pid}"
+    text = " ".join(cmdline)
+    if "codex-sessions" in text or "-m operations" in text:
+        return f"pid {pid}, another codex-sessions run ({_short_command(cmdline, '')})"
+    return f"pid {pid} ({_short_command(cmdline, '')})" if text else f"pid {pid}"
 
 
 @dataclass(frozen=True)
 class RunningCheck:
     held_writer_locks: tuple[str, ...]
     locked_databases: tuple[str, ...]
+    processes: tuple[CodexProcess, ...] = ()
 
     @property
     def running(self) -> bool:
-        return bool(self.held_writer_locks or self.locked_databases)
+        return bool(self.held_writer_locks or self.locked_databases or self.processes)
 
     def describe(self) -> str:
         parts = []
         if self.held_writer_locks:
             parts.append(f"live session writer lock(s) held: {', '.join(self.held_writer_locks[:5])}")
         if self.locked_databases:
-            parts.append(f"database(s) locked by another process: {', '.join(self.locked_databases)}")
+            parts.append(f"database(s) in use by another process: {', '.join(self.locked_databases)}")
+        if self.processes:
+            parts.append("Codex process(es) using this home: " + ", ".join(
+                f"pid {p.pid} ({p.name}; {p.why})" for p in self.processes[:5]))
         return "; ".join(parts) or "no sign of a running Codex"
 
 
-def held_writer_locks(codex_home: Path) -> list[str]:
+def held_writer_locks(codex_home: Path, probe: LockProbe | None = None) -> list[str]:
     """Thread ids whose writer lock some process holds right now."""
     folder = codex_home / WRITER_LOCKS
     if not folder.is_dir():
         return []
+    probe = probe or PROBE
     held = []
     for entry in sorted(folder.iterdir()):
         if not entry.name.endswith(".lock") or entry.name.startswith("."):
             continue
-        if lock_is_held(entry):
+        if probe.writer_lock_held(entry):
             held.append(entry.name[: -len(".lock")])
     return held
 
 
 def lock_is_held(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+    return PROBE.writer_lock_held(path)
 
 
 def database_is_locked(db: Path, timeout_s: float = 0.5) -> bool:
@@ -85,41 +357,23 @@ def database_is_locked(db: Path, timeout_s: float = 0.5) -> bool:
 
 
 def database_user_pid(db: Path) -> int | None:
-    """The pid of another process that has this WAL database open, read-only to find out.
-
-    Every open SQLite connection in WAL mode holds a shared lock on the DMS byte (128) of
-    the `-shm` file; F_GETLK reports such a lock without taking or writing anything. An
-    idle `codex app-server` is seen this way, while BEGIN IMMEDIATE would still succeed.
-    """
-    shm = Path(str(db) + "-shm")
-    if not shm.exists():
-        return None
-    try:
-        fd = os.open(shm, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        request = struct.pack(FLOCK_FORMAT, fcntl.F_WRLCK, os.SEEK_SET, WAL_DMS_BYTE, 1, 0)
-        answer = fcntl.fcntl(fd, fcntl.F_GETLK, request)
-        lock_type, _whence, _start, _len, pid = struct.unpack(FLOCK_FORMAT, answer)
-        return None if lock_type == fcntl.F_UNLCK else int(pid)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return PROBE.database_user(db)
 
 
-def check_running(codex_home: Path, databases: list[Path], *, try_write_lock: bool = True) -> RunningCheck:
-    """Writer locks, databases open in another process, and (when allowed) a write-lock test."""
-    locks = tuple(held_writer_locks(codex_home))
+def check_running(codex_home: Path, databases: list[Path], *, try_write_lock: bool = True,
+                  probe: LockProbe | None = None) -> RunningCheck:
+    """Writer locks, databases open in another process, Codex processes, and (when allowed) a
+    write-lock test."""
+    probe = probe or PROBE
+    locks = tuple(held_writer_locks(codex_home, probe))
     locked: list[str] = []
     for db in databases:
-        pid = database_user_pid(db)
-        if pid is not None:
-            locked.append(f"{db} (open in pid {pid})")
+        pid = probe.database_user(db)
+        if pid is not None and pid != os.getpid():
+            locked.append(f"{db} (open in {describe_pid(pid)})")
         elif try_write_lock and database_is_locked(db):
-            locked.append(str(db))
-    return RunningCheck(locks, tuple(locked))
+            locked.append(f"{db} (locked by another process)")
+    return RunningCheck(locks, tuple(locked), tuple(codex_processes(codex_home)))
 
 
 def refuse_if_running(codex_home: Path, databases: list[Path]) -> RunningCheck:
@@ -127,7 +381,8 @@ def refuse_if_running(codex_home: Path, databases: list[Path]) -> RunningCheck:
     if check.running:
         raise Refused(f"Codex appears to be running: {check.describe()}. Stop Codex and try again.",
                       details={"writer_locks": list(check.held_writer_locks),
-                               "locked_databases": list(check.locked_databases)})
+                               "locked_databases": list(check.locked_databases),
+                               "processes": [p.__dict__ for p in check.processes]})
     return check
 
 

@@ -116,7 +116,7 @@ def test_a_second_writer_is_refused_not_kept_waiting(world: World) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
-        with pytest.raises(LockHeld, match="another codex-sessions process"):
+        with pytest.raises(LockHeld, match="another codex-sessions run"):
             JournalWriter(str(world.journal), fixed_services()).open()
         run_id = next(line for line in world.journal.read_bytes().splitlines() if b'"run_begin"' in line)
         run = orjson.loads(run_id)["run"]

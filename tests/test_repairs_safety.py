@@ -11,8 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fixtures.generator import BuiltHome, HomeSpec, build_home
 from tests.codexhome import audit, row, run, snapshot, undo
+
+pytestmark = pytest.mark.posix  # helper processes hold locks with fcntl
 
 
 def _home(tmp_path: Path, **kw: Any) -> BuiltHome:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from journal.runner import PlannedOp
+from operations.paths import spelled_like
 from operations.repair.common import (
     Plan,
     RepairContext,
@@ -31,12 +32,13 @@ def plan_archive_change(ctx: RepairContext, flt: ThreadFilter, *, archive: bool)
         if placed is None:
             continue
         target, effects = placed
+        new_path = spelled_like(str(target), row["rollout_path"])
         if archive:
             mtime_ns = os.stat(file.path).st_mtime_ns
-            after = {"archived": 1, "archived_at": int(ctx.now.timestamp()), "rollout_path": str(target),
+            after = {"archived": 1, "archived_at": int(ctx.now.timestamp()), "rollout_path": new_path,
                      **with_updated_at(ctx.columns, mtime_ns // 1_000_000_000, mtime_ns // 1_000_000)}
         else:
-            after = {"archived": 0, "archived_at": None, "rollout_path": str(target),
+            after = {"archived": 0, "archived_at": None, "rollout_path": new_path,
                      **with_updated_at(ctx.columns, ctx.now_ns // 1_000_000_000, ctx.now_ns // 1_000_000)}
         effects.append(row_update(ctx.home, t.id, row, after))
         verb = "archive" if archive else "unarchive"

@@ -9,6 +9,7 @@ mtime, and point the row at it. Several candidates: reported, never guessed.
 from __future__ import annotations
 
 from journal.runner import PlannedOp
+from operations.paths import same_path, spelled_like
 from operations.repair.common import (
     Plan,
     RepairContext,
@@ -29,8 +30,9 @@ def plan_repair_paths(ctx: RepairContext, flt: ThreadFilter) -> Plan:
         if placed is None:
             continue
         target, effects = placed
-        if row["rollout_path"] != str(target):
-            effects.append(row_update(ctx.home, t.id, row, {"rollout_path": str(target)}))
+        if not same_path(row["rollout_path"], str(target)):
+            effects.append(row_update(ctx.home, t.id, row,
+                                      {"rollout_path": spelled_like(str(target), row["rollout_path"])}))
         if effects:
             plan.ops.append(PlannedOp(f"repair path of {t.id}", tuple(effects), subject=t.id))
     return plan
