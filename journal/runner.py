@@ -116,6 +116,25 @@ def execute_run(
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Journal and execute `ops` as one run; returns what happened to each."""
+    return execute_phased_run(writer, command, [lambda: ops], argv=argv, links=links, meta=meta, guard=guard,
+                              on_step=on_step, batch_size=batch_size, progress=progress)
+
+
+def execute_phased_run(
+    writer: JournalWriter,
+    command: str,
+    phases: Sequence[Callable[[], Sequence[PlannedOp]]],
+    *,
+    argv: Sequence[str] = (),
+    links: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+    guard: PathGuard | None = None,
+    on_step: StepHook | None = None,
+    batch_size: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """One run made of phases, each planned only once the previous one is applied and durable
+    (a later phase's plan reads the state the earlier ones left), so `undo RUN` takes it whole."""
     step = on_step or (lambda _name: None)
     ids = writer.services.ids
     run_id = ids.new_id()
@@ -127,8 +146,15 @@ def execute_run(
     step("run_begin")
     results: list[OpResult] = []
     io = IOContext(deferred_sync=True)
+    stopped: ToolError | None = None
     try:
-        _run_batches(writer, run_id, ops, guard, step, batch_size, progress, io, results)
+        for plan_phase in phases:
+            try:
+                ops = plan_phase()
+            except ToolError as exc:  # a later phase could not be planned: end the run, then say why
+                stopped = exc
+                break
+            _run_batches(writer, run_id, ops, guard, step, batch_size, progress, io, results)
     finally:
         io.close()
     counts = count_outcomes(results)
@@ -136,6 +162,8 @@ def execute_run(
     writer.append({"kind": "run_end", "run": run_id, "command": command, "status": status, "counts": counts})
     writer.sync()
     step("run_end")
+    if stopped is not None:
+        raise stopped
     return RunResult(run_id, command, status, tuple(results), writer.head)
 
 
