@@ -11,7 +11,7 @@ import shlex
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -285,7 +285,7 @@ def _suggestions(rows: list[ThreadRow], threads: list[ThreadAudit]) -> list[str]
                    f"codex-sessions run rewrite-cwd --from {shlex.quote(cwd)} --to NEW_FOLDER{style}")
     homes: Counter[str] = Counter()
     for t in threads:
-        if t.row is not None and "rollout_path_outside_home" in t.problems:
+        if t.row is not None and "rollout_path_outside_home" in t.problems and "db_not_on_disk" not in t.problems:
             old = home_of_rollout(t.row.rollout_path)
             if old:
                 homes[old] += 1
@@ -295,8 +295,8 @@ def _suggestions(rows: list[ThreadRow], threads: list[ThreadAudit]) -> list[str]
                    "stops: resume one by id (`codex resume ID`), or archive newer sessions you no longer need "
                    "(codex-sessions run archive --thread ID) so that older ones come back into view")
     for old, n in homes.most_common(3):
-        out.append(f"{n} row(s) point into another home, {old}: codex-sessions run relocate-home --from "
-                   f"{shlex.quote(old)}")
+        out.append(f"{n} row(s) point into another home, {old}, and their files are here: codex-sessions run "
+                   f"relocate-home --from {shlex.quote(old)}")
     return out
 
 
@@ -466,6 +466,8 @@ def _summary(threads: list[ThreadAudit], pick: Callable[[ThreadAudit], Visibilit
             parts.append(f"{n} {kind}")
     text = f"{len(hidden)} of {total} sessions are hidden from {client}"
     text += (": " + ", ".join(parts)) if parts else ""
+    if by_kind.get("source"):
+        text += " (not interactive, e.g. `codex exec`: `codex resume --include-non-interactive` lists them)"
     return {"client": client, "total": total, "listed": total - len(hidden), "hidden": len(hidden),
             "by_reason": dict(by_kind.most_common()), "hidden_providers": dict(providers.most_common()),
             "summary": text}
@@ -503,20 +505,56 @@ def _summaries(threads: list[ThreadAudit], current: str, picker_cwd: str | None)
     return out
 
 
+def predict(report: AuditReport, changes: dict[str, Callable[[Facts], Facts] | None]) -> list[ThreadAudit]:
+    """The threads as they will be once `changes` are made (None retires a thread), with each
+    client's visibility recomputed by the same model the audit uses."""
+    out: list[ThreadAudit] = []
+    for t in report.threads:
+        if t.id in changes and changes[t.id] is None:
+            continue
+        copy = ThreadAudit(t.id, t.row, t.files, [p for p in t.problems if p != "scan_window"],
+                           recency_ms=t.recency_ms, found_at=t.found_at)
+        change = changes.get(t.id)
+        if t.facts is not None:
+            _visibility(copy, change(replace(t.facts)) if change else t.facts, report.current_provider, None)
+        out.append(copy)
+    _desktop_window(out)
+    return out
+
+
+def summaries(threads: list[ThreadAudit], current: str) -> dict[str, Any]:
+    return _summaries(threads, current, None)
+
+
 def fixes_for(t: ThreadAudit, current: str) -> list[str]:
-    """The operations that would make this thread visible, as exact commands."""
+    """The commands that would make this thread visible, each one that would plan something for
+    it (a thread whose rollout exists nowhere can only be retired)."""
     commands: list[str] = []
     base = f"codex-sessions run {{op}} --thread {t.id} --apply"
     if "active_orphan" in t.problems:
         return ["none now: the session is live; let Codex finish it, then audit again"]
-    if "stale_rollout_path" in t.problems or "rollout_path_outside_home" in t.problems:
+    if "db_not_on_disk" in t.problems:
+        return [f"its rollout exists nowhere in this home, so nothing can make it visible; if you have the file, "
+                f"copy it into sessions/ and audit again; else retire the row: codex-sessions fix --forget-missing "
+                f"--thread {t.id} --apply"]
+    readable = t.facts is not None and t.facts.in_scan
+    if "stale_rollout_path" in t.problems:
         commands.append(base.format(op="repair-paths"))
-    if t.row is None and "disk_not_in_db" in t.problems:
-        commands.append(base.format(op="import-orphans"))
-    if t.facts and t.facts.archived:
+    elif "rollout_path_outside_home" in t.problems and t.row is not None:
+        commands.append(base.format(op="relocate-home"))
+    archived = bool(t.facts and t.facts.archived and readable)
+    if t.row is None and "disk_not_in_db" in t.problems and readable:
+        commands.append(f"codex-sessions fix --unarchive --thread {t.id} --apply" if archived
+                        else base.format(op="import-orphans"))
+    elif archived and t.row is not None and t.row.archived:
         commands.append(base.format(op="unarchive"))
-    if t.facts and t.facts.provider != current:
+    elif archived:
+        commands.append("(its file is in archived_sessions/ while its row says not archived: Codex goes by the "
+                        "folder, so it is archived; `codex unarchive ID` or the app's archive view brings it back)")
+    if t.facts and t.facts.provider != current and readable:
         commands.append(base.format(op=f"migrate-provider --to {current}"))
+    if t.facts and not readable and t.facts.file_problem:
+        commands.append(f"(no readable rollout: {t.facts.file_problem}; nothing this tool can repair)")
     if t.facts and t.facts.source not in ("cli", "vscode"):
         commands.append(f"(source `{t.facts.source}`: list it with `codex resume --include-non-interactive`, "
                         "or in app-server with sourceKinds; the source is not changed by this tool)")
@@ -526,3 +564,31 @@ def fixes_for(t: ThreadAudit, current: str) -> list[str]:
     if t.facts and t.facts.empty_preview:
         commands.append("(no user message: Codex never lists it; resume it by id with `codex resume " + t.id + "`)")
     return commands
+
+
+def next_steps(report: AuditReport) -> list[str]:
+    """The `fix` command this home needs, with its flags, and what it cannot change."""
+    problems = report.problems
+    hidden = report.visibility["ide"]["by_reason"]
+    fixable = any(problems.get(p) for p in ("missing_rollout_path", "rollout_path_outside_home", "disk_not_in_db",
+                                             "provider_mismatch")) or hidden.get("provider", 0) > 0
+    flags = []
+    if hidden.get("archived"):
+        flags.append("--unarchive")
+    if problems.get("db_not_on_disk"):
+        flags.append("--forget-missing")
+    steps = []
+    if fixable or flags:
+        command = " ".join(["codex-sessions fix", *flags])
+        steps.append(f"see what would bring sessions back: {command}; then make it so: {command} --apply "
+                     "(undo takes it back whole)")
+        if "--unarchive" in flags:
+            steps.append(f"--unarchive: {hidden['archived']} archived session(s) are hidden; leave it out to keep "
+                         "them archived")
+        if "--forget-missing" in flags:
+            steps.append(f"--forget-missing: {problems['db_not_on_disk']} row(s) whose rollout exists nowhere are "
+                         "retired (undoable); leave it out if you will put the files back")
+    if hidden.get("source"):
+        steps.append(f"{hidden['source']} session(s) are not interactive (e.g. `codex exec`): `codex resume "
+                     "--include-non-interactive` lists them; no repair is needed")
+    return steps

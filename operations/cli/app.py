@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from operations.cli import audit_cmd, journal_cmds, run_cmd
+from operations.cli import audit_cmd, fix_cmd, journal_cmds, run_cmd
 
 app = typer.Typer(
     name="codex-sessions",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 
 app.command("audit")(audit_cmd.audit_cmd)
+app.command("fix")(fix_cmd.fix_cmd)
 app.command("run")(run_cmd.run_cmd)
 app.command("prune")(run_cmd.prune_cmd)
 app.command("log")(journal_cmds.log_cmd)

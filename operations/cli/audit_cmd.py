@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from journal.errors import NotFound
-from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, run_audit
+from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, next_steps, run_audit
 from operations.cli import context
 from operations.cli.exit_codes import CHECK_FAILED, OK
 from operations.cli.journal_cmds import CodexHomeOpt, JsonOpt
@@ -58,6 +58,7 @@ def report_data(report: AuditReport) -> dict[str, Any]:
         "warnings": report.warnings,
         "cwd_spellings": report.cwd_spellings,
         "suggestions": report.suggestions,
+        "next_steps": next_steps(report),
         "threads": [t.to_json() for t in report.threads],
     }
 
@@ -111,6 +112,12 @@ def _render(report: AuditReport) -> None:
     echo("visibility:")
     for summary in report.visibility.values():
         echo(f"  {summary['summary']}")
+    steps = next_steps(report)
+    if steps:
+        echo("")
+        echo("next steps:")
+        for step in steps:
+            echo(f"  {step}")
     echo("")
     echo("details per thread: audit --explain THREAD_ID; machine-readable: audit --json")
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from journal.clock import Services
 from journal.effects import Effect, RowDelete, RowInsert, RowUpdate
 from journal.errors import Refused
+from journal.store import JournalWriter
 from journal.targets import PathGuard
 from operations.paths import (
     CURRENT_STATE_DB,
@@ -45,6 +47,17 @@ class Located:
         problems = unknown_shapes(sorted(dbs))
         if problems:
             raise Refused(f"refusing to write: {'; '.join(problems)}", details={"schema_problems": problems})
+
+
+@contextlib.contextmanager
+def writer_if(apply: bool, journal: Path, services: Services, argv: list[str]) -> Iterator[JournalWriter | None]:
+    """With --apply, the journal's lock is taken before anything is planned: a second writer
+    is refused at once, naming this run, instead of racing it."""
+    if not apply:
+        yield None
+        return
+    with JournalWriter(str(journal), services, argv=argv) as writer:
+        yield writer
 
 
 def locate(codex_home: str | None, journal: str | None) -> Located:

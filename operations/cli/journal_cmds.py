@@ -251,7 +251,7 @@ def _compensate(
         emit(action, data, json_, human)
         return
     services = context.make_services()
-    with JournalWriter(str(loc.journal), services) as writer:
+    with JournalWriter(str(loc.journal), services, argv=sys.argv[1:]) as writer:
         index = JournalIndex.load(str(loc.journal))  # re-plan under the lock
         plan = _make_plan(action, index, ref, cascade)
         refusal = _refusal(plan, force)
@@ -345,7 +345,8 @@ def recover_cmd(apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journa
     items, open_runs = assess_pending(str(loc.journal))
     run_id = None
     if apply and (items or open_runs):
-        with JournalWriter(str(loc.journal), context.make_services(), allow_pending=True) as writer:
+        with JournalWriter(str(loc.journal), context.make_services(), allow_pending=True,
+                           argv=sys.argv[1:]) as writer:
             items, open_runs = assess_pending(str(loc.journal))
             loc.refuse_if_codex_running()
             run_id = apply_recovery(writer, items, open_runs)

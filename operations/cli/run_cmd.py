@@ -31,10 +31,13 @@ from operations.repair.execute import (
     refuse_unwritable,
     shape_verdicts,
 )
+from operations.repair.forget import plan_forget_missing
 from operations.repair.orphans import plan_import_orphans
 from operations.repair.paths import plan_repair_paths
 from operations.repair.provider import plan_migrate_provider
 from operations.repair.relocate import plan_relocate_home
+from operations.runreport import before_after
+from operations.runreport import render as render_report
 
 
 class Operation(StrEnum):
@@ -45,6 +48,7 @@ class Operation(StrEnum):
     import_orphans = "import-orphans"
     rewrite_cwd = "rewrite-cwd"
     relocate_home = "relocate-home"
+    forget_missing = "forget-missing"
 
 
 def _date(value: str | None, name: str) -> datetime | None:
@@ -157,55 +161,43 @@ def run_cmd(
     home_path = resolve_codex_home(codex_home)
     home = discover(home_path, db)
     services = context.make_services()
-    report = run_audit(home, now=services.clock.now())
-    if apply:
-        refuse_unwritable(report.schema)
-    ctx = RepairContext(home, report, services.clock.now())
-    flt = ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None,
-                       _date(since, "--since"), _date(until, "--until"))
-    if operation is Operation.repair_paths:
-        plan = plan_repair_paths(ctx, flt)
-    elif operation in (Operation.unarchive, Operation.archive):
-        plan = plan_archive_change(ctx, flt, archive=operation is Operation.archive)
-    elif operation is Operation.migrate_provider:
-        if len(to or []) > 1:
-            raise UsageProblem("migrate-provider takes one --to")
-        target = (to or [home.config.model_provider])[0]
-        plan = plan_migrate_provider(ctx, flt, target, sources=tuple(source or ()), db_only=db_only, force=force)
-    elif operation is Operation.rewrite_cwd:
-        plan = plan_rewrite_cwd(ctx, flt, _mappings(source, to, map_file), from_style)
-    elif operation is Operation.relocate_home:
-        if len(source or []) > 1:
-            raise UsageProblem("relocate-home takes one --from")
-        plan = plan_relocate_home(ctx, flt, source[0] if source else None)
-    else:
-        plan = plan_import_orphans(ctx, flt, via_backfill=via_backfill)
-    plan.warnings[:0] = shape_verdicts(report.schema, databases_in(plan, home))[1]
-    data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
-    for w in plan.warnings:
-        if not json_:
-            warn(f"warning: {w}")
-    if not apply:
-        blockers = preflight(plan, home, report.schema) if plan.ops else []
-        data["apply_refused"] = blockers
+    with context.writer_if(apply, resolve_journal(journal, home_path), services, sys.argv[1:]) as writer:
+        report = run_audit(home, now=services.clock.now())
+        if apply:
+            refuse_unwritable(report.schema)
+        ctx = RepairContext(home, report, services.clock.now())
+        flt = ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None,
+                           _date(since, "--since"), _date(until, "--until"))
+        plan = _plan(operation, ctx, flt, to, source, map_file, from_style, db_only, via_backfill, force)
+        plan.warnings[:0] = shape_verdicts(report.schema, databases_in(plan, home))[1]
+        data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
+        for w in plan.warnings:
+            if not json_:
+                warn(f"warning: {w}")
+        if writer is None:
+            blockers = preflight(plan, home, report.schema) if plan.ops else []
+            data["apply_refused"] = blockers
 
-        def dry() -> None:
-            for reason in blockers:
-                echo(f"--apply WOULD BE REFUSED: {reason}")
-            _render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers else "add --apply"))
+            def dry() -> None:
+                for reason in blockers:
+                    echo(f"--apply WOULD BE REFUSED: {reason}")
+                _render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers
+                                                                   else "add --apply"))
 
-        emit("run", data, json_, dry)
-        return
-    if not plan.ops:
-        code = REFUSED if plan.refused else OK
-        emit("run", data, json_, lambda: _render_plan(plan, "nothing to apply"),
-             status="refused" if code else "ok", exit_code=code)
-        return
-    result, backups = apply_plan(plan, home, report.schema, resolve_journal(journal, home_path), services,
-                                 argv=sys.argv[1:], filters=flt.describe(), progress=_progress(json_))
+            emit("run", data, json_, dry)
+            return
+        if not plan.ops:
+            code = REFUSED if plan.refused else OK
+            emit("run", data, json_, lambda: _render_plan(plan, "nothing to apply"),
+                 status="refused" if code else "ok", exit_code=code)
+            return
+        result, backups = apply_plan(plan, home, report.schema, writer, services, argv=sys.argv[1:],
+                                     filters=flt.describe(), progress=_progress(json_))
+    after = run_audit(discover(home_path, db), now=services.clock.now())
     data.update(_result_data(result))
     data["backups"] = [b.__dict__ for b in backups]
     data["undo"] = f"codex-sessions undo {result.run_id} --apply"
+    data["report"] = before_after(report, after)
     code = OK if result.status == "ok" else REFUSED  # threads left alone at planning are reported, not failures
 
     def human() -> None:
@@ -213,9 +205,35 @@ def run_cmd(
             echo(f"left alone {r.thread}: {r.reason}")
         for b in backups:
             echo(f"backup of {b.db}: {b.path} (sha256 {b.sha256[:16]}…)")
+        for line in render_report(data["report"]):
+            echo(line)
         _render_result(result, f"run {plan.operation}")
 
     emit("run", data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
+
+
+def _plan(operation: Operation, ctx: RepairContext, flt: ThreadFilter, to: list[str] | None,
+          source: list[str] | None, map_file: str | None, from_style: str, db_only: bool, via_backfill: bool,
+          force: bool) -> Plan:
+    home = ctx.home
+    if operation is Operation.repair_paths:
+        return plan_repair_paths(ctx, flt)
+    if operation in (Operation.unarchive, Operation.archive):
+        return plan_archive_change(ctx, flt, archive=operation is Operation.archive)
+    if operation is Operation.migrate_provider:
+        if len(to or []) > 1:
+            raise UsageProblem("migrate-provider takes one --to")
+        target = (to or [home.config.model_provider])[0]
+        return plan_migrate_provider(ctx, flt, target, sources=tuple(source or ()), db_only=db_only, force=force)
+    if operation is Operation.rewrite_cwd:
+        return plan_rewrite_cwd(ctx, flt, _mappings(source, to, map_file), from_style)
+    if operation is Operation.relocate_home:
+        if len(source or []) > 1:
+            raise UsageProblem("relocate-home takes one --from")
+        return plan_relocate_home(ctx, flt, source[0] if source else None)
+    if operation is Operation.forget_missing:
+        return plan_forget_missing(ctx, flt)
+    return plan_import_orphans(ctx, flt, via_backfill=via_backfill)
 
 
 def _mappings(sources: list[str] | None, targets: list[str] | None, map_file: str | None) -> list[Mapping]:

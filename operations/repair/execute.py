@@ -13,7 +13,7 @@ from typing import Any
 from journal.clock import Services
 from journal.effects import RowDelete, RowInsert, RowUpdate
 from journal.errors import Refused
-from journal.runner import RunResult, execute_run
+from journal.runner import PlannedOp, RunResult, execute_phased_run
 from journal.store import JournalWriter
 from journal.targets import PathGuard, connect_ro
 from operations.home import CodexHome
@@ -104,25 +104,45 @@ def apply_plan(
     plan: Plan,
     home: CodexHome,
     schema: StateSchema | None,
-    journal: Path,
+    writer: JournalWriter,
     services: Services,
     *,
     argv: Sequence[str],
     filters: dict[str, Any],
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[RunResult, list[Backup]]:
-    dbs = databases_in(plan, home)
+    """Check, back up, then execute one operation's plan as one run."""
+    meta = {"operation": plan.operation, "options": plan.options, "filters": filters,
+            "refused": [r.__dict__ for r in plan.refused]}
+    return apply_phases([lambda: plan.ops], databases_in(plan, home), home, schema, writer, services,
+                        command=f"run {plan.operation}", argv=argv, meta=meta, progress=progress)
+
+
+def apply_phases(
+    phases: Sequence[Callable[[], Sequence[PlannedOp]]],
+    dbs: list[Path],
+    home: CodexHome,
+    schema: StateSchema | None,
+    writer: JournalWriter,
+    services: Services,
+    *,
+    command: str,
+    argv: Sequence[str],
+    meta: dict[str, Any],
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[RunResult, list[Backup]]:
+    """Every safety check, an online backup of each database, then one journaled run (the
+    caller holds the journal's lock since before it planned)."""
     refuse_unwritable(schema, dbs)
     refuse_unless_safe(home.codex_home, dbs)
-    with JournalWriter(str(journal), services) as writer:
-        stamp = services.clock.now().strftime("%Y%m%dT%H%M%S") + "-" + services.ids.new_id()[-8:]
-        backups = [online_backup(db, journal.parent / BACKUPS, stamp) for db in dbs]
-        meta = {"operation": plan.operation, "options": plan.options, "filters": filters,
-                "codex_home": str(home.codex_home), "state_db": str(home.state_db),
-                "schema": {"max_migration": schema.max_migration if schema else None},
-                "backups": [b.__dict__ for b in backups], "refused": [r.__dict__ for r in plan.refused]}
-        result = execute_run(writer, f"run {plan.operation}", plan.ops, argv=argv, meta=meta,
-                             guard=PathGuard(home.roots), progress=progress)
+    journal = Path(writer.path)
+    stamp = services.clock.now().strftime("%Y%m%dT%H%M%S") + "-" + services.ids.new_id()[-8:]
+    backups = [online_backup(db, journal.parent / BACKUPS, stamp) for db in dbs if db.exists()]
+    meta = {**meta, "codex_home": str(home.codex_home), "state_db": str(home.state_db),
+            "schema": {"max_migration": schema.max_migration if schema else None},
+            "backups": [b.__dict__ for b in backups]}
+    result = execute_phased_run(writer, command, phases, argv=argv, meta=meta, guard=PathGuard(home.roots),
+                                progress=progress)
     return result, backups
 
 
