@@ -305,6 +305,7 @@ class RunningCheck:
     held_writer_locks: tuple[str, ...]
     locked_databases: tuple[str, ...]
     processes: tuple[CodexProcess, ...] = ()
+    other_runs: tuple[str, ...] = ()  # databases held open by another codex-sessions run, not by Codex
 
     @property
     def running(self) -> bool:
@@ -367,17 +368,22 @@ def check_running(codex_home: Path, databases: list[Path], *, try_write_lock: bo
     probe = probe or PROBE
     locks = tuple(held_writer_locks(codex_home, probe))
     locked: list[str] = []
+    others: list[str] = []
     for db in databases:
         pid = probe.database_user(db)
         if pid is not None and pid != os.getpid():
-            locked.append(f"{db} (open in {describe_pid(pid)})")
+            who = describe_pid(pid)
+            (others if "another codex-sessions run" in who else locked).append(f"{db} (open in {who})")
         elif try_write_lock and database_is_locked(db):
             locked.append(f"{db} (locked by another process)")
-    return RunningCheck(locks, tuple(locked), tuple(codex_processes(codex_home)))
+    return RunningCheck(locks, tuple(locked), tuple(codex_processes(codex_home)), tuple(others))
 
 
 def refuse_if_running(codex_home: Path, databases: list[Path]) -> RunningCheck:
     check = check_running(codex_home, databases)
+    if check.other_runs and not check.running:
+        raise Refused(f"another codex-sessions run is using this home: {'; '.join(check.other_runs)}. "
+                      "Wait for it to finish, then try again.", details={"other_runs": list(check.other_runs)})
     if check.running:
         raise Refused(f"Codex appears to be running: {check.describe()}. Stop Codex and try again.",
                       details={"writer_locks": list(check.held_writer_locks),

@@ -111,3 +111,26 @@ def test_the_summary_says_how_to_see_non_interactive_sessions(tmp_path: Path) ->
     assert code == 0 and dry["data"]["operations"] == 0
     assert dry["data"]["still_hidden"][0]["reason"] == "source"
     assert "--include-non-interactive" in dry["data"]["still_hidden"][0]["how_to_see"]
+
+
+def test_a_database_held_by_another_codex_sessions_run_is_named_as_such(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    built = _sample(tmp_path)
+    holder = subprocess.Popen(  # a process whose command line is a codex-sessions run, holding the database open
+        [sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1]); "
+         "c.execute('SELECT count(*) FROM threads').fetchall(); print('ready', flush=True); time.sleep(60)",
+         str(built.root / "state_5.sqlite"), "codex-sessions", "run"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        code, data = cli_json("run", "migrate-provider", "--apply", "--journal", str(tmp_path / "other.jsonl"),
+                              "--codex-home", str(built.root))
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout:
+            holder.stdout.close()
+    message = data["errors"][0]["message"]
+    assert code == 3 and message.startswith("another codex-sessions run is using this home"), message
+    assert f"pid {holder.pid}" in message
