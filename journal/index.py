@@ -145,7 +145,8 @@ class JournalIndex:
     # ----------------------------------------------------------------- lookup
 
     def resolve(self, ref: str) -> tuple[str, str]:
-        """('op'|'run', full id) for an id or a unique prefix of one (at least 4 characters)."""
+        """('op'|'run', full id) for an id or a unique prefix of one (at least 4 characters, any case)."""
+        ref = ref.strip().lower()
         if ref in self.ops:
             return "op", ref
         if ref in self.runs:
@@ -157,8 +158,18 @@ class JournalIndex:
         if not found:
             raise NotFound(f"no operation or run with id {ref!r} in {self.path}")
         if len(found) > 1:
-            raise UsageProblem(f"id {ref!r} is ambiguous: {', '.join(i for _, i in found[:5])}")
+            shown = "; ".join(f"{kind} {i} ({self._describe(kind, i)})" for kind, i in found[:6])
+            more = f"; and {len(found) - 6} more" if len(found) > 6 else ""
+            raise UsageProblem(f"id {ref!r} is ambiguous; it could mean: {shown}{more}. Give more characters "
+                               "(a run's operations share its first 13)")
         return found[0]
+
+    def _describe(self, kind: str, full: str) -> str:
+        if kind == "op":
+            op = self.ops[full]
+            return f"{op.label}, in run {op.run_id}"
+        run = self.runs[full]
+        return f"`{run.command}` at {run.ts}"
 
     def later_touching(self, chosen: set[str]) -> list[str]:
         """In-effect operations made after a chosen one that touched one of its targets.

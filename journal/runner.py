@@ -90,9 +90,10 @@ def count_outcomes(ops: Sequence[OpResult]) -> dict[str, int]:
 
 
 class RollbackFailed(ToolError):
-    """An operation failed midway and could not be put back; `recover` must finish it."""
+    """An operation failed midway and could not be put back; `recover` must finish it. Not a
+    refusal (exit 3 promises nothing changed): an error."""
 
-    category = "refused"
+    category = "error"
     code = "rollback_failed"
 
 

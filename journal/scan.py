@@ -95,7 +95,10 @@ def scan(path: str) -> ScanResult:
         result.lines = raw.number
         result.last_hash = expected_prev
     if held is not None:
-        result.torn = TornTail(held[0].offset, held[0].data + (b"" if not held[0].complete else b"\n"))
+        if held[0].complete:  # a whole line that is not a record is corruption, never a torn write
+            result.problems.append(Problem(held[0].number, held[0].offset, "corrupt_line", str(held[1])))
+        else:  # only an unterminated last line is what a crash mid-write leaves
+            result.torn = TornTail(held[0].offset, held[0].data)
     return result
 
 

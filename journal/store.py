@@ -64,7 +64,9 @@ class JournalWriter:
                 first = result.problems[0]
                 raise JournalCorrupt(
                     f"journal {self.path} is damaged at line {first.line} (offset {first.offset}): "
-                    f"{first.message}; writes are refused, run `verify`",
+                    f"{first.message}; writes are refused. `verify` shows the damage. The journal is never "
+                    "repaired in place: to go on, move it aside (it stays readable with --journal for log and show) "
+                    "and the next write starts a new one",
                     details={"problems": [p.__dict__ for p in result.problems[:20]]},
                 )
             new = not result.exists or (result.lines == 0 and result.torn is None)

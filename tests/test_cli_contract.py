@@ -27,8 +27,16 @@ def test_errors_use_the_envelope_and_documented_codes(tmp_path: object) -> None:
     assert code == 2 and set(data) == ENVELOPE
     assert data["status"] == "error" and data["errors"][0]["code"] == "usage"
     assert data["schema_version"] == "1" and data["command"] == "audit"
-    code, data = cli_json("verify", "--journal", "/nonexistent/journal.jsonl")
+    code, data = cli_json("show", "0193abcd", "--journal", "/nonexistent/journal.jsonl")
     assert code == 2 and set(data) == ENVELOPE and data["errors"][0]["code"] == "not_found"
+
+
+def test_log_and_verify_on_a_journal_not_written_yet_say_so_and_succeed() -> None:
+    for command in ("log", "verify"):
+        code, data = cli_json(command, "--journal", "/nonexistent/journal.jsonl")
+        assert code == 0 and data["data"]["recorded"] is False, command
+        result = cli(command, "--journal", "/nonexistent/journal.jsonl")
+        assert result.exit_code == 0 and "nothing has been recorded yet" in result.stdout
 
 
 def test_usage_errors_exit_2() -> None:

@@ -164,11 +164,15 @@ def test_guard_refuses_effects_outside_the_codex_home(world: World, tmp_path: os
     outside = world.root.parent / "elsewhere.txt"
     outside.write_bytes(b"x")
     result = world.execute([PlannedOp("escape", (world.move(outside, world.root / "in.txt"),))])
+    code, dry = cli_json("undo", result.run_id, J, str(world.journal))  # the dry run predicts the refusal
+    assert code == 0 and "outside the allowed roots" in dry["data"]["would_refuse"], dry
+    before = world.snapshot()
+    journal = world.journal.read_bytes()
     code, data = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
-    assert code == 3
-    assert data["data"]["operations"][0]["status"] == "skipped"
-    assert "outside the allowed roots" in data["data"]["operations"][0]["reason"]
-    assert (world.root / "in.txt").exists()
+    assert code == 3 and data["errors"][0]["code"] == "outside_home", data
+    assert "outside the allowed roots" in data["errors"][0]["message"]
+    assert (world.root / "in.txt").exists() and world.snapshot() == before
+    assert world.journal.read_bytes() == journal  # nothing recorded either
 
 
 @pytest.mark.parametrize("command", ["undo", "redo", "show"])

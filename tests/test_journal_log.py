@@ -55,6 +55,6 @@ def test_show_gives_every_effect_with_before_after_and_current_state(world: Worl
 
 def test_commands_without_a_journal_say_so(world: World) -> None:
     result = cli("log", J, str(world.root / "nope.jsonl"))
-    assert result.exit_code == 2 and "no journal" in result.stderr
-    code, data = cli_json("verify", J, str(world.root / "nope.jsonl"))
+    assert result.exit_code == 0 and "nothing has been recorded yet" in result.stdout
+    code, data = cli_json("undo", "0193abcd", J, str(world.root / "nope.jsonl"))
     assert code == 2 and data["errors"][0]["code"] == "not_found"

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from journal.codec import bytes_to_json
-from journal.effects import Effect, effect_to_json
-from journal.errors import ConflictRefused, NotFound
+from journal.effects import Effect, effect_paths, effect_to_json
+from journal.errors import ConflictRefused, NotFound, OutsideAllowedRoots
 from journal.index import JournalIndex
 from journal.logview import iter_log
 from journal.planner import CompensationPlan, plan_redo, plan_replay, plan_undo
@@ -21,7 +21,7 @@ from journal.store import JournalWriter
 from journal.targets import probe
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
-from operations.cli.output import echo, emit, handles, stream_json
+from operations.cli.output import echo, emit, handles, stream_json, warn
 
 CodexHomeOpt = Annotated[
     str | None, typer.Option("--codex-home", help="Codex home (default: $CODEX_HOME or ~/.codex).")
@@ -62,7 +62,14 @@ def log_cmd(
     """List runs and operations, newest first. Example: codex-sessions log --limit 20"""
     loc = context.locate(codex_home, journal)
     if not loc.journal.exists():
-        raise NotFound(f"no journal at {loc.journal}; nothing has been recorded yet")
+        emit("log", {"journal": str(loc.journal), "entries": [], "recorded": False}, json_,
+             lambda: echo(f"nothing has been recorded yet (no journal at {loc.journal})"))
+        return
+    health = scan(str(loc.journal))
+    if not health.healthy:
+        first = health.problems[0]
+        warn(f"WARNING: the journal is damaged at line {first.line} ({first.kind}); what follows may be "
+             "incomplete. Run `codex-sessions verify` for details")
     items = iter_log(str(loc.journal), run=run, op=op, target=target, limit=limit)
     if json_:
         stream_json("log", items, "entries")
@@ -72,7 +79,7 @@ def log_cmd(
             counts = ", ".join(f"{v} {k}" for k, v in sorted(item["counts"].items()) if v) or "no operations"
             echo(f"run {item['run']}  {item['ts']}  {item['command']}  [{item['status']}]  {counts}")
         else:
-            link = next((f" ({k} {item[k][:13]}…)" for k in ("redoes", "compensates", "replays") if k in item), "")
+            link = next((f" ({k} {item[k]})" for k in ("redoes", "compensates", "replays") if k in item), "")
             echo(f"  op {item['op']}  {item['state']:<11} {item['label']}{link}")
             if item["reason"]:
                 echo(f"      reason: {item['reason']}")
@@ -199,6 +206,24 @@ def _render_plan(plan: CompensationPlan) -> None:
              f" (use --cascade to {plan.action} them first)")
 
 
+def _outside_targets(plan: CompensationPlan, loc: context.Located) -> str | None:
+    """What `--apply` would refuse because it lies outside the Codex home and its SQLite home
+    (a copied home's journal, a symlinked date folder), said before anything is written."""
+    guard = loc.guard()
+    bad: list[str] = []
+    for op in plan.ops:
+        for effect in op.effects:
+            for path in effect_paths(effect):
+                try:
+                    guard.check(path)
+                except OutsideAllowedRoots as exc:
+                    bad.append(exc.message)
+    if not bad:
+        return None
+    return (f"{len(bad)} target(s) lie outside this Codex home and its SQLite home ({loc.codex_home}): {bad[0]}"
+            + "; pass the home these operations were made in with --codex-home")
+
+
 def _refusal(plan: CompensationPlan, force: bool) -> str | None:
     if plan.cascade_needed:
         return (f"later operation(s) {', '.join(plan.cascade_needed)} touched the same targets; "
@@ -240,7 +265,7 @@ def _compensate(
 ) -> None:
     loc, index = _index(journal, codex_home)
     plan = _make_plan(action, index, ref, cascade)
-    refusal = _refusal(plan, force)
+    refusal = _refusal(plan, force) or _outside_targets(plan, loc)
     if not apply:
         data = {"dry_run": True, "plan": _plan_data(plan), "would_refuse": refusal}
 
@@ -257,12 +282,16 @@ def _compensate(
         refusal = _refusal(plan, force)
         if refusal:
             raise ConflictRefused(refusal, details={"plan": _plan_data(plan)})
+        outside = _outside_targets(plan, loc)
+        if outside:  # before anything opens a database there (SQLite would leave -wal/-shm behind)
+            raise OutsideAllowedRoots(outside)
         loc.refuse_if_codex_running(e for op in plan.ops for e in op.effects)
         full = index.resolve(ref)[1]
         link = {"undo": "undoes", "redo": "redoes", "replay": "replays"}[action]
         result = execute_run(writer, action, plan.ops, argv=sys.argv[1:], links={link: full},
                              meta={"forced": force, "cascade": cascade}, guard=loc.guard())
-    code = OK if result.status == "ok" else REFUSED
+    settled = all(r.status == "applied" or r.reason.startswith("already applied") for r in result.ops)
+    code = OK if result.status == "ok" or (action == "replay" and settled) else REFUSED
     emit(action, {"dry_run": False, **_result_data(result)}, json_, lambda: _render_result(result, action),
          status="ok" if code == 0 else "partial", exit_code=code)
 
@@ -271,7 +300,11 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Proceed over conflicts 
 CascadeOpt = Annotated[
     bool, typer.Option("--cascade", help="Also undo later operations that touched the same targets, newest first.")
 ]
-RefArg = Annotated[str, typer.Argument(metavar="ID", help="An operation or run id (or a unique prefix).")]
+RefArg = Annotated[str, typer.Argument(metavar="ID", help="An operation or run id (or a unique prefix, any case).")]
+RunRefArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="A run id (or a unique prefix, any case).")]
+RedoCascadeOpt = Annotated[
+    bool, typer.Option("--cascade", help="Also redo later undone operations that touched the same targets.")
+]
 
 
 @handles("undo")
@@ -282,14 +315,14 @@ def undo_cmd(ref: RefArg, apply: ApplyOpt = False, force: ForceOpt = False, casc
 
 
 @handles("redo")
-def redo_cmd(ref: RefArg, apply: ApplyOpt = False, force: ForceOpt = False, cascade: CascadeOpt = False,
+def redo_cmd(ref: RefArg, apply: ApplyOpt = False, force: ForceOpt = False, cascade: RedoCascadeOpt = False,
              codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False) -> None:
     """Redo what an undo reversed (the undo of an undo). Example: codex-sessions redo 0193ab --apply"""
     _compensate("redo", ref, apply, force, cascade, codex_home, journal, json_)
 
 
 @handles("replay")
-def replay_cmd(ref: RefArg, apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None,
+def replay_cmd(ref: RunRefArg, apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None,
                json_: JsonOpt = False) -> None:
     """Re-apply a recorded run to the current state, each operation guarded by its before values.
 
@@ -302,20 +335,38 @@ def replay_cmd(ref: RefArg, apply: ApplyOpt = False, codex_home: CodexHomeOpt = 
 
 
 @handles("verify")
-def verify_cmd(codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False) -> None:
+def verify_cmd(
+    expect_head: Annotated[str | None, typer.Option(
+        "--expect-head", metavar="SHA256",
+        help="The head hash printed after a run you trust: lines deleted from the end since then are found.",
+    )] = None,
+    codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,
+) -> None:
     """Check the hash chain, torn or corrupt lines, and operations left pending. Example: codex-sessions verify"""
     loc = context.locate(codex_home, journal)
     if not loc.journal.exists():
-        raise NotFound(f"no journal at {loc.journal}")
+        emit("verify", {"journal": str(loc.journal), "ok": True, "recorded": False, "lines": 0}, json_,
+             lambda: echo(f"nothing has been recorded yet (no journal at {loc.journal}); nothing to verify"))
+        return
     result = scan(str(loc.journal))
-    ok = result.healthy and not result.pending
+    head_found = None
+    if expect_head:
+        head_found = _has_line_hash(str(loc.journal), expect_head.strip().lower())
+    head_ok = expect_head is None or (head_found is not None)
+    ok = result.healthy and not result.pending and head_ok
+    pending_by_run: dict[str, list[str]] = {}
+    for op_id in sorted(result.pending):
+        pending_by_run.setdefault(result.pending[op_id].run_id, []).append(op_id)
     data = {
         "journal": str(loc.journal), "ok": ok, "lines": result.lines, "journal_id": result.journal_id,
         "head": {"seq": result.last_seq, "sha256": result.last_hash},
         "problems": [asdict(p) for p in result.problems],
         "torn_tail": ({"offset": result.torn.offset, "length": len(result.torn.data),
                        "bytes": bytes_to_json(result.torn.data[:200])} if result.torn else None),
-        "pending": sorted(result.pending), "open_runs": sorted(result.open_runs),
+        "pending": sorted(result.pending), "pending_by_run": pending_by_run, "open_runs": sorted(result.open_runs),
+        "expected_head": ({"sha256": expect_head, "found_at_seq": head_found,
+                           "lines_after_it": None if head_found is None else result.last_seq - head_found}
+                          if expect_head else None),
     }
 
     def human() -> None:
@@ -325,11 +376,30 @@ def verify_cmd(codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json
         if result.torn:
             echo(f"  torn last line at offset {result.torn.offset} ({len(result.torn.data)} bytes); "
                  "it will be set aside before the next write")
-        for op_id in sorted(result.pending):
-            echo(f"  pending operation {op_id}: run `codex-sessions recover`")
+        for run_id, ops in pending_by_run.items():
+            echo(f"  run {run_id}: {len(ops)} operation(s) pending (first {ops[0]}): run `codex-sessions recover`")
+        if expect_head:
+            if head_found is None:
+                echo(f"  the expected head {expect_head} is NOT in this journal: lines were deleted or rewritten")
+            else:
+                echo(f"  the expected head is line seq {head_found}; {result.last_seq - head_found} line(s) after it")
         echo("ok" if ok else "NOT OK")
 
     emit("verify", data, json_, human, status="ok" if ok else "refused", exit_code=OK if ok else REFUSED)
+
+
+def _has_line_hash(path: str, wanted: str) -> int | None:
+    """The seq of the line whose sha256 is `wanted`, or None."""
+    from journal.codec import decode_line, line_hash
+    from journal.scan import iter_raw_lines
+
+    for raw in iter_raw_lines(path):
+        if raw.complete and line_hash(raw.data) == wanted:
+            try:
+                return int(decode_line(raw.data)["seq"])
+            except (ValueError, KeyError, TypeError):
+                return None
+    return None
 
 
 @handles("recover")
