@@ -66,6 +66,8 @@ PROBLEM_TEXT = {
     "unreadable_file": "first line is not a readable session_meta",
     "old_format": "pre-September-2025 format: current Codex cannot read it",
     "flat_layout": "old flat layout under sessions/: listing walks only sessions/YYYY/MM/DD",
+    "undecodable_row": "the row holds bytes that are not UTF-8 (shown here with U+FFFD); every repair leaves this "
+                       "thread alone",
 }
 
 
@@ -359,6 +361,8 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
                home: CodexHome, current: str, defined: set[str], picker_cwd: str | None,
                ranks: dict[str, int]) -> ThreadAudit:
     t = ThreadAudit(row.id, row, files, recency_ms=row.recency_ms)
+    if row.undecodable:
+        t.problems.append("undecodable_row")
     at_path = plain.get(row.rollout_path) or zst.get(row.rollout_path)
     outside = bool(row.rollout_path) and not is_inside(row.rollout_path, home.roots)
     if outside:

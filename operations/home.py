@@ -86,4 +86,10 @@ def discover(codex_home: Path, db_override: str | None = None) -> CodexHome:
         newest = older[0]
         return CodexHome(codex_home, config, sqlite_home.path, sqlite_home.source, newest,
                          (DbCandidate(str(newest), _count_threads(newest)),), tuple(str(p) for p in older[1:]))
+    markers = ("sessions", "archived_sessions", "config.toml", "history.jsonl", "session_index.jsonl")
+    if not any((codex_home / m).exists() for m in markers):
+        raise UsageProblem(
+            f"{codex_home} is not a Codex home: it has no state database ({CURRENT_STATE_DB}), no sessions/, no "
+            "config.toml. Codex keeps its home in ~/.codex (%USERPROFILE%\\.codex on Windows) unless CODEX_HOME "
+            "says otherwise; pass that folder with --codex-home")
     return CodexHome(codex_home, config, sqlite_home.path, sqlite_home.source, None, (), ())

@@ -30,6 +30,7 @@ class ThreadRow:
     updated_at: int | None
     history_mode: str | None
     recency_ms: int = 0  # recency_at_ms, else updated_at_ms, else updated_at in ms: how lists sort
+    undecodable: tuple[str, ...] = ()  # columns holding bytes that are not UTF-8 (shown with U+FFFD)
 
     @property
     def has_empty_preview(self) -> bool:
@@ -46,11 +47,21 @@ def load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
 def _load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
     columns = [c for c in WANTED if schema.has(c)]
     conn = connect_ro(str(db))
+    conn.text_factory = bytes  # decoded below, so one bad byte names its thread instead of failing the read
     try:
         cur = conn.execute(f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM threads")
         rows = []
-        for values in cur:
-            data: dict[str, Any] = dict(zip(columns, values, strict=True))
+        for raw in cur:
+            data: dict[str, Any] = {}
+            bad: list[str] = []
+            for column, value in zip(columns, raw, strict=True):
+                if isinstance(value, bytes):
+                    try:
+                        value = value.decode("utf-8")
+                    except UnicodeDecodeError:
+                        value = value.decode("utf-8", "replace")
+                        bad.append(column)
+                data[column] = value
             preview = data.get("preview") if "preview" in data else data.get("first_user_message")
             rows.append(ThreadRow(
                 id=str(data["id"]), rollout_path=str(data.get("rollout_path") or ""),
@@ -61,6 +72,7 @@ def _load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
                 history_mode=data.get("history_mode"),
                 recency_ms=int(data.get("recency_at_ms") or data.get("updated_at_ms")
                                or (data.get("updated_at") or 0) * 1000),
+                undecodable=tuple(bad),
             ))
         return rows
     finally:
@@ -69,6 +81,7 @@ def _load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
 
 def full_row(db: Path, thread_id: str) -> dict[str, Any] | None:
     conn = connect_ro(str(db))
+    conn.text_factory = lambda b: b.decode("utf-8", "replace")
     try:
         return fetch_row(conn, "threads", {"id": thread_id})
     finally:

@@ -110,7 +110,8 @@ def fix_cmd(
             refuse_unwritable(report.schema, dbs)
         ctx = RepairContext(home, report, services.clock.now())
         fix = plan_fix(ctx, flt, opts)
-        warnings = shape_verdicts(report.schema, dbs)[1] + [w for p in fix.phases for w in p.warnings]
+        warnings = (shape_verdicts(report.schema, dbs)[1] + ctx.unreadable(flt)
+                    + [w for p in fix.phases for w in p.warnings])
         data: dict[str, Any] = {"dry_run": not apply, "options": opts.describe(), "filters": flt.describe(),
                                 **_fix_data(fix), "warnings": warnings}
         if not json_:

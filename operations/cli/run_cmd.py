@@ -169,7 +169,7 @@ def run_cmd(
         flt = ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None,
                            _date(since, "--since"), _date(until, "--until"))
         plan = _plan(operation, ctx, flt, to, source, map_file, from_style, db_only, via_backfill, force)
-        plan.warnings[:0] = shape_verdicts(report.schema, databases_in(plan, home))[1]
+        plan.warnings[:0] = shape_verdicts(report.schema, databases_in(plan, home))[1] + ctx.unreadable(flt)
         data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
         for w in plan.warnings:
             if not json_:

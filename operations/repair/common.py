@@ -96,8 +96,15 @@ class RepairContext:
     def columns(self) -> tuple[str, ...]:
         return self.report.schema.columns if self.report.schema else ()
 
+    def unreadable(self, flt: ThreadFilter) -> list[str]:
+        """A warning naming the chosen threads left alone because their row is not UTF-8."""
+        ids = [t.id for t in self.report.threads if flt.matches(t) and "undecodable_row" in t.problems]
+        return [f"{len(ids)} thread(s) left alone: their row holds bytes that are not UTF-8 "
+                f"({', '.join(ids[:5])})"] if ids else []
+
     def selected(self, flt: ThreadFilter) -> list[ThreadAudit]:
-        return [t for t in self.report.threads if flt.matches(t)]
+        """The threads the filter chooses, less those whose row cannot be read faithfully."""
+        return [t for t in self.report.threads if flt.matches(t) and "undecodable_row" not in t.problems]
 
 
 def canonical_path(home: CodexHome, name: str, archived: bool) -> Path:
