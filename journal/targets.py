@@ -202,11 +202,9 @@ def _probe_move(effect: FileMove) -> Probe:
         return Probe("before" if src_there else "after", observed=observed)
     if src_there:
         return Probe("other", f"{here} changed (sha256 {sha[:12]}…)", observed=observed)
-    return Probe(
-        "after_drift",
-        f"{here} changed since the move ({effect.size} -> {size} bytes)",
-        observed=observed,
-    )
+    what = (f"{effect.size} -> {size} bytes" if size != effect.size
+            else f"same size, content differs: sha256 {effect.sha256[:12]}… -> {sha[:12]}…")
+    return Probe("after_drift", f"{here} changed since the move ({what})", observed=observed)
 
 
 def _probe_line(effect: LineRewrite) -> Probe:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer.main
 
 from operations.cli.app import app
@@ -42,3 +44,18 @@ def test_log_and_verify_on_a_journal_not_written_yet_say_so_and_succeed() -> Non
 def test_usage_errors_exit_2() -> None:
     assert cli("run", "no-such-operation").exit_code == 2
     assert cli("log", "--limit", "0").exit_code == 2
+
+
+def test_version_global_options_and_exit_codes_in_help(tmp_path: Path) -> None:
+    from fixtures.generator import HomeSpec, build_home
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("codex-sessions ")
+    assert "Exit codes: 0 success" in cli("--help").stdout
+    built = build_home(tmp_path / "home", HomeSpec(sessions=3, seed=1))
+    code, data = cli_json("--codex-home", str(built.root), "audit")
+    assert code == 0 and data["data"]["codex_dir"] == str(built.root)
+    code, data = cli_json("--codex-home", str(built.root), "run", "unarchive", "--thread", "ffffffff-dead")
+    assert code == 2 and data["errors"][0]["code"] == "not_found" and "no thread" in data["errors"][0]["message"]
+    code, data = cli_json("--codex-home", str(built.root), "fix", "--thread", "ffffffff-dead")
+    assert code == 2 and data["errors"][0]["code"] == "not_found"

@@ -2,16 +2,65 @@
 
 from __future__ import annotations
 
+import os
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from journal.store import JOURNAL_ENV
 from operations.cli import audit_cmd, fix_cmd, journal_cmds, run_cmd
+
+EXIT_CODES = ("Exit codes: 0 success; 1 error (e.g. a database SQLite cannot read); 2 usage (bad arguments, an "
+              "unknown id, no such home or journal); 3 refused by a safety check (Codex running, a conflict, a "
+              "held lock, a corrupt journal, a target outside the home): nothing was changed, or only what is "
+              "reported as applied; 4 `audit --check` found integrity problems.")
 
 app = typer.Typer(
     name="codex-sessions",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     help="Audit, explain and repair hidden Codex sessions; every change is journaled and can be undone.",
+    epilog=EXIT_CODES,
 )
+
+
+def tool_version() -> str:
+    try:
+        return version("codex-sessions")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"codex-sessions {tool_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    show_version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
+    codex_home: Annotated[str | None, typer.Option(
+        "--codex-home", metavar="PATH",
+        help="Codex home for every command (same as the command's own --codex-home; default $CODEX_HOME or "
+             "~/.codex).")] = None,
+    journal: Annotated[str | None, typer.Option(
+        "--journal", metavar="PATH", help="Journal for every command (same as the command's own --journal).")] = None,
+) -> None:
+    """Audit, explain and repair hidden Codex sessions; every change is journaled and can be undone.
+
+    Start with `codex-sessions audit`, then `codex-sessions fix` (a dry run) and `fix --apply`.
+    Shell completion: `codex-sessions --install-completion` (bash, zsh, fish, PowerShell).
+    """
+    # Options given before the command set the same defaults the command's own options would.
+    if codex_home:
+        os.environ["CODEX_HOME"] = str(Path(codex_home).expanduser().absolute())
+    if journal:
+        os.environ[JOURNAL_ENV] = str(Path(journal).expanduser().absolute())
+
 
 app.command("audit")(audit_cmd.audit_cmd)
 app.command("fix")(fix_cmd.fix_cmd)

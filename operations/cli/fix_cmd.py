@@ -13,7 +13,7 @@ from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
 from operations.cli.output import echo, emit, handles, warn
-from operations.cli.run_cmd import _date, _mappings, _progress, _render_effect, plan_data
+from operations.cli.run_cmd import _date, _mappings, _progress, _render_effect, _require_known_threads, plan_data
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.common import RepairContext, ThreadFilter
@@ -108,6 +108,7 @@ def fix_cmd(
         report = run_audit(home, now=services.clock.now())
         if apply:
             refuse_unwritable(report.schema, dbs)
+        _require_known_threads(flt, report)
         ctx = RepairContext(home, report, services.clock.now())
         fix = plan_fix(ctx, flt, opts)
         warnings = (shape_verdicts(report.schema, dbs)[1] + ctx.unreadable(flt)

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 import typer
 
 from journal.effects import Effect, FileMove, LineRewrite, effect_to_json
-from journal.errors import UsageProblem
-from operations.audit import run_audit
+from journal.errors import NotFound, UsageProblem
+from operations.audit import AuditReport, run_audit
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
-from operations.cli.output import echo, emit, handles, warn
+from operations.cli.output import echo, emit, handles
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
@@ -171,9 +171,7 @@ def run_cmd(
         plan = _plan(operation, ctx, flt, to, source, map_file, from_style, db_only, via_backfill, force)
         plan.warnings[:0] = shape_verdicts(report.schema, databases_in(plan, home))[1] + ctx.unreadable(flt)
         data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
-        for w in plan.warnings:
-            if not json_:
-                warn(f"warning: {w}")
+        _require_known_threads(flt, report)
         if writer is None:
             blockers = preflight(plan, home, report.schema) if plan.ops else []
             data["apply_refused"] = blockers
@@ -210,6 +208,13 @@ def run_cmd(
         _render_result(result, f"run {plan.operation}")
 
     emit("run", data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
+
+
+def _require_known_threads(flt: ThreadFilter, report: AuditReport) -> None:
+    """A --thread that names nothing in this home is a mistake to say, not an empty plan."""
+    for ref in flt.threads:
+        if not any(t.id == ref.lower() or t.id.startswith(ref.lower()) for t in report.threads):
+            raise NotFound(f"no thread {ref!r} in {report.codex_dir} (neither a row nor a rollout file)")
 
 
 def _plan(operation: Operation, ctx: RepairContext, flt: ThreadFilter, to: list[str] | None,
