@@ -85,3 +85,22 @@ def test_a_folder_that_is_not_a_codex_home_is_called_so(tmp_path: Path) -> None:
     (folder / "cat.jpg").write_bytes(b"\xff\xd8")
     result = cli("audit", "--codex-home", str(folder))
     assert result.exit_code == 2 and "is not a Codex home" in result.stderr and "~/.codex" in result.stderr
+
+
+def test_a_redacted_audit_reveals_no_id_path_cwd_title_preview_or_provider(tmp_path: Path) -> None:
+    from fixtures.generator import sample_spec
+
+    built = build_home(tmp_path / "secret-project-home", sample_spec())
+    code, data = cli_json("audit", "--codex-home", str(built.root), "--redact")
+    assert code == 0
+    text = cli("audit", "--codex-home", str(built.root), "--redact").stdout
+    assert data["data"]["redacted"] is True and data["data"]["counts"]["sessions_total"] == 24
+    assert data["data"]["problems"]["disk_not_in_db"] == 2  # codes and counts stay
+    secrets = set(built.sessions) | {s.cwd for s in built.sessions.values()} | {
+        s.prompt for s in built.sessions.values()} | {str(s.path) for s in built.sessions.values()}
+    secrets |= {str(built.root), "secret-project-home", "openai", "azure", str(tmp_path)}
+    secrets |= {part for s in built.sessions.values() for part in Path(s.cwd).parts
+                if len(part) > 2 and part != "home"}  # "home" is also a word in the report's keys
+    for output in (text, str(data)):
+        leaked = sorted(s for s in secrets if s in output)
+        assert leaked == [], leaked

@@ -15,9 +15,10 @@ from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, next_steps, r
 from operations.cli import context
 from operations.cli.exit_codes import CHECK_FAILED, OK
 from operations.cli.journal_cmds import CodexHomeOpt, JsonOpt
-from operations.cli.output import echo, emit, handles, warn
+from operations.cli.output import echo, emit, handles, to_json_bytes, warn
 from operations.home import discover
 from operations.paths import resolve_codex_home
+from operations.redact import redact
 from operations.threads import full_row
 
 
@@ -172,6 +173,9 @@ def audit_cmd(
         "--explain", metavar="THREAD_ID", help="Everything known about one thread, and how to make it visible.",
     )] = None,
     check: Annotated[bool, typer.Option("--check", help="Exit 4 when integrity problems are found.")] = False,
+    redact_: Annotated[bool, typer.Option(
+        "--redact", help="A report safe to paste in a public issue: codes and counts, hashed ids and folder names, "
+                         "no previews, titles, prompts or cwds.")] = False,
     max_samples: Annotated[int, typer.Option("--max-samples", min=1, help="Sample ids per finding.")] = 10,
     json_: JsonOpt = False,
 ) -> None:
@@ -185,7 +189,11 @@ def audit_cmd(
     if explain:
         _explain(report, explain, report.state_db, json_)
         return
-    data = report_data(report)
+    data = redact(report) if redact_ else report_data(report)
     failing = check and report.integrity_problem_count > 0
+    if redact_:
+        emit("audit", data, json_, lambda: echo(to_json_bytes(data).decode()),
+             status="check_failed" if failing else "ok", exit_code=CHECK_FAILED if failing else OK)
+        return
     emit("audit", data, json_, lambda: _render(report), status="check_failed" if failing else "ok",
          exit_code=CHECK_FAILED if failing else OK)
