@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from journal.effects import Effect, FileMove, LineRewrite, effect_to_json
+from journal.effects import Effect, FileMove, LineRewrite, RowDelete, RowInsert, RowUpdate, effect_to_json
 from journal.errors import NotFound, UsageProblem
 from operations.audit import AuditReport, run_audit
 from operations.cli import context
@@ -100,18 +100,43 @@ def plan_data(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _render_plan(plan: Plan, closing: str) -> None:
+SHOWN_WITHOUT_VERBOSE = 20
+
+
+def _effect_kinds(plan: Plan) -> dict[str, int]:
+    kinds: dict[str, int] = {}
     for op in plan.ops:
-        echo(f"{op.label}")
         for effect in op.effects:
-            echo(f"    {_render_effect(effect)}")
-    for r in plan.refused:
-        echo(f"left alone {r.thread}: {r.reason}")
-    for w in plan.warnings:
-        echo(f"WARNING: {w}")
+            name = effect.kind if not isinstance(effect, RowUpdate | RowInsert | RowDelete) else (
+                f"{effect.kind} {effect.table}")
+            kinds[name] = kinds.get(name, 0) + 1
+    return kinds
+
+
+def _render_plan(plan: Plan, closing: str, verbose: bool = False) -> None:
+    """A summary first, grouped by what changes; each operation's effects with --verbose."""
     effects = sum(len(op.effects) for op in plan.ops)
     echo(f"plan: {len(plan.ops)} operation(s), {effects} effect(s); {len(plan.refused)} thread(s) left alone "
          f"(of {plan.considered} considered)")
+    for kind, n in sorted(_effect_kinds(plan).items()):
+        echo(f"  {n} x {kind}")
+    for w in plan.warnings:
+        echo(f"WARNING: {w}")
+    shown = plan.ops if verbose else plan.ops[:SHOWN_WITHOUT_VERBOSE]
+    for op in shown:
+        echo(f"{op.label}")
+        if verbose:
+            for effect in op.effects:
+                echo(f"    {_render_effect(effect)}")
+    if len(shown) < len(plan.ops):
+        echo(f"… and {len(plan.ops) - len(shown)} more operation(s); --verbose lists them all, with every effect")
+    elif plan.ops and not verbose:
+        echo("(--verbose shows every effect with its before and after values)")
+    refused = plan.refused if verbose else plan.refused[:SHOWN_WITHOUT_VERBOSE]
+    for r in refused:
+        echo(f"left alone {r.thread}: {r.reason}")
+    if len(refused) < len(plan.refused):
+        echo(f"… and {len(plan.refused) - len(refused)} more left alone (--verbose)")
     echo(closing)
 
 
@@ -151,6 +176,7 @@ def run_cmd(
                                                help="import-orphans: reset backfill_state instead.")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="migrate-provider: allow a provider config.toml lacks.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every operation with every effect.")] = False,
     apply: Annotated[bool, typer.Option("--apply", help="Execute the plan; without it, only show it.")] = False,
     db: Annotated[str | None, typer.Option("--db", help="The state database, when two candidates exist.")] = None,
     codex_home: CodexHomeOpt = None,
@@ -180,7 +206,7 @@ def run_cmd(
                 for reason in blockers:
                     echo(f"--apply WOULD BE REFUSED: {reason}")
                 _render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers
-                                                                   else "add --apply"))
+                                                                   else "add --apply"), verbose)
 
             emit("run", data, json_, dry)
             return
