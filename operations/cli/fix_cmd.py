@@ -13,7 +13,15 @@ from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
 from operations.cli.output import echo, emit, handles, warn
-from operations.cli.run_cmd import _date, _mappings, _progress, _render_effect, _require_known_threads, plan_data
+from operations.cli.run_cmd import (
+    _date,
+    _mappings,
+    _progress,
+    _render_effect,
+    _require_known_threads,
+    plan_data,
+    scan_progress,
+)
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.common import RepairContext, ThreadFilter
@@ -105,7 +113,7 @@ def fix_cmd(
                        _date(until, "--until"))
     dbs = _databases(home)
     with context.writer_if(apply, resolve_journal(journal, home_path), services, sys.argv[1:]) as writer:
-        report = run_audit(home, now=services.clock.now())
+        report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
         if apply:
             refuse_unwritable(report.schema, dbs)
         _require_known_threads(flt, report)

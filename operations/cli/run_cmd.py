@@ -140,6 +140,18 @@ def _render_plan(plan: Plan, closing: str, verbose: bool = False) -> None:
     echo(closing)
 
 
+def scan_progress(json_: bool) -> Callable[[int], None] | None:
+    """Progress on stderr while the home is read (a terminal only; never in --json)."""
+    if json_ or not sys.stderr.isatty():
+        return None
+
+    def show(n: int) -> None:
+        sys.stderr.write(f"\rreading rollouts: {n}")
+        sys.stderr.flush()
+
+    return show
+
+
 def _progress(json_: bool) -> Callable[[int, int], None] | None:
     if json_ or not sys.stderr.isatty():
         return None
@@ -153,12 +165,19 @@ def _progress(json_: bool) -> Callable[[int, int], None] | None:
 
 @handles("run")
 def run_cmd(
-    operation: Annotated[Operation, typer.Argument(help="What to repair.")],
-    thread: Annotated[list[str] | None, typer.Option("--thread", help="Only this thread (repeatable).")] = None,
-    provider: Annotated[str | None, typer.Option("--provider", help="Only threads of this provider.")] = None,
-    cwd: Annotated[str | None, typer.Option("--cwd", help="Only threads whose cwd is this folder or below.")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only threads created at or after this date.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Only threads created before this date.")] = None,
+    operation: Annotated[Operation, typer.Argument(
+        metavar="OPERATION", help="What to repair: " + ", ".join(o.value for o in Operation) + ".")],
+    thread: Annotated[list[str] | None, typer.Option(
+        "--thread", metavar="ID", help="Only this thread (repeatable; a unique prefix will do).")] = None,
+    provider: Annotated[str | None, typer.Option(
+        "--provider", metavar="P", help="Only threads of this provider.")] = None,
+    cwd: Annotated[str | None, typer.Option(
+        "--cwd", metavar="DIR", help="Only threads whose cwd is this folder or below.")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="DATE", help="Only threads created at or after DATE (YYYY-MM-DD or ISO 8601, UTC "
+                                        "unless it names a zone).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="DATE", help="Only threads created before DATE (same format as --since).")] = None,
     to: Annotated[list[str] | None, typer.Option(
         "--to", help="migrate-provider: the target provider (default: current); rewrite-cwd: the new prefix, "
                      "paired with --from")] = None,
@@ -183,12 +202,31 @@ def run_cmd(
     journal: JournalOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Plan a repair per thread; with --apply, execute it through the journal. Example: codex-sessions run unarchive"""
+    """Plan a repair per thread; with --apply, execute it through the journal.
+
+    Example: codex-sessions run unarchive. More (each a dry run; add --apply to make it so):
+
+      codex-sessions run repair-paths
+
+      codex-sessions run unarchive --since 2026-01-01
+
+      codex-sessions run archive --thread 01a2
+
+      codex-sessions run migrate-provider --to openai --from azure
+
+      codex-sessions run import-orphans
+
+      codex-sessions run rewrite-cwd --from /old/proj --to /new/proj
+
+      codex-sessions run relocate-home --from /mnt/old/.codex
+
+      codex-sessions run forget-missing
+    """
     home_path = resolve_codex_home(codex_home)
     home = discover(home_path, db)
     services = context.make_services()
     with context.writer_if(apply, resolve_journal(journal, home_path), services, sys.argv[1:]) as writer:
-        report = run_audit(home, now=services.clock.now())
+        report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
         if apply:
             refuse_unwritable(report.schema)
         ctx = RepairContext(home, report, services.clock.now())
