@@ -42,7 +42,7 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def global_options(
     show_version: Annotated[bool, typer.Option(
-        "--version", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
+        "--version", metavar="", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
     codex_home: Annotated[str | None, typer.Option(
         "--codex-home", metavar="PATH",
         help="Codex home for every command (same as the command's own --codex-home; default $CODEX_HOME or "

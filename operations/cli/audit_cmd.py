@@ -167,16 +167,20 @@ def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -
 @handles("audit")
 def audit_cmd(
     codex_home: CodexHomeOpt = None,
-    db: Annotated[str | None, typer.Option("--db", help="The state database, when two candidates exist.")] = None,
-    cwd: Annotated[str | None, typer.Option("--cwd", help="Judge the terminal picker as run from this folder.")] = None,
+    db: Annotated[str | None, typer.Option("--db", metavar="PATH",
+        help="The state database, when two candidates exist.")] = None,
+    cwd: Annotated[str | None, typer.Option("--cwd", metavar="DIR",
+        help="Judge the terminal picker as run from this folder.")] = None,
     explain: Annotated[str | None, typer.Option(
         "--explain", metavar="THREAD_ID", help="Everything known about one thread, and how to make it visible.",
     )] = None,
-    check: Annotated[bool, typer.Option("--check", help="Exit 4 when integrity problems are found.")] = False,
+    check: Annotated[bool, typer.Option("--check", metavar="",
+        help="Exit 4 when integrity problems are found.")] = False,
     redact_: Annotated[bool, typer.Option(
-        "--redact", help="A report safe to paste in a public issue: codes and counts, hashed ids and folder names, "
+        "--redact", metavar="",
+            help="A report safe to paste in a public issue: codes and counts, hashed ids and folder names, "
                          "no previews, titles, prompts or cwds.")] = False,
-    max_samples: Annotated[int, typer.Option("--max-samples", min=1, help="Sample ids per finding.")] = 10,
+    max_samples: Annotated[int, typer.Option("--max-samples", metavar="N", min=1, help="Sample ids per finding.")] = 10,
     json_: JsonOpt = False,
 ) -> None:
     """Audit a Codex home, read-only: what is there and why each session is hidden. Example: codex-sessions audit"""

@@ -72,9 +72,11 @@ def _render_fix(fix: FixPlan, verbose: bool) -> None:
 def fix_cmd(
     to: Annotated[str | None, typer.Option(
         "--to", metavar="PROVIDER", help="Provider to migrate threads to (default: config.toml's).")] = None,
-    unarchive: Annotated[bool, typer.Option("--unarchive", help="Also unarchive archived threads.")] = False,
+    unarchive: Annotated[bool, typer.Option("--unarchive", metavar="",
+        help="Also unarchive archived threads.")] = False,
     forget_missing: Annotated[bool, typer.Option(
-        "--forget-missing", help="Retire rows whose rollout exists nowhere (journaled, undoable).")] = False,
+        "--forget-missing", metavar="",
+            help="Retire rows whose rollout exists nowhere (journaled, undoable).")] = False,
     map_file: Annotated[str | None, typer.Option(
         "--map", metavar="FILE", help="Rewrite folders: FROM<TAB>TO (or FROM -> TO) pairs, one a line.")] = None,
     source: Annotated[list[str] | None, typer.Option(
@@ -83,7 +85,8 @@ def fix_cmd(
         "--to-folder", metavar="NEW_FOLDER", help="The new folder for the --from before it.")] = None,
     from_style: Annotated[str, typer.Option(
         "--from-style", metavar="STYLE", help="posix, windows or wsl: how --from folders are spelled.")] = "posix",
-    force: Annotated[bool, typer.Option("--force", help="Allow a --to provider config.toml lacks.")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar="",
+        help="Allow a --to provider config.toml lacks.")] = False,
     thread: Annotated[list[str] | None, typer.Option("--thread", metavar="ID", help="Only this thread.")] = None,
     provider: Annotated[str | None, typer.Option("--provider", metavar="P", help="Only threads of P.")] = None,
     cwd: Annotated[str | None, typer.Option("--cwd", metavar="DIR", help="Only threads in DIR or below.")] = None,
@@ -91,8 +94,10 @@ def fix_cmd(
         "--since", metavar="DATE", help="Only threads created at or after DATE (YYYY-MM-DD or ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(
         "--until", metavar="DATE", help="Only threads created before DATE (YYYY-MM-DD or ISO 8601).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every effect of every operation.")] = False,
-    apply: Annotated[bool, typer.Option("--apply", help="Make the changes; without it, only show them.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="",
+        help="Show every effect of every operation.")] = False,
+    apply: Annotated[bool, typer.Option("--apply", metavar="",
+        help="Make the changes; without it, only show them.")] = False,
     db: Annotated[str | None, typer.Option("--db", metavar="PATH", help="The state database, when two exist.")] = None,
     codex_home: CodexHomeOpt = None,
     journal: JournalOpt = None,

@@ -24,17 +24,17 @@ from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.output import echo, emit, handles, stream_json, warn
 
 CodexHomeOpt = Annotated[
-    str | None, typer.Option("--codex-home", help="Codex home (default: $CODEX_HOME or ~/.codex).")
+    str | None, typer.Option("--codex-home", metavar="PATH", help="Codex home (default: $CODEX_HOME or ~/.codex).")
 ]
 JournalOpt = Annotated[
     str | None,
     typer.Option(
-        "--journal",
+        "--journal", metavar="PATH",
         help="Journal file (default: $CODEX_SESSIONS_JOURNAL, else <codex-home>/codex-sessions/journal.jsonl).",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-ApplyOpt = Annotated[bool, typer.Option("--apply", help="Make the changes; without it, only show them.")]
+JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON document on stdout.")]
+ApplyOpt = Annotated[bool, typer.Option("--apply", metavar="", help="Make the changes; without it, only show them.")]
 
 
 def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located, JournalIndex]:
@@ -49,12 +49,14 @@ def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located
 
 @handles("log")
 def log_cmd(
-    run: Annotated[str | None, typer.Option("--run", help="Only this run (id or prefix).")] = None,
-    op: Annotated[str | None, typer.Option("--op", help="Only this operation (id or prefix).")] = None,
+    run: Annotated[str | None, typer.Option("--run", metavar="ID", help="Only this run (id or prefix).")] = None,
+    op: Annotated[str | None, typer.Option("--op", metavar="ID", help="Only this operation (id or prefix).")] = None,
     target: Annotated[
-        str | None, typer.Option("--target", help="Only operations touching a path or row containing this text.")
+        str | None, typer.Option("--target", metavar="TEXT",
+            help="Only operations touching a path or row containing this text.")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many operations.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", metavar="N", min=1,
+        help="At most this many operations.")] = None,
     codex_home: CodexHomeOpt = None,
     journal: JournalOpt = None,
     json_: JsonOpt = False,
@@ -296,14 +298,17 @@ def _compensate(
          status="ok" if code == 0 else "partial", exit_code=code)
 
 
-ForceOpt = Annotated[bool, typer.Option("--force", help="Proceed over conflicts (what changed since is recorded).")]
+ForceOpt = Annotated[bool, typer.Option("--force", metavar="",
+    help="Proceed over conflicts (what changed since is recorded).")]
 CascadeOpt = Annotated[
-    bool, typer.Option("--cascade", help="Also undo later operations that touched the same targets, newest first.")
+    bool, typer.Option("--cascade", metavar="",
+        help="Also undo later operations that touched the same targets, newest first.")
 ]
-RefArg = Annotated[str, typer.Argument(metavar="ID", help="An operation or run id (or a unique prefix, any case).")]
+RefArg = Annotated[str, typer.Argument(metavar="ID", show_default=False,
+    help="An operation or run id (or a unique prefix, any case).")]
 RunRefArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="A run id (or a unique prefix, any case).")]
 RedoCascadeOpt = Annotated[
-    bool, typer.Option("--cascade", help="Also redo later undone operations that touched the same targets.")
+    bool, typer.Option("--cascade", metavar="", help="Also redo later undone operations that touched the same targets.")
 ]
 
 

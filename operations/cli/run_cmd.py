@@ -165,8 +165,9 @@ def _progress(json_: bool) -> Callable[[int, int], None] | None:
 
 @handles("run")
 def run_cmd(
-    operation: Annotated[Operation, typer.Argument(
-        metavar="OPERATION", help="What to repair: " + ", ".join(o.value for o in Operation) + ".")],
+    operation_name: Annotated[str, typer.Argument(
+        metavar="OPERATION", show_default=False,
+            help="What to repair: " + ", ".join(o.value for o in Operation) + ".")],
     thread: Annotated[list[str] | None, typer.Option(
         "--thread", metavar="ID", help="Only this thread (repeatable; a unique prefix will do).")] = None,
     provider: Annotated[str | None, typer.Option(
@@ -179,25 +180,30 @@ def run_cmd(
     until: Annotated[str | None, typer.Option(
         "--until", metavar="DATE", help="Only threads created before DATE (same format as --since).")] = None,
     to: Annotated[list[str] | None, typer.Option(
-        "--to", help="migrate-provider: the target provider (default: current); rewrite-cwd: the new prefix, "
+        "--to", metavar="VALUE",
+            help="migrate-provider: the target provider (default: current); rewrite-cwd: the new prefix, "
                      "paired with --from")] = None,
     source: Annotated[list[str] | None, typer.Option(
-        "--from", help="migrate-provider: only these providers; rewrite-cwd: the old prefix (repeatable, "
+        "--from", metavar="VALUE",
+            help="migrate-provider: only these providers; rewrite-cwd: the old prefix (repeatable, "
                        "paired with --to); relocate-home: the old home")] = None,
     map_file: Annotated[str | None, typer.Option(
-        "--map", help="rewrite-cwd: a file of FROM<TAB>TO (or FROM -> TO) pairs, one a line.")] = None,
+        "--map", metavar="FILE", help="rewrite-cwd: a file of FROM<TAB>TO (or FROM -> TO) pairs, one a line.")] = None,
     from_style: Annotated[str, typer.Option(
-        "--from-style", help="rewrite-cwd: posix, windows or wsl (windows and wsl also match /mnt/c/… "
+        "--from-style", metavar="STYLE", help="rewrite-cwd: posix, windows or wsl (windows and wsl also match /mnt/c/… "
                              "for C:\\…)")] = "posix",
     db_only: Annotated[bool, typer.Option(
-        "--db-only", help="migrate-provider: the row only (Codex reverts it).")] = False,
-    via_backfill: Annotated[bool, typer.Option("--via-backfill",
+        "--db-only", metavar="", help="migrate-provider: the row only (Codex reverts it).")] = False,
+    via_backfill: Annotated[bool, typer.Option("--via-backfill", metavar="",
                                                help="import-orphans: reset backfill_state instead.")] = False,
     force: Annotated[bool, typer.Option(
-        "--force", help="migrate-provider: allow a provider config.toml lacks.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every operation with every effect.")] = False,
-    apply: Annotated[bool, typer.Option("--apply", help="Execute the plan; without it, only show it.")] = False,
-    db: Annotated[str | None, typer.Option("--db", help="The state database, when two candidates exist.")] = None,
+        "--force", metavar="", help="migrate-provider: allow a provider config.toml lacks.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="",
+        help="List every operation with every effect.")] = False,
+    apply: Annotated[bool, typer.Option("--apply", metavar="",
+        help="Execute the plan; without it, only show it.")] = False,
+    db: Annotated[str | None, typer.Option("--db", metavar="PATH",
+        help="The state database, when two candidates exist.")] = None,
     codex_home: CodexHomeOpt = None,
     journal: JournalOpt = None,
     json_: JsonOpt = False,
@@ -222,6 +228,11 @@ def run_cmd(
 
       codex-sessions run forget-missing
     """
+    try:
+        operation = Operation(operation_name)
+    except ValueError:
+        raise UsageProblem(f"no operation {operation_name!r}; choose one of "
+                           + ", ".join(o.value for o in Operation)) from None
     home_path = resolve_codex_home(codex_home)
     home = discover(home_path, db)
     services = context.make_services()
@@ -321,7 +332,8 @@ def _mappings(sources: list[str] | None, targets: list[str] | None, map_file: st
 
 @handles("prune")
 def prune_cmd(
-    keep: Annotated[int, typer.Option("--keep", min=0, help="How many of the newest backups to keep.")] = 5,
+    keep: Annotated[int, typer.Option("--keep", metavar="N", min=0,
+        help="How many of the newest backups to keep.")] = 5,
     codex_home: CodexHomeOpt = None,
     journal: JournalOpt = None,
     json_: JsonOpt = False,
