@@ -7,6 +7,7 @@ effect is checked and applied against the real file system or database lives in
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -60,6 +61,94 @@ class LineRewrite:
 
     def describe(self) -> str:
         return f"rewrite line {self.line} of {self.path}"
+
+    def as_splice(self) -> LineSplice:
+        """What the journal stores (format 2): the changed bytes and digests, not the whole line."""
+        at, old, new = splice_of(self.before, self.after)
+        return LineSplice(self.path, self.line, at, old, new, sha256_hex(self.before), sha256_hex(self.after),
+                          self.file_sha256_before, self.file_sha256_after, json_changes(self.before, self.after))
+
+
+@dataclass(frozen=True)
+class LineSplice:
+    """A line rewrite as format 2 records it: at byte `at` of line `line`, `old` became `new`;
+    the whole line's digest before and after (and the file's) guard compare-and-swap. The
+    whole line is rebuilt from the file when the splice is checked or applied
+    (`resolve`), byte for byte. `fields` names the JSON values that changed, for people."""
+
+    path: str
+    line: int
+    at: int
+    old: bytes
+    new: bytes
+    line_sha256_before: str
+    line_sha256_after: str
+    file_sha256_before: str | None = None
+    file_sha256_after: str | None = None
+    fields: tuple[tuple[str, Any, Any], ...] = ()
+    kind: str = "line_splice"
+
+    def targets(self) -> tuple[str, ...]:
+        return (f"file:{self.path}",)
+
+    def describe(self) -> str:
+        return f"rewrite line {self.line} of {self.path}"
+
+    def resolve(self, current: bytes) -> LineRewrite | None:
+        """The whole-line rewrite this splice means, given the line as it is now (at its
+        before or its after value), or None when the line holds neither."""
+        digest = sha256_hex(current)
+        if digest == self.line_sha256_before and current[self.at:self.at + len(self.old)] == self.old:
+            after = current[:self.at] + self.new + current[self.at + len(self.old):]
+            if sha256_hex(after) == self.line_sha256_after:
+                return LineRewrite(self.path, self.line, current, after, self.file_sha256_before,
+                                   self.file_sha256_after)
+        if digest == self.line_sha256_after and current[self.at:self.at + len(self.new)] == self.new:
+            before = current[:self.at] + self.old + current[self.at + len(self.new):]
+            if sha256_hex(before) == self.line_sha256_before:
+                return LineRewrite(self.path, self.line, before, current, self.file_sha256_before,
+                                   self.file_sha256_after)
+        return None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def splice_of(before: bytes, after: bytes) -> tuple[int, bytes, bytes]:
+    """(offset, old, new): the smallest middle that differs, the common head and tail kept."""
+    limit = min(len(before), len(after))
+    head = 0
+    while head < limit and before[head] == after[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    return head, before[head:len(before) - tail], after[head:len(after) - tail]
+
+
+def json_changes(before: bytes, after: bytes, limit: int = 8) -> tuple[tuple[str, Any, Any], ...]:
+    """The dotted paths whose JSON values differ between two lines (when both parse), for display."""
+    try:
+        a, b = orjson.loads(before), orjson.loads(after)
+    except orjson.JSONDecodeError:
+        return ()
+    found: list[tuple[str, Any, Any]] = []
+
+    def walk(x: Any, y: Any, path: str) -> None:
+        if len(found) >= limit:
+            return
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in list(x) + [k for k in y if k not in x]:
+                walk(x.get(k, _ABSENT), y.get(k, _ABSENT), f"{path}.{k}" if path else str(k))
+        elif x != y:
+            found.append((path, None if x is _ABSENT else x, None if y is _ABSENT else y))
+
+    walk(a, b, "")
+    return tuple(found)
+
+
+_ABSENT: Any = object()
 
 
 @dataclass(frozen=True)
@@ -115,7 +204,7 @@ class RowDelete:
         return f"delete from {self.table} {_key_text(self.key)} in {self.db}"
 
 
-Effect = FileMove | LineRewrite | RowUpdate | RowInsert | RowDelete
+Effect = FileMove | LineRewrite | LineSplice | RowUpdate | RowInsert | RowDelete
 SqlEffect = RowUpdate | RowInsert | RowDelete
 
 
@@ -142,6 +231,10 @@ def invert(effect: Effect) -> Effect:
             effect.file_sha256_after,
             effect.file_sha256_before,
         )
+    if isinstance(effect, LineSplice):
+        return LineSplice(effect.path, effect.line, effect.at, effect.new, effect.old, effect.line_sha256_after,
+                          effect.line_sha256_before, effect.file_sha256_after, effect.file_sha256_before,
+                          tuple((f, new, old) for f, old, new in effect.fields))
     if isinstance(effect, RowUpdate):
         return replace(effect, before=effect.after, after=effect.before)
     if isinstance(effect, RowInsert):
@@ -171,15 +264,23 @@ def effect_to_json(effect: Effect) -> dict[str, Any]:
             out["after_mtime_ns"] = effect.after_mtime_ns
         return out
     if isinstance(effect, LineRewrite):
-        return {
+        return effect_to_json(effect.as_splice())  # format 2 never stores whole lines
+    if isinstance(effect, LineSplice):
+        out = {
             "kind": effect.kind,
             "path": effect.path,
             "line": effect.line,
-            "before": bytes_to_json(effect.before),
-            "after": bytes_to_json(effect.after),
+            "at": effect.at,
+            "old": bytes_to_json(effect.old),
+            "new": bytes_to_json(effect.new),
+            "line_sha256_before": effect.line_sha256_before,
+            "line_sha256_after": effect.line_sha256_after,
             "file_sha256_before": effect.file_sha256_before,
             "file_sha256_after": effect.file_sha256_after,
         }
+        if effect.fields:
+            out["fields"] = [{"path": f, "before": a, "after": b} for f, a, b in effect.fields]
+        return out
     if isinstance(effect, RowUpdate):
         return {
             "kind": effect.kind,
@@ -218,6 +319,13 @@ def effect_from_json(data: dict[str, Any]) -> Effect:
             data.get("file_sha256_before"),
             data.get("file_sha256_after"),
         )
+    if kind == "line_splice":
+        return LineSplice(
+            data["path"], int(data["line"]), int(data["at"]), bytes_from_json(data["old"]),
+            bytes_from_json(data["new"]), data["line_sha256_before"], data["line_sha256_after"],
+            data.get("file_sha256_before"), data.get("file_sha256_after"),
+            tuple((f["path"], f.get("before"), f.get("after")) for f in data.get("fields", [])),
+        )
     if kind == "row_update":
         return RowUpdate(
             data["db"],
@@ -236,6 +344,6 @@ def effect_paths(effect: Effect) -> tuple[str, ...]:
     """Every file-system path an effect writes (database files included)."""
     if isinstance(effect, FileMove):
         return (effect.src, effect.dst)
-    if isinstance(effect, LineRewrite):
+    if isinstance(effect, LineRewrite | LineSplice):
         return (effect.path,)
     return (effect.db,)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from journal.effects import FileMove, LineRewrite, effect_from_json
+from journal.effects import FileMove, LineRewrite, LineSplice, effect_from_json
 from journal.runner import StepHook, group_steps
 from journal.scan import Pending, read_record_at, scan
 from journal.store import JournalWriter
@@ -117,7 +117,7 @@ def _remove_stale_temps(path: str, op_id: str) -> None:
     intent = read_record_at(path, pending.offset)
     for data in intent.get("effects", []):
         effect = effect_from_json(data)
-        if isinstance(effect, LineRewrite):
+        if isinstance(effect, LineRewrite | LineSplice):
             temp = stale_temp_for(effect.path)
             if os.path.exists(temp):
                 os.unlink(temp)

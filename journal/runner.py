@@ -14,7 +14,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from journal.effects import Effect, FileMove, LineRewrite, SqlEffect, effect_paths, effect_to_json, invert
+from journal.effects import (
+    Effect,
+    FileMove,
+    LineRewrite,
+    LineSplice,
+    RowDelete,
+    RowInsert,
+    RowUpdate,
+    SqlEffect,
+    effect_paths,
+    effect_to_json,
+    invert,
+)
 from journal.errors import OutsideAllowedRoots, ToolError
 from journal.store import JournalWriter, who
 from journal.targets import (
@@ -24,6 +36,7 @@ from journal.targets import (
     apply_line_rewrites,
     apply_move,
     apply_sql,
+    materialize,
     probe,
 )
 
@@ -271,10 +284,14 @@ class Step:
             assert isinstance(move, FileMove)
             apply_move(move, hook, io)
         elif self.kind == "lines":
-            edits = [e for e in self.effects if isinstance(e, LineRewrite)]
-            apply_line_rewrites(edits[0].path, edits, io)
+            edits = [materialize(e) for e in self.effects]
+            unresolved = [e for e in edits if not isinstance(e, LineRewrite)]
+            if unresolved:
+                raise CasFailed(f"{unresolved[0].describe()}: the line holds neither the before nor the after value")
+            rewrites = [e for e in edits if isinstance(e, LineRewrite)]
+            apply_line_rewrites(rewrites[0].path, rewrites, io)
         else:
-            sql = [e for e in self.effects if not isinstance(e, FileMove | LineRewrite)]
+            sql = [e for e in self.effects if isinstance(e, RowUpdate | RowInsert | RowDelete)]
             apply_sql(sql[0].db, sql, io)
 
     def inverse(self) -> Step:
@@ -290,7 +307,7 @@ def group_steps(effects: Sequence[Effect]) -> list[Step]:
         if isinstance(effect, FileMove):
             order.append(index)
             continue
-        key = ("lines", effect.path) if isinstance(effect, LineRewrite) else ("sql", _db_key(effect))
+        key = ("lines", effect.path) if isinstance(effect, LineRewrite | LineSplice) else ("sql", _db_key(effect))
         if key not in groups:
             groups[key] = []
             order.append(key)

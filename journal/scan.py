@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from journal import FORMAT_VERSION
+from journal import READABLE_VERSIONS
 from journal.codec import decode_line, line_hash
 
 
@@ -104,7 +104,7 @@ def scan(path: str) -> ScanResult:
 
 def _check_record(result: ScanResult, raw: RawLine, record: dict[str, Any], expected_prev: str | None) -> None:
     seq = record.get("seq")
-    if record.get("v") != FORMAT_VERSION:
+    if record.get("v") not in READABLE_VERSIONS:
         result.problems.append(Problem(raw.number, raw.offset, "bad_version", f"format version {record.get('v')!r}"))
     if raw.number == 1:
         if record.get("kind") != "genesis" or seq != 0:

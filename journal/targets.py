@@ -21,6 +21,7 @@ from journal.effects import (
     Effect,
     FileMove,
     LineRewrite,
+    LineSplice,
     RowDelete,
     RowInsert,
     RowUpdate,
@@ -167,11 +168,29 @@ def _values_match(current: dict[str, Any], expected: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- probes
 
 
+def materialize(effect: Effect) -> Effect:
+    """A format-2 splice as the whole-line rewrite it means, given its line as it is now;
+    unchanged when the line holds neither value (or the effect is not a splice)."""
+    if not isinstance(effect, LineSplice) or not os.path.exists(effect.path):
+        return effect
+    current = read_line(effect.path, effect.line)
+    if current is None:
+        return effect
+    return effect.resolve(current) or effect
+
+
 def probe(effect: Effect, io: IOContext | None = None) -> Probe:
     if isinstance(effect, FileMove):
         return _probe_move(effect)
+    effect = materialize(effect)
+    if isinstance(effect, LineSplice):
+        exists = os.path.exists(effect.path)
+        return Probe("other", f"line {effect.line} of {effect.path} holds neither the before nor the after value"
+                     if exists else f"{effect.path} does not exist", blocking=True)
     if isinstance(effect, LineRewrite):
         return _probe_line(effect)
+    if isinstance(effect, FileMove):  # a splice never materializes into a move; this keeps the types exact
+        return _probe_move(effect)
     conn: sqlite3.Connection | None = None
     try:
         conn = io.conn(effect.db) if io is not None else connect_ro(effect.db)
@@ -258,7 +277,7 @@ def rebased_inverse(effect: Effect, seen: Probe) -> Effect:
     So the undo's own intent records true `before` values, and a later redo can check
     against them.
     """
-    inverse = invert(effect)
+    inverse = invert(materialize(effect))
     obs = seen.observed
     if isinstance(inverse, FileMove) and obs.get("sha256") and obs["sha256"] != inverse.sha256:
         return FileMove(inverse.src, inverse.dst, obs["sha256"], obs["size"], obs["mtime_ns"], None)

@@ -31,7 +31,7 @@ def test_first_run_creates_private_journal_with_genesis_and_chain(world: World) 
     for previous, record in zip(lines[:-2], records[1:], strict=True):
         assert record["prev"] == line_hash(previous)
     assert {r["ts"] for r in records} == {"2026-11-24T09:30:00.000Z"}
-    assert all(r["v"] == 1 for r in records)
+    assert all(r["v"] == 2 for r in records)
     assert records[2]["effects"][0] == {
         "kind": "row_update", "db": str(world.db), "table": "items", "key": {"id": "a"},
         "before": {"name": "alpha"}, "after": {"name": "ALPHA"},
@@ -71,3 +71,22 @@ def test_appending_continues_the_chain_across_runs(world: World) -> None:
     assert sum(1 for r in records if r["kind"] == "genesis") == 1
     for previous, record in zip(lines, records[1:], strict=False):
         assert record["prev"] == line_hash(previous)
+
+
+def test_format_2_stores_the_change_inside_a_line_and_rebuilds_the_line_byte_for_byte() -> None:
+    from journal.effects import LineRewrite, LineSplice, effect_from_json, effect_to_json, invert
+
+    before = b'{"type":"session_meta","payload":{"id":"x","model_provider":"mockA","base_instructions":"' + (
+        b"long text " * 2000) + b'"}}'
+    after = before.replace(b'"model_provider":"mockA"', b'"model_provider":"mockC"')
+    rewrite = LineRewrite("/h/r.jsonl", 1, before, after, "f" * 64, "e" * 64)
+    data = effect_to_json(rewrite)
+    assert data["kind"] == "line_splice" and len(orjson.dumps(data)) < 700  # not the 20 KB line
+    assert data["fields"] == [{"path": "payload.model_provider", "before": "mockA", "after": "mockC"}]
+    splice = effect_from_json(orjson.loads(orjson.dumps(data)))
+    assert isinstance(splice, LineSplice)
+    assert splice.resolve(before) == rewrite and splice.resolve(after) == rewrite
+    assert splice.resolve(before.replace(b"long", b"LONG", 1)) is None  # neither value: never guessed
+    back = invert(splice)
+    assert isinstance(back, LineSplice) and back.resolve(after) == LineRewrite(
+        "/h/r.jsonl", 1, after, before, "e" * 64, "f" * 64)

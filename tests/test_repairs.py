@@ -50,8 +50,8 @@ def test_migrate_provider(tmp_path: Path, version: str) -> None:
     assert {op["subject"] for op in plan["operations"]} == moving
     for op in plan["operations"]:
         kinds = [e["kind"] for e in op["effects"]]
-        assert kinds[0] == "line_rewrite" and kinds[-1] == "row_update"
-        lines = {e["line"] for e in op["effects"] if e["kind"] == "line_rewrite"}
+        assert kinds[0] == "line_splice" and kinds[-1] == "row_update"
+        lines = {e["line"] for e in op["effects"] if e["kind"] == "line_splice"}
         paginated = version in ("0.169.0", "0.171.0")
         assert lines == ({1, 5} if paginated else {1})  # 0.169 and later also have thread_settings_applied
         if paginated:

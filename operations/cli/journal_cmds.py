@@ -6,6 +6,7 @@ import sys
 from dataclasses import asdict
 from typing import Annotated, Any
 
+import orjson
 import typer
 
 from journal.codec import bytes_to_json
@@ -106,9 +107,16 @@ def _render_effect(view: dict[str, Any]) -> list[str]:
     if kind == "file_move":
         return [f"    move {view['src']}", f"      -> {view['dst']}",
                 f"      sha256 {view['sha256'][:16]}…  {view['size']} bytes  {now}"]
-    if kind == "line_rewrite":
+    if kind == "line_rewrite":  # format 1: whole lines
         return [f"    line {view['line']} of {view['path']}  {now}",
                 f"      - {_short(view['before'])}", f"      + {_short(view['after'])}"]
+    if kind == "line_splice":  # format 2: what changed inside the line
+        lines = [f"    line {view['line']} of {view['path']}  {now}"]
+        lines += [f"      {f['path']}: {_json_text(f['before'])} -> {_json_text(f['after'])}"
+                  for f in view.get("fields", [])]
+        if not view.get("fields"):
+            lines.append(f"      at byte {view['at']}: {_short(str(view['old']))} -> {_short(str(view['new']))}")
+        return lines
     if kind == "row_update":
         lines = [f"    update {view['table']} {view['key']} in {view['db']}  {now}"]
         for col in sorted(view["after"]):
@@ -117,6 +125,10 @@ def _render_effect(view: dict[str, Any]) -> list[str]:
     verb = "insert into" if kind == "row_insert" else "delete from"
     return [f"    {verb} {view['table']} {view['key']} in {view['db']}  {now}",
             f"      row: {_short(str(view['row']))}"]
+
+
+def _json_text(value: Any) -> str:
+    return _short(orjson.dumps(value).decode(), 80)
 
 
 def _short(value: Any, width: int = 160) -> str:
@@ -195,7 +207,7 @@ def _render_plan(plan: CompensationPlan) -> None:
     for src, op in zip(plan.sources, plan.ops, strict=True):
         echo(f"  {op.label}  (of {src})")
         for effect in op.effects:
-            for line in _render_effect({**effect_to_json(effect), "now": "-"})[:3]:
+            for line in _render_effect({**effect_to_json(effect), "now": "-"}):
                 echo(line.replace("  [target now: -]", ""))
     for op_id, state in plan.not_in_effect:
         echo(f"  left as it is: {op_id} is {state}")

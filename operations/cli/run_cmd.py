@@ -9,9 +9,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 
-from journal.effects import Effect, FileMove, LineRewrite, RowDelete, RowInsert, RowUpdate, effect_to_json
+from journal.effects import (
+    Effect,
+    FileMove,
+    LineRewrite,
+    RowDelete,
+    RowInsert,
+    RowUpdate,
+    effect_to_json,
+    json_changes,
+)
 from journal.errors import NotFound, UsageProblem
 from operations.audit import AuditReport, run_audit
 from operations.cli import context
@@ -81,6 +91,10 @@ def _render_effect(effect: Effect) -> str:
         touch = "" if effect.after_mtime_ns is None else " (mtime touched, as Codex does)"
         return f"move {effect.src}\n        -> {effect.dst}{touch}"
     if isinstance(effect, LineRewrite):
+        changes = json_changes(effect.before, effect.after)
+        if changes:
+            return f"line {effect.line} of {effect.path}: " + "; ".join(
+                f"{path}: {orjson.dumps(old).decode()} -> {orjson.dumps(new).decode()}" for path, old, new in changes)
         return f"line {effect.line} of {effect.path}: {_line_change(effect)}"
     data = effect_to_json(effect)
     if data["kind"] == "row_update":
