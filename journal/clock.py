@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -62,12 +63,23 @@ class IdSource:
             return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-class Services:
-    """The clock and id source one invocation shares."""
+@dataclass(frozen=True)
+class ToolInfo:
+    """Who writes the journal: the application passes its own name and version in, so the
+    engine names no tool of its own."""
 
-    def __init__(self, clock: Clock | None = None, ids: IdSource | None = None) -> None:
+    name: str = "journal"
+    version: str = "0"
+
+
+class Services:
+    """The clock, the id source and the writing tool's identity one invocation shares."""
+
+    def __init__(self, clock: Clock | None = None, ids: IdSource | None = None,
+                 tool: ToolInfo | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
         self.ids: IdSource = ids or IdSource(self.clock)
+        self.tool: ToolInfo = tool or ToolInfo()
 
     def timestamp(self) -> str:
         return format_ts(self.clock.now())

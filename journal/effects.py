@@ -7,6 +7,7 @@ effect is checked and applied against the real file system or database lives in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
@@ -62,6 +63,11 @@ class LineRewrite:
     def describe(self) -> str:
         return f"rewrite line {self.line} of {self.path}"
 
+    @functools.cached_property
+    def splice(self) -> LineSplice:
+        """Computed once per rewrite: plans, intents and outputs all encode it."""
+        return self.as_splice()
+
     def as_splice(self) -> LineSplice:
         """What the journal stores (format 2): the changed bytes and digests, not the whole line."""
         at, old, new = splice_of(self.before, self.after)
@@ -116,14 +122,26 @@ def sha256_hex(data: bytes) -> str:
 
 
 def splice_of(before: bytes, after: bytes) -> tuple[int, bytes, bytes]:
-    """(offset, old, new): the smallest middle that differs, the common head and tail kept."""
+    """(offset, old, new): the smallest middle that differs, the common head and tail kept.
+
+    Binary searches over slice comparisons (memcmp in C): lines are ~21 KB in real rollouts."""
     limit = min(len(before), len(after))
-    head = 0
-    while head < limit and before[head] == after[head]:
-        head += 1
-    tail = 0
-    while tail < limit - head and before[-1 - tail] == after[-1 - tail]:
-        tail += 1
+    low, high = 0, limit  # the common head is at least low and at most high bytes long
+    while low < high:
+        mid = (low + high + 1) // 2
+        if before[:mid] == after[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    head = low
+    low, high = 0, limit - head
+    while low < high:
+        mid = (low + high + 1) // 2
+        if before[len(before) - mid:] == after[len(after) - mid:]:
+            low = mid
+        else:
+            high = mid - 1
+    tail = low
     return head, before[head:len(before) - tail], after[head:len(after) - tail]
 
 
@@ -264,7 +282,7 @@ def effect_to_json(effect: Effect) -> dict[str, Any]:
             out["after_mtime_ns"] = effect.after_mtime_ns
         return out
     if isinstance(effect, LineRewrite):
-        return effect_to_json(effect.as_splice())  # format 2 never stores whole lines
+        return effect_to_json(effect.splice)  # format 2 never stores whole lines
     if isinstance(effect, LineSplice):
         out = {
             "kind": effect.kind,

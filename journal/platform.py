@@ -122,7 +122,7 @@ def with_retry(action: Callable[[], T], path: str, what: str, *, seconds: float 
             if not busy(exc):
                 raise
             if time.monotonic() >= deadline:
-                raise FileBusy(f"cannot {what} {path}: another program (Codex?) keeps it open ({exc}); "
+                raise FileBusy(f"cannot {what} {path}: another program keeps it open ({exc}); "
                                "close it and try again", details={"path": path}) from None
             sleep(delay)
             delay = min(delay * 2, 0.5)

@@ -41,7 +41,6 @@ from journal.targets import (
 )
 
 StepHook = Callable[[str], None]
-TOOL_VERSION = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -154,7 +153,7 @@ def execute_phased_run(
     run_id = ids.new_id()
     writer.append(
         {"kind": "run_begin", "run": run_id, "command": command, "argv": list(argv),
-         "tool": TOOL_VERSION, **who(), "links": links or {}, "meta": meta or {}}
+         "tool": writer.services.tool.version, **who(), "links": links or {}, "meta": meta or {}}
     )
     writer.sync()
     step("run_begin")
@@ -258,7 +257,7 @@ def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOCo
         except Exception as undo_exc:
             raise RollbackFailed(
                 f"operation {op.label!r} failed ({exc}) and could not be rolled back ({undo_exc}); "
-                "run `codex-sessions recover`"
+                "run `recover`"
             ) from undo_exc
         note = " (rolled back)" if done else ""
         if status == "skipped":

@@ -21,8 +21,6 @@ from journal.errors import JournalCorrupt, LockHeld, PendingRecovery
 from journal.platform import current_user, fsync_dir, fsync_journal, try_lock_exclusive, unlock
 from journal.scan import ScanResult, TornTail, scan
 
-JOURNAL_ENV = "CODEX_SESSIONS_JOURNAL"
-
 
 def lock_path(journal_path: str) -> str:
     return journal_path + ".lock"
@@ -83,7 +81,7 @@ class JournalWriter:
                 ids = ", ".join(sorted(result.pending)[:5])
                 raise PendingRecovery(
                     f"{len(result.pending)} operation(s) were left pending by an interrupted run ({ids}); "
-                    "run `codex-sessions recover` first",
+                    f"run `{self.services.tool.name} recover` first",
                     details={"pending": sorted(result.pending)},
                 )
         except BaseException:
@@ -102,8 +100,8 @@ class JournalWriter:
             os.close(fd)
             holder = read_lock_holder(self.path)
             raise LockHeld(
-                f"another codex-sessions run is writing this journal{holder}: it holds {lock_path(self.path)}. "
-                "Wait for it to finish, then try again",
+                f"another {self.services.tool.name} run is writing this journal{holder}: it holds "
+                f"{lock_path(self.path)}. Wait for it to finish, then try again",
                 details={"lock": lock_path(self.path)},
             ) from None
         self._lock_fd = fd
@@ -117,7 +115,7 @@ class JournalWriter:
     def _write_genesis(self) -> None:
         self.seq = -1
         self.last_hash = None
-        self.append({"kind": "genesis", "journal_id": self.services.ids.new_id(), "tool": "codex-sessions"})
+        self.append({"kind": "genesis", "journal_id": self.services.ids.new_id(), "tool": self.services.tool.name})
         self.sync()
 
     def _set_aside(self, torn: TornTail) -> None:

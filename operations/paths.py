@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from journal.errors import UsageProblem
-from journal.store import JOURNAL_ENV
 from operations.pathrules import is_windows_spelling, key
 
+JOURNAL_ENV = "CODEX_SESSIONS_JOURNAL"
 STATE_DB_NAMES = ("state_5.sqlite", "state_4.sqlite", "state_2.sqlite", "state.sqlite")
 CURRENT_STATE_DB = "state_5.sqlite"
 

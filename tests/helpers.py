@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from typer.testing import CliRunner
 
-from journal.clock import IdSource, Services
+from journal.clock import IdSource, Services, ToolInfo
 from journal.effects import FileMove, LineRewrite, RowDelete, RowInsert, RowUpdate
 from journal.runner import PlannedOp, RunResult, execute_run
 from journal.store import JournalWriter
@@ -49,7 +49,8 @@ def real_time_clock() -> TickingClock:
 def fixed_services(seed: int | None = None, clock: TickingClock | None = None) -> Services:
     clock = clock or TickingClock()
     rng = random.Random(next(_seeds) if seed is None else seed)
-    return Services(clock, IdSource(clock, lambda n: bytes(rng.getrandbits(8) for _ in range(n))))
+    return Services(clock, IdSource(clock, lambda n: bytes(rng.getrandbits(8) for _ in range(n))),
+                    ToolInfo("codex-sessions", "test"))
 
 
 def real_time_services(seed: int | None = None) -> Services:

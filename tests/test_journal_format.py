@@ -90,3 +90,18 @@ def test_format_2_stores_the_change_inside_a_line_and_rebuilds_the_line_byte_for
     back = invert(splice)
     assert isinstance(back, LineSplice) and back.resolve(after) == LineRewrite(
         "/h/r.jsonl", 1, after, before, "e" * 64, "f" * 64)
+
+
+def test_a_splice_is_the_smallest_middle_that_differs() -> None:
+    import os
+    import random
+
+    from journal.effects import splice_of
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        a = bytes(rng.choice(b"ab") for _ in range(rng.randint(0, 40)))
+        b = bytes(rng.choice(b"ab") for _ in range(rng.randint(0, 40)))
+        at, old, new = splice_of(a, b)
+        assert a[:at] + old + a[at + len(old):] == a and a[:at] + new + a[at + len(old):] == b
+        assert at == len(os.path.commonprefix([a, b]))

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from journal.store import JOURNAL_ENV
 from operations.cli import audit_cmd, fix_cmd, journal_cmds, run_cmd
+from operations.paths import JOURNAL_ENV
 
 EXIT_CODES = ("Exit codes: 0 success; 1 error (e.g. a database SQLite cannot read); 2 usage (bad arguments, an "
               "unknown id, no such home or journal); 3 refused by a safety check (Codex running, a conflict, a "

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from journal.clock import Services
+from journal.clock import Services, ToolInfo
 from journal.effects import Effect, RowDelete, RowInsert, RowUpdate
 from journal.errors import Refused
 from journal.store import JournalWriter
@@ -23,8 +23,20 @@ from operations.paths import (
 from operations.safety import refuse_unless_safe
 from operations.shapes import unknown_shapes
 
+
+def tool_services() -> Services:
+    """The system clock and ids, and this tool's name and version for the journal."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tool_version = version("codex-sessions")
+    except PackageNotFoundError:
+        tool_version = "unknown"
+    return Services(tool=ToolInfo("codex-sessions", tool_version))
+
+
 # Tests replace this to control the clock and the id source.
-make_services: Callable[[], Services] = Services
+make_services: Callable[[], Services] = tool_services
 
 
 @dataclass(frozen=True)
