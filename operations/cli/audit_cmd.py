@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,22 +14,11 @@ from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, next_steps, r
 from operations.cli import context
 from operations.cli.exit_codes import CHECK_FAILED, OK
 from operations.cli.journal_cmds import CodexHomeOpt, JsonOpt
-from operations.cli.output import echo, emit, handles, to_json_bytes, warn
+from operations.cli.output import echo, emit, handles, scan_progress, to_json_bytes, warn
 from operations.home import discover
 from operations.paths import resolve_codex_home
 from operations.redact import redact
 from operations.threads import full_row
-
-
-def _progress(json_: bool) -> Any:
-    if json_ or not sys.stderr.isatty():
-        return None
-
-    def show(n: int) -> None:
-        sys.stderr.write(f"\rscanning rollouts: {n}")
-        sys.stderr.flush()
-
-    return show
 
 
 def report_data(report: AuditReport) -> dict[str, Any]:
@@ -187,8 +175,8 @@ def audit_cmd(
     home = discover(resolve_codex_home(codex_home), db)
     services = context.make_services()
     report = run_audit(home, now=services.clock.now(), picker_cwd=os.path.abspath(cwd) if cwd else None,
-                       max_samples=max_samples, progress=_progress(json_))
-    if _progress(json_):
+                       max_samples=max_samples, progress=scan_progress(json_))
+    if scan_progress(json_):
         warn("")
     if explain:
         _explain(report, explain, report.state_db, json_)

@@ -12,7 +12,7 @@ from operations.audit import run_audit
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
-from operations.cli.output import echo, emit, handles, warn
+from operations.cli.output import echo, emit, handles, scan_progress, warn
 from operations.cli.run_cmd import (
     _date,
     _mappings,
@@ -20,7 +20,6 @@ from operations.cli.run_cmd import (
     _render_effect,
     _require_known_threads,
     plan_data,
-    scan_progress,
 )
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal

@@ -101,3 +101,15 @@ def handles(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return inner
 
     return wrap
+
+
+def scan_progress(json_: bool) -> Callable[[int], None] | None:
+    """Progress on stderr while the home's rollouts are read (a terminal only; never in --json)."""
+    if json_ or not sys.stderr.isatty():
+        return None
+
+    def show(n: int) -> None:
+        sys.stderr.write(f"\rreading rollouts: {n}")
+        sys.stderr.flush()
+
+    return show

@@ -27,7 +27,7 @@ from operations.audit import AuditReport, run_audit
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
-from operations.cli.output import echo, emit, handles
+from operations.cli.output import echo, emit, handles, scan_progress
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
@@ -152,18 +152,6 @@ def _render_plan(plan: Plan, closing: str, verbose: bool = False) -> None:
     if len(refused) < len(plan.refused):
         echo(f"… and {len(plan.refused) - len(refused)} more left alone (--verbose)")
     echo(closing)
-
-
-def scan_progress(json_: bool) -> Callable[[int], None] | None:
-    """Progress on stderr while the home is read (a terminal only; never in --json)."""
-    if json_ or not sys.stderr.isatty():
-        return None
-
-    def show(n: int) -> None:
-        sys.stderr.write(f"\rreading rollouts: {n}")
-        sys.stderr.flush()
-
-    return show
 
 
 def _progress(json_: bool) -> Callable[[int, int], None] | None:
