@@ -338,10 +338,6 @@ def held_writer_locks(codex_home: Path, probe: LockProbe | None = None) -> list[
     return held
 
 
-def lock_is_held(path: Path) -> bool:
-    return PROBE.writer_lock_held(path)
-
-
 def database_is_locked(db: Path, timeout_s: float = 0.5) -> bool:
     """True when BEGIN IMMEDIATE cannot get the write lock (another writer holds it)."""
     if not db.exists():
@@ -355,10 +351,6 @@ def database_is_locked(db: Path, timeout_s: float = 0.5) -> bool:
         return "locked" in str(exc) or "busy" in str(exc)
     finally:
         conn.close()
-
-
-def database_user_pid(db: Path) -> int | None:
-    return PROBE.database_user(db)
 
 
 def check_running(codex_home: Path, databases: list[Path], *, try_write_lock: bool = True,
