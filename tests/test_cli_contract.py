@@ -14,7 +14,8 @@ ENVELOPE = {"schema_version", "command", "status", "exit_code", "data", "errors"
 
 def test_every_command_has_json_and_help() -> None:
     group = typer.main.get_group(app)
-    assert set(group.commands) == {"audit", "fix", "run", "prune", "log", "show", "undo", "redo", "replay", "verify",
+    assert set(group.commands) == {"audit", "fix", "run", "prune", "export", "import", "merge",
+                                   "log", "show", "undo", "redo", "replay", "verify",
                                    "recover"}
     for name, command in group.commands.items():
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from operations.cli import audit_cmd, fix_cmd, journal_cmds, run_cmd
+from operations.cli import audit_cmd, fix_cmd, journal_cmds, run_cmd, transfer_cmd
 from operations.paths import JOURNAL_ENV
 
 EXIT_CODES = ("Exit codes: 0 success; 1 error (e.g. a database SQLite cannot read); 2 usage (bad arguments, an "
@@ -66,6 +66,9 @@ app.command("audit")(audit_cmd.audit_cmd)
 app.command("fix")(fix_cmd.fix_cmd)
 app.command("run")(run_cmd.run_cmd)
 app.command("prune")(run_cmd.prune_cmd)
+app.command("export")(transfer_cmd.export_cmd)
+app.command("import")(transfer_cmd.import_cmd)
+app.command("merge")(transfer_cmd.merge_cmd)
 app.command("log")(journal_cmds.log_cmd)
 app.command("show")(journal_cmds.show_cmd)
 app.command("undo")(journal_cmds.undo_cmd)

@@ -27,7 +27,7 @@ from operations.rollouts import Rollout
 class FileEdit:
     """The new bytes of some lines of one rollout, and how each edit moves later bytes."""
 
-    rollout: Rollout
+    rollout: Rollout | None
     data: bytes
     lines: list[bytes]
     starts: list[int]
@@ -36,7 +36,11 @@ class FileEdit:
     @classmethod
     def read(cls, rollout: Rollout) -> FileEdit:
         with open(rollout.path, "rb") as handle:
-            data = handle.read()
+            return cls.of(handle.read(), rollout)
+
+    @classmethod
+    def of(cls, data: bytes, rollout: Rollout | None = None) -> FileEdit:
+        """An edit of these bytes (a file in a bundle has no path in this home yet)."""
         lines = data.split(b"\n")
         starts, at = [], 0
         for line in lines:
@@ -56,7 +60,10 @@ class FileEdit:
         return moved
 
     def effects(self) -> tuple[LineRewrite, ...]:
-        return plan_line_rewrites(self.rollout.path, self.new_lines, self.data) if self.new_lines else ()
+        if not self.new_lines:
+            return ()
+        assert self.rollout is not None, "an edit of bytes alone has no file to rewrite"
+        return plan_line_rewrites(self.rollout.path, self.new_lines, self.data)
 
 
 def set_path(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], None]:

@@ -1,0 +1,191 @@
+"""`export`, `import`, `merge`: move threads between homes and machines, checked before anything
+is written, each imported thread one journaled operation."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from operations.audit import run_audit
+from operations.bundle import Bundle, collect, read, write
+from operations.cli import context
+from operations.cli.exit_codes import OK, REFUSED
+from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
+from operations.cli.output import echo, emit, handles, scan_progress
+from operations.cli.run_cmd import _date, _mappings, _progress, _render_plan, _require_known_threads, plan_data
+from operations.home import discover
+from operations.paths import resolve_codex_home, resolve_journal
+from operations.repair.common import RepairContext, ThreadFilter
+from operations.repair.execute import apply_phases, preflight, refuse_unwritable
+from operations.repair.importing import ImportOptions, plan_import, staging_folder, write_staging
+from operations.safety import refuse_unless_safe
+
+ThreadOpt = Annotated[list[str] | None, typer.Option("--thread", metavar="ID", help="Only this thread (repeatable).")]
+ProviderOpt = Annotated[str | None, typer.Option("--provider", metavar="P", help="Only threads of provider P.")]
+CwdOpt = Annotated[str | None, typer.Option("--cwd", metavar="DIR", help="Only threads in DIR or below.")]
+SinceOpt = Annotated[str | None, typer.Option(
+    "--since", metavar="DATE", help="Only threads created at or after DATE (YYYY-MM-DD or ISO 8601).")]
+UntilOpt = Annotated[str | None, typer.Option(
+    "--until", metavar="DATE", help="Only threads created before DATE (YYYY-MM-DD or ISO 8601).")]
+ToProviderOpt = Annotated[str | None, typer.Option(
+    "--to-provider", metavar="P", help="Give the threads this provider here (as migrate-provider does).")]
+MapOpt = Annotated[str | None, typer.Option(
+    "--map", metavar="FILE", help="Rewrite folders: FROM<TAB>TO (or FROM -> TO) pairs, one a line.")]
+StyleOpt = Annotated[str, typer.Option(
+    "--from-style", metavar="STYLE", help="posix, windows or wsl: how the source's folders are spelled.")]
+ReplaceOpt = Annotated[bool, typer.Option(
+    "--replace", metavar="", help="Overwrite a thread here that has other content (journaled, undoable).")]
+ForceOpt = Annotated[bool, typer.Option("--force", metavar="", help="Allow a --to-provider config.toml lacks.")]
+ApplyOpt = Annotated[bool, typer.Option("--apply", metavar="", help="Make the changes; without it, only show them.")]
+
+
+def _filter(thread: list[str] | None, provider: str | None, cwd: str | None, since: str | None,
+            until: str | None) -> ThreadFilter:
+    return ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None, _date(since, "--since"),
+                        _date(until, "--until"))
+
+
+@handles("export")
+def export_cmd(
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="The bundle file to write.")],
+    thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None, since: SinceOpt = None,
+    until: UntilOpt = None,
+    db: Annotated[str | None, typer.Option("--db", metavar="PATH", help="The state database, when two exist.")] = None,
+    codex_home: CodexHomeOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Write chosen threads to one bundle file (read-only on the home). Example: codex-sessions export -o moved.zip"""
+    home = discover(resolve_codex_home(codex_home), db)
+    report = run_audit(home, now=context.make_services().clock.now(), progress=scan_progress(json_))
+    flt = _filter(thread, provider, cwd, since, until)
+    _require_known_threads(flt, report)
+    bundle = collect(report, flt, home.thread_history_db)
+    out = Path(output).expanduser().absolute()
+    manifest = write(bundle, out)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    data = {"output": str(out), "sha256": digest, "bytes": out.stat().st_size, "threads": len(bundle.threads),
+            "left_out": bundle.left_out, "source": manifest["source"]}
+
+    def human() -> None:
+        echo(f"wrote {out}: {len(bundle.threads)} thread(s), {data['bytes']} bytes, sha256 {digest}")
+        for item in bundle.left_out:
+            echo(f"left out {item['id']}: {item['reason']}")
+
+    emit("export", data, json_, human)
+
+
+def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, codex_home: str | None,
+            journal: str | None, json_: bool, verbose: bool) -> None:
+    home_path = resolve_codex_home(codex_home)
+    home = discover(home_path)
+    services = context.make_services()
+    dbs = [p for p in (home.state_db, home.thread_history_db) if p is not None and p.exists()]
+    with context.writer_if(apply, resolve_journal(journal, home_path), services, sys.argv[1:]) as writer:
+        report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
+        if apply:
+            refuse_unwritable(report.schema, dbs)
+        stamp = services.clock.now().strftime("%Y%m%dT%H%M%S") + "-" + services.ids.new_id()[-8:]
+        ctx = RepairContext(home, report, services.clock.now())
+        planned = plan_import(ctx, bundle, opts, staging_folder(home, stamp), operation=operation)
+        plan = planned.plan
+        data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan), "skipped": planned.skipped,
+                                "conflicts": planned.conflicts, "left_out_at_export": bundle.left_out,
+                                "source": bundle.source}
+
+        def summary() -> None:
+            for item in planned.skipped:
+                echo(f"already here {item['thread']}: {item['reason']}")
+            for item in planned.conflicts:
+                echo(f"CONFLICT {item['thread']}: {item['reason']}")
+
+        if writer is None:
+            blockers = preflight(plan, home, report.schema) if plan.ops else []
+            data["apply_refused"] = blockers
+
+            def dry() -> None:
+                for reason in blockers:
+                    echo(f"--apply WOULD BE REFUSED: {reason}")
+                summary()
+                _render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers else
+                                                                   "add --apply" if plan.ops else "nothing to do"),
+                             verbose)
+
+            emit(operation, data, json_, dry)
+            return
+        if not plan.ops:
+            code = REFUSED if plan.refused else OK
+
+            def nothing() -> None:
+                summary()
+                _render_plan(plan, "nothing to apply", verbose)
+
+            emit(operation, data, json_, nothing, status="refused" if code else "ok", exit_code=code)
+            return
+        refuse_unless_safe(home.codex_home, dbs)  # before the first byte is staged
+        write_staging(planned.staged)
+        result, backups = apply_phases([lambda: plan.ops], dbs, home, report.schema, writer, services,
+                                       command=operation, argv=sys.argv[1:],
+                                       meta={"operation": operation, "options": opts.describe(),
+                                             "source": bundle.source}, progress=_progress(json_))
+    data.update(_result_data(result))
+    data["backups"] = [b.__dict__ for b in backups]
+    data["undo"] = f"codex-sessions undo {result.run_id} --apply"
+    code = OK if result.status == "ok" else REFUSED
+
+    def human() -> None:
+        summary()
+        for b in backups:
+            echo(f"backup of {b.db}: {b.path} (sha256 {b.sha256[:16]}…)")
+        _render_result(result, operation)
+
+    emit(operation, data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
+
+
+@handles("import")
+def import_cmd(
+    bundle_file: Annotated[str, typer.Argument(metavar="FILE", show_default=False, help="A bundle from `export`.")],
+    to_provider: ToProviderOpt = None, map_file: MapOpt = None,
+    source: Annotated[list[str] | None, typer.Option(
+        "--from", "--from-folder", metavar="OLD", help="Rewrite this folder (paired with --to; repeatable).")] = None,
+    target: Annotated[list[str] | None, typer.Option(
+        "--to", "--to-folder", metavar="NEW", help="The new folder for the --from before it.")] = None,
+    from_style: StyleOpt = "posix", replace: ReplaceOpt = False, force: ForceOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="", help="Show every effect.")] = False,
+    apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Bring a bundle's threads into this home, checked first; dry run by default.
+
+    Example: codex-sessions import moved.zip --to-provider azure --from /old/proj --to /new/proj
+    """
+    bundle = read(Path(bundle_file).expanduser())
+    opts = ImportOptions(to_provider, tuple(_mappings(source, target, map_file)), from_style, replace, force)
+    _import("import", bundle, opts, apply, codex_home, journal, json_, verbose)
+
+
+@handles("merge")
+def merge_cmd(
+    other: Annotated[str, typer.Option("--from", metavar="OTHER_HOME", help="The home to take threads from.")],
+    thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None, since: SinceOpt = None,
+    until: UntilOpt = None, to_provider: ToProviderOpt = None, map_file: MapOpt = None,
+    source: Annotated[list[str] | None, typer.Option(
+        "--from-folder", metavar="OLD", help="Rewrite this folder (paired with --to-folder; repeatable).")] = None,
+    target: Annotated[list[str] | None, typer.Option(
+        "--to-folder", metavar="NEW", help="The new folder for the --from-folder before it.")] = None,
+    from_style: StyleOpt = "posix", replace: ReplaceOpt = False, force: ForceOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="", help="Show every effect.")] = False,
+    apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Bring threads straight from another home (a WSL home, a restored backup); dry run by default.
+
+    Example: codex-sessions merge --from /mnt/backup/.codex
+    """
+    source_home = discover(Path(other).expanduser().absolute())
+    report = run_audit(source_home, now=context.make_services().clock.now(), progress=scan_progress(json_))
+    flt = _filter(thread, provider, cwd, since, until)
+    _require_known_threads(flt, report)
+    bundle = collect(report, flt, source_home.thread_history_db)
+    opts = ImportOptions(to_provider, tuple(_mappings(source, target, map_file)), from_style, replace, force)
+    _import("merge", bundle, opts, apply, codex_home, journal, json_, verbose)

@@ -1,0 +1,240 @@
+"""`import` and `merge`: bring bundled threads into this home, one journaled operation each.
+
+Each thread's rollout bytes are rewritten for this home as `migrate-provider` and
+`rewrite-cwd` would (only the bytes of those values change), staged in
+`codex-sessions/staging/` inside the home with their mtime, and then moved into place by the
+operation, which also inserts the `threads` row (and the `thread_history` rows when the bytes
+are unchanged, so their offsets stay true; otherwise Codex rebuilds them). Undo moves the
+files back to staging and deletes the rows; redo moves them in again.
+
+A thread already here with the same content is skipped; with other content it is a
+conflict, never overwritten unless `--replace` (the old file goes to staging, the old row is
+deleted, both journaled).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from journal.effects import Effect, FileMove, RowDelete, RowInsert
+from journal.runner import PlannedOp
+from journal.targets import connect_ro
+from operations.bundle import Bundle, BundledThread, history_rows
+from operations.home import CodexHome
+from operations.jsonedit import EditRefused
+from operations.paths import BUILTIN_PROVIDERS
+from operations.repair.common import Plan, RepairContext, canonical_path, current_rows
+from operations.repair.cwd import Mapping, _edit_cwd_lines, _rewriter, map_path
+from operations.repair.provider import _edit_provider_lines
+from operations.repair.rollout_edit import FileEdit
+
+STAGING = "staging"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    to_provider: str | None = None
+    mappings: tuple[Mapping, ...] = ()
+    from_style: str = "posix"
+    replace: bool = False
+    force: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"to_provider": self.to_provider, "map": [[m.source, m.target] for m in self.mappings],
+                "from_style": self.from_style, "replace": self.replace, "force": self.force}
+
+
+@dataclass
+class ImportPlan:
+    plan: Plan
+    staged: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # staging path -> (bytes, mtime_ns)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # already here, same content
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+
+
+def staging_folder(home: CodexHome, stamp: str) -> Path:
+    """Inside the Codex home (our own folder of it), so every move stays within the home."""
+    return home.codex_home / "codex-sessions" / STAGING / stamp
+
+
+def plan_import(ctx: RepairContext, bundle: Bundle, opts: ImportOptions, staging: Path, *,
+                operation: str = "import") -> ImportPlan:
+    home = ctx.home
+    plan = Plan(operation, options=opts.describe())
+    out = ImportPlan(plan)
+    if opts.to_provider:
+        defined = set(home.config.providers) | set(BUILTIN_PROVIDERS)
+        if opts.to_provider not in defined and not opts.force:
+            from journal.errors import Refused
+
+            raise Refused(f"provider `{opts.to_provider}` is not defined in {home.codex_home / 'config.toml'}; "
+                          "define it first, or pass --force")
+    columns, required = _threads_columns(home)
+    existing = current_rows(home, [t.id for t in bundle.threads])
+    here = {t.id: t for t in ctx.report.threads}
+    history_db = home.thread_history_db
+    history_tables = _history_columns(history_db) if history_db is not None else {}
+    rebuilt: list[str] = []
+    for thread in bundle.threads:
+        plan.considered += 1
+        try:
+            files = [(f, _transform(f.data, f.name, opts)) for f in thread.files]
+        except (EditRefused, orjson.JSONDecodeError) as exc:
+            plan.refuse(thread.id, f"its rollout cannot be rewritten for this home: {exc}")
+            continue
+        row = _row_for_home(thread, files, home, opts)
+        missing = sorted(c for c in required if c not in row)
+        if missing:
+            plan.refuse(thread.id, f"this home's `threads` needs {', '.join(missing)}, which the bundle lacks")
+            continue
+        row = {k: v for k, v in row.items() if k in columns}
+        targets = [(canonical_path(home, f.name, f.archived), data) for f, data in files]
+        audit = here.get(thread.id)
+        effects: list[Effect] = []
+        if thread.id in existing or (audit is not None and audit.files):
+            same = thread.id in existing and all(p.exists() and _sha(p.read_bytes()) == _sha(d) for p, d in targets)
+            if same:
+                out.skipped.append({"thread": thread.id, "reason": "already here with the same content"})
+                continue
+            why = ("a row with this id exists here with other content" if thread.id in existing
+                   else "a rollout file with this id exists here")
+            if not opts.replace:
+                out.conflicts.append({"thread": thread.id, "reason": why + " (--replace to overwrite, undoably)"})
+                plan.refuse(thread.id, f"conflict: {why}; pass --replace to overwrite it (undoably)")
+                continue
+            effects += _replace_effects(home, thread.id, existing.get(thread.id), audit, staging)
+            if history_db is not None and history_db.exists():
+                effects += _history_deletes(str(history_db), thread.id)
+        for (f, data), (target, _) in zip(files, targets, strict=True):
+            staged = staging / f.name
+            out.staged[str(staged)] = (data, f.mtime_ns)
+            effects.append(FileMove(str(staged), str(target), _sha(data), len(data), f.mtime_ns))
+        assert home.state_db is not None
+        effects.append(RowInsert(str(home.state_db), "threads", {"id": thread.id}, row))
+        unchanged = all(data == f.data for f, data in files)
+        if unchanged and history_db is not None:
+            effects += _history_inserts(str(history_db), history_tables, thread)
+        elif thread.history.get("turns") or thread.history.get("projection_state"):
+            rebuilt.append(thread.id)
+        plan.ops.append(PlannedOp(f"{operation} {thread.id}", tuple(effects), subject=thread.id))
+    if rebuilt:
+        plan.warnings.append(f"{len(rebuilt)} thread(s) get rewritten rollouts here, so their thread_history rows "
+                             "are not copied: Codex rebuilds them from the rollout")
+    return out
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _transform(data: bytes, name: str, opts: ImportOptions) -> bytes:
+    """The rollout bytes as this home needs them: provider and folders rewritten, nothing else."""
+    if not opts.to_provider and not opts.mappings:
+        return data
+    if name.endswith(".zst"):
+        raise EditRefused(f"{name} is compressed: resume it once in its own home (Codex decompresses it) first")
+    if opts.to_provider:  # each rewrite reads the bytes the one before it left
+        edit = FileEdit.of(data)
+        _edit_provider_lines(edit, opts.to_provider)
+        data = b"\n".join(edit.line(n) for n in range(1, len(edit.lines) + 1))
+    if opts.mappings:
+        edit = FileEdit.of(data)
+        _edit_cwd_lines(edit, _rewriter(list(opts.mappings), opts.from_style))
+        data = b"\n".join(edit.line(n) for n in range(1, len(edit.lines) + 1))
+    return data
+
+
+def _row_for_home(thread: BundledThread, files: list[Any], home: CodexHome, opts: ImportOptions) -> dict[str, Any]:
+    row = dict(thread.row)
+    primary = next((f for f, _ in files if not f.name.endswith(".zst")), files[0][0])
+    row["rollout_path"] = str(canonical_path(home, primary.name, primary.archived))
+    row["archived"] = 1 if primary.archived else 0
+    if not primary.archived:
+        row["archived_at"] = None
+    if opts.to_provider:
+        row["model_provider"] = opts.to_provider
+    if opts.mappings and isinstance(row.get("cwd"), str):
+        row["cwd"] = map_path(row["cwd"], list(opts.mappings), opts.from_style) or row["cwd"]
+    return row
+
+
+def _threads_columns(home: CodexHome) -> tuple[set[str], set[str]]:
+    """This home's `threads` columns, and those NOT NULL without a default (an insert must name them)."""
+    assert home.state_db is not None
+    conn = connect_ro(str(home.state_db))
+    try:
+        info = conn.execute("SELECT name, \"notnull\", dflt_value, pk FROM pragma_table_info('threads')").fetchall()
+    finally:
+        conn.close()
+    return {r[0] for r in info}, {r[0] for r in info if r[1] and r[2] is None and not r[3]}
+
+
+def _history_columns(db: Path) -> dict[str, set[str]]:
+    if not db.exists():
+        return {}
+    conn = connect_ro(str(db))
+    try:
+        return {table: {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+                for table in ("thread_turns", "thread_history_projection_state")}
+    except sqlite3.DatabaseError:
+        return {}
+    finally:
+        conn.close()
+
+
+def _history_inserts(db: str, tables: dict[str, set[str]], thread: BundledThread) -> list[Effect]:
+    effects: list[Effect] = []
+    state = thread.history.get("projection_state")
+    if state and tables.get("thread_history_projection_state"):
+        row = {k: v for k, v in state.items() if k in tables["thread_history_projection_state"]}
+        effects.append(RowInsert(db, "thread_history_projection_state", {"thread_id": thread.id}, row))
+    for turn in thread.history.get("turns", []):
+        if tables.get("thread_turns"):
+            row = {k: v for k, v in turn.items() if k in tables["thread_turns"]}
+            effects.append(RowInsert(db, "thread_turns", {"thread_id": thread.id, "turn_id": turn["turn_id"]}, row))
+    return effects
+
+
+def _history_deletes(db: str, thread_id: str) -> list[Effect]:
+    """--replace: the thread's projection rows here are deleted (whole rows journaled) before the new ones."""
+    conn = connect_ro(db)
+    try:
+        rows = history_rows(conn, thread_id)
+    finally:
+        conn.close()
+    effects: list[Effect] = [RowDelete(db, "thread_turns", {"thread_id": thread_id, "turn_id": t["turn_id"]}, t)
+                             for t in rows["turns"]]
+    if rows["projection_state"] is not None:
+        effects.append(RowDelete(db, "thread_history_projection_state", {"thread_id": thread_id},
+                                 rows["projection_state"]))
+    return effects
+
+
+def _replace_effects(home: CodexHome, thread_id: str, row: dict[str, Any] | None, audit: Any,
+                     staging: Path) -> list[Effect]:
+    """--replace: the thread here goes aside (its files to staging, its row deleted), journaled."""
+    effects: list[Effect] = []
+    for f in (audit.files if audit is not None else []):
+        data = Path(f.path).read_bytes()
+        effects.append(FileMove(f.path, str(staging / "replaced" / os.path.basename(f.path)), _sha(data), len(data),
+                                f.mtime_ns))
+    if row is not None:
+        assert home.state_db is not None
+        effects.append(RowDelete(str(home.state_db), "threads", {"id": thread_id}, row))
+    return effects
+
+
+def write_staging(staged: dict[str, tuple[bytes, int]]) -> None:
+    """The rewritten files, with their mtimes, where the operations move them from."""
+    for path, (data, mtime_ns) in staged.items():
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target.write_bytes(data)
+        os.utime(target, ns=(mtime_ns, mtime_ns))

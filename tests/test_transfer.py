@@ -1,0 +1,91 @@
+"""export, import, merge on generated homes: checked before writing, journaled, undone byte for byte."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from fixtures.generator import BuiltHome, HomeSpec, build_home
+from tests.codexhome import audit, row, snapshot, undo
+from tests.helpers import cli_json
+
+
+def _homes(tmp_path: Path) -> tuple[BuiltHome, BuiltHome]:
+    source = build_home(tmp_path / "source", HomeSpec(version="0.169.0", sessions=6, providers=("openai",),
+                                                      archived_share=0.3, exec_share=0.0, turns=2, seed=21))
+    target = build_home(tmp_path / "target", HomeSpec(version="0.171.0", sessions=3, providers=("azure",),
+                                                      archived_share=0.0, exec_share=0.0, seed=22))
+    return source, target
+
+
+def test_export_then_import_under_another_provider_and_folder(tmp_path: Path) -> None:
+    source, target = _homes(tmp_path)
+    source_before = snapshot(source.root)
+    bundle = tmp_path / "moved.zip"
+    code, exported = cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))
+    assert code == 0 and exported["data"]["threads"] == 6 and bundle.exists()
+    assert snapshot(source.root) == source_before  # export is read-only
+    before = snapshot(target.root)
+    old_cwd = next(iter(source.sessions.values())).cwd
+    args = ["import", str(bundle), "--to-provider", "azure", "--from", old_cwd, "--to", "/work/renamed",
+            "--codex-home", str(target.root)]
+    code, dry = cli_json(*args)
+    assert code == 0 and len(dry["data"]["plan"]["operations"]) == 6 and snapshot(target.root) == before
+    code, applied = cli_json(*args, "--apply")
+    assert code == 0 and applied["data"]["counts"]["applied"] == 6, applied
+    report = audit(target.root)
+    assert report["integrity_problem_count"] == 0 and report["counts"]["threads_total"] == 9
+    for s in source.sessions.values():
+        imported = row(target.root, s.id)
+        assert imported is not None and imported["model_provider"] == "azure"
+        assert imported["cwd"] == ("/work/renamed" if s.cwd == old_cwd else s.cwd)
+        path = Path(imported["rollout_path"])
+        assert path.is_relative_to(target.root) and path.stat().st_mtime_ns == s.mtime_ns  # mtime kept
+        assert b'"model_provider":"azure"' in path.read_bytes().split(b"\n", 1)[0]
+    code, again = cli_json(*args, "--apply")  # a second import changes nothing
+    assert code == 0 and again["data"]["plan"]["operations"] == [] and len(again["data"]["skipped"]) == 6
+    code, undone = undo(target.root, applied["data"]["run"])
+    assert code == 0, undone
+    assert snapshot(target.root) == before  # byte for byte, mtimes and rows
+
+
+def test_a_bundle_with_one_byte_changed_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    source, target = _homes(tmp_path)
+    bundle = tmp_path / "moved.zip"
+    assert cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))[0] == 0
+    with zipfile.ZipFile(bundle) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    victim = next(name for name in parts if "/files/" in name)
+    parts[victim] = parts[victim].replace(b"openai", b"openaj", 1)  # one byte, and a valid zip around it
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tampered, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    before = snapshot(target.root)
+    for extra in ([], ["--apply"]):
+        code, data = cli_json("import", str(tampered), "--codex-home", str(target.root), *extra)
+        assert code == 3 and "fails its sha256" in data["errors"][0]["message"] and victim in data["errors"][0][
+            "message"], data
+    assert snapshot(target.root) == before
+    assert not (target.root / "codex-sessions").exists()  # not even a journal or a staging folder
+
+
+def test_merge_reports_conflicts_and_replace_is_undoable(tmp_path: Path) -> None:
+    source, target = _homes(tmp_path)
+    code, first = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
+    assert code == 0 and first["data"]["counts"]["applied"] == 6, first
+    changed = next(s for s in source.sessions.values() if not s.archived)
+    with open(changed.path, "ab") as handle:  # the source goes on: a turn appended there
+        handle.write(b'{"timestamp":"2026-11-25T00:00:00Z","type":"event_msg","payload":{"type":"note"}}\n')
+    before = snapshot(target.root)
+    code, conflicted = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
+    assert [c["thread"] for c in conflicted["data"]["conflicts"]] == [changed.id]
+    assert len(conflicted["data"]["skipped"]) == 5 and code == 3  # nothing else to do, one conflict
+    assert snapshot(target.root) == before
+    code, replaced = cli_json("merge", "--from", str(source.root), "--replace", "--apply",
+                              "--codex-home", str(target.root))
+    assert code == 0 and replaced["data"]["counts"]["applied"] == 1, replaced["data"]["operations"]
+    here = Path(row(target.root, changed.id)["rollout_path"])  # type: ignore[index]
+    assert here.read_bytes() == changed.path.read_bytes()
+    code, undone = undo(target.root, replaced["data"]["run"])
+    assert code == 0 and snapshot(target.root) == before
