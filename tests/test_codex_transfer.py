@@ -26,7 +26,8 @@ def test_export_from_0_169_and_import_into_0_171(tmp_path: Path, codex_binary_fo
                            current="mockB")
         try:
             old.write_config()
-            moved = {old.exec("first task on the old machine", proj_a), old.exec("second one", proj_a / "sub")}
+            first = old.exec("first task on the old machine", proj_a)
+            moved = {first, old.exec("second one", proj_a / "sub")}
             old.close()
             new.write_config()
             own = new.exec("made on the new machine", proj_b)
@@ -42,7 +43,7 @@ def test_export_from_0_169_and_import_into_0_171(tmp_path: Path, codex_binary_fo
             assert set(listed) == moved | {own}
             assert {listed[t]["modelProvider"] for t in moved} == {"mockB"}
             assert {listed[t]["cwd"] for t in moved} == {str(proj_b), str(proj_b / "sub")}
-            assert set(t["id"] for t in new.thread_list(sourceKinds=["exec"], cwd=str(proj_b))) >= {own}
+            assert {t["id"] for t in new.thread_list(sourceKinds=["exec"], cwd=str(proj_b))} == {own, first}
             code, again = cli_json(*args, "--apply")  # the same bundle again: nothing to do
             assert again["data"]["plan"]["operations"] == [] and len(again["data"]["skipped"]) == 2
             after = snapshot(new.home)
