@@ -5,6 +5,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from fixtures.generator import BuiltHome, HomeSpec, build_home
 from tests.codexhome import audit, row, snapshot, undo
 from tests.helpers import cli_json
@@ -89,3 +91,51 @@ def test_merge_reports_conflicts_and_replace_is_undoable(tmp_path: Path) -> None
     assert here.read_bytes() == changed.path.read_bytes()
     code, undone = undo(target.root, replaced["data"]["run"])
     assert code == 0 and snapshot(target.root) == before
+
+
+def test_a_bundle_with_an_unknown_schema_is_refused(tmp_path: Path) -> None:
+    import hashlib
+
+    import orjson
+
+    source, target = _homes(tmp_path)
+    bundle = tmp_path / "moved.zip"
+    assert cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))[0] == 0
+    with zipfile.ZipFile(bundle) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    manifest = orjson.loads(parts.pop("manifest.json"))
+    name = next(n for n in parts if n.endswith("/row.json"))
+    row_data = orjson.loads(parts[name])
+    row_data["mood_from_the_future"] = "curious"  # a column no known Codex release has
+    parts[name] = orjson.dumps(row_data)
+    manifest["parts"][name] = hashlib.sha256(parts[name]).hexdigest()  # consistent, so only the schema is wrong
+    newer = tmp_path / "newer.zip"
+    with zipfile.ZipFile(newer, "w") as archive:
+        archive.writestr("manifest.json", orjson.dumps(manifest))
+        for part, data in parts.items():
+            archive.writestr(part, data)
+    before = snapshot(target.root)
+    code, data = cli_json("import", str(newer), "--apply", "--codex-home", str(target.root))
+    assert code == 3 and "mood_from_the_future" in data["errors"][0]["message"], data
+    assert snapshot(target.root) == before
+
+
+@pytest.mark.posix
+def test_import_is_refused_while_codex_runs_in_the_target(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    source, target = _homes(tmp_path)
+    lock = target.root / "thread-writer-locks" / f"{next(iter(target.sessions))}.lock"
+    lock.parent.mkdir()
+    lock.touch()
+    before = snapshot(target.root)
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        code, data = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
+    finally:
+        os.close(fd)
+    assert code == 3 and "Codex appears to be running" in data["errors"][0]["message"], data
+    assert snapshot(target.root) == before
+    assert not (target.root / "codex-sessions" / "staging").exists()  # nothing staged either
