@@ -234,6 +234,28 @@ def row_target(db: str, table: str, key: dict[str, Any]) -> str:
     return f"row:{db}|{table}|{orjson.dumps(key, option=orjson.OPT_SORT_KEYS).decode()}"
 
 
+def json_targets(data: dict[str, Any]) -> list[str]:
+    """The targets of an effect as the journal stores it, named as `Effect.targets()` names them,
+    without building the effect (the log streams millions of lines)."""
+    if "table" in data:
+        return [row_target(data["db"], data["table"], data.get("key") or {})]
+    return [f"file:{data[k]}" for k in ("src", "dst", "path") if k in data]
+
+
+def op_state(outcome: str | None, effective: bool, compensated: bool) -> str:
+    """An operation's state, derived (never stored): pending, failed, skipped, not applied, in
+    effect, undone (a compensation of it is in effect) or redone (it was undone, and that undone)."""
+    if outcome is None:
+        return "pending"
+    if outcome == "not_applied":
+        return "not applied"
+    if outcome != "applied":
+        return outcome
+    if not effective:
+        return "undone"
+    return "redone" if compensated else "in effect"
+
+
 def invert(effect: Effect) -> Effect:
     """The effect that takes the target from `after` back to `before`."""
     if isinstance(effect, FileMove):

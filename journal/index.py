@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journal.codec import decode_line
-from journal.effects import Effect, effect_from_json
+from journal.effects import Effect, effect_from_json, op_state
 from journal.errors import NotFound, UsageProblem
 from journal.scan import iter_raw_lines, read_record_at
 
@@ -116,15 +116,7 @@ class JournalIndex:
     def state(self, op_id: str) -> str:
         """pending, failed, skipped, not applied, in effect, undone, or redone."""
         op = self.ops[op_id]
-        if op.outcome is None:
-            return "pending"
-        if op.outcome == "not_applied":
-            return "not applied"
-        if op.outcome != APPLIED:
-            return op.outcome
-        if not self.in_effect(op_id):
-            return "undone"
-        return "redone" if op.compensated_by else "in effect"
+        return op_state(op.outcome, op.outcome == APPLIED and self.in_effect(op_id), bool(op.compensated_by))
 
     def effects(self, op_id: str) -> list[Effect]:
         return [effect_from_json(e) for e in self.intent(op_id).get("effects", [])]

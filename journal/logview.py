@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from journal.codec import decode_line
+from journal.effects import json_targets, op_state
 
 BLOCK = 1 << 20
 
@@ -92,7 +93,7 @@ def iter_log(
             targets = _targets(record)
             if target and not any(target in t for t in targets):
                 continue
-            yield _op_item(record, outcome, _state(status, effective, comps), targets)
+            yield _op_item(record, outcome, op_state(status, effective, bool(comps)), targets)
             emitted += 1
             if limit is not None and emitted >= limit:
                 return
@@ -104,27 +105,8 @@ def _run_wanted(run_id: str, run: str | None, op: str | None, target: str | None
     return not (op or target) or bool(run)
 
 
-def _state(status: str | None, effective: bool, comps: list[bool]) -> str:
-    if status is None:
-        return "pending"
-    if status == "not_applied":
-        return "not applied"
-    if status != "applied":
-        return status
-    if not effective:
-        return "undone"
-    return "redone" if comps else "in effect"
-
-
 def _targets(record: dict[str, Any]) -> list[str]:
-    out: list[str] = []
-    for effect in record.get("effects", []):
-        for key in ("src", "dst", "path"):
-            if key in effect:
-                out.append(effect[key])
-        if "table" in effect:
-            out.append(f"{effect['db']}:{effect['table']}:{effect.get('key')}")
-    return out
+    return [t for effect in record.get("effects", []) for t in json_targets(effect)]
 
 
 def _run_item(record: dict[str, Any], *, ended: bool) -> dict[str, Any]:
