@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from journal import records
 from journal.effects import FileMove, LineRewrite, LineSplice, effect_from_json
 from journal.runner import StepHook, group_steps
 from journal.scan import Pending, read_record_at, scan
@@ -65,7 +66,7 @@ def apply_recovery(
     """Journal a `recover` run that settles every item it can; returns its run id."""
     step = on_step or (lambda _name: None)
     run_id = writer.services.ids.new_id()
-    writer.append({"kind": "run_begin", "run": run_id, "command": "recover", "argv": [], "links": {}, "meta": {}})
+    writer.append(records.run_begin(run_id, "recover", writer.argv, writer.services.tool.version))
     writer.sync()
     for item in items:
         if item.verdict == "stuck":
@@ -74,8 +75,7 @@ def apply_recovery(
         if item.verdict == "finish":
             _finish(writer.path, item.op_id, step)
         _remove_stale_temps(writer.path, item.op_id)
-        writer.append({"kind": "outcome", "run": item.run_id, "op": item.op_id, "status": status,
-                       "reason": item.reason, "recovered": True, "recovered_by": run_id})
+        writer.append(records.outcome(item.run_id, item.op_id, status, item.reason, recovered_by=run_id))
         writer.sync()
         step("outcome")
     settled = {i.run_id for i in items if i.verdict != "stuck"}
@@ -83,12 +83,10 @@ def apply_recovery(
     for run in open_runs:
         if run in stuck:
             continue
-        writer.append({"kind": "run_end", "run": run, "status": "interrupted", "counts": {},
-                       "recovered_by": run_id, "settled": run in settled})
+        writer.append(records.run_end(run, None, "interrupted", {}, recovered_by=run_id, settled=run in settled))
     counts = {"settled": sum(1 for i in items if i.verdict != "stuck"),
               "stuck": sum(1 for i in items if i.verdict == "stuck")}
-    writer.append({"kind": "run_end", "run": run_id, "command": "recover",
-                   "status": "ok" if not counts["stuck"] else "partial", "counts": counts})
+    writer.append(records.run_end(run_id, "recover", "ok" if not counts["stuck"] else "partial", counts))
     writer.sync()
     return run_id
 

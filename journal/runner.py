@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from journal import records
 from journal.effects import (
     Effect,
     FileMove,
@@ -28,7 +29,7 @@ from journal.effects import (
     invert,
 )
 from journal.errors import OutsideAllowedRoots, ToolError
-from journal.store import JournalWriter, who
+from journal.store import JournalWriter
 from journal.targets import (
     CasFailed,
     IOContext,
@@ -151,10 +152,7 @@ def execute_phased_run(
     step = on_step or (lambda _name: None)
     ids = writer.services.ids
     run_id = ids.new_id()
-    writer.append(
-        {"kind": "run_begin", "run": run_id, "command": command, "argv": list(argv),
-         "tool": writer.services.tool.version, **who(), "links": links or {}, "meta": meta or {}}
-    )
+    writer.append(records.run_begin(run_id, command, argv, writer.services.tool.version, links=links, meta=meta))
     writer.sync()
     step("run_begin")
     results: list[OpResult] = []
@@ -172,7 +170,7 @@ def execute_phased_run(
         io.close()
     counts = count_outcomes(results)
     status = run_status(counts)
-    writer.append({"kind": "run_end", "run": run_id, "command": command, "status": status, "counts": counts})
+    writer.append(records.run_end(run_id, command, status, counts))
     writer.sync()
     step("run_end")
     if stopped is not None:
@@ -189,14 +187,14 @@ def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], g
         batch = ops[start : start + batch_size]
         op_ids = [ids.new_id() for _ in batch]
         for op_id, op in zip(op_ids, batch, strict=True):
-            writer.append({"kind": "intent", "run": run_id, "op": op_id, **op.intent_fields()})
+            writer.append(records.intent(run_id, op_id, op.intent_fields()))
             step("intent")
         writer.sync()
         step("intents_synced")
         try:
             for op_id, op in zip(op_ids, batch, strict=True):
                 status, reason = _execute_op(op, guard, step, io)
-                writer.append({"kind": "outcome", "run": run_id, "op": op_id, "status": status, "reason": reason})
+                writer.append(records.outcome(run_id, op_id, status, reason))
                 results.append(OpResult(op_id, op.label, op.subject, status, reason))
                 step("outcome")
                 if progress:
