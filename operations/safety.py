@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from journal.errors import Refused
 from journal.targets import connect_ro
 from operations.pathrules import key as path_key
+from operations.schema import DatabaseDamaged, damaged
 
 WRITER_LOCKS = "thread-writer-locks"
 WAL_DMS_BYTE = 128
@@ -395,12 +396,12 @@ def refuse_if_damaged(databases: list[Path]) -> None:
                 rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
             finally:
                 conn.close()
-        except sqlite3.DatabaseError as exc:
-            rows = [str(exc)]
-        if rows != ["ok"]:
-            raise Refused(f"{db} is damaged (quick_check: {'; '.join(rows)}); nothing was changed. "
-                          "Let Codex recover it (it moves a damaged database to db-backups/ and rebuilds it)",
-                          details={"quick_check": rows})
+        except sqlite3.DatabaseError as exc:  # cannot be read at all: the same error (exit 1) on every command
+            raise damaged(db, exc) from None
+        if rows != ["ok"]:  # damaged: the same error (exit 1) whichever command meets it
+            raise DatabaseDamaged(f"{db} is damaged (quick_check: {'; '.join(rows)}); nothing was changed. "
+                                  "Let Codex recover it (it moves a damaged database to db-backups/ and rebuilds "
+                                  "it)", details={"quick_check": rows})
 
 
 def refuse_unless_safe(codex_home: Path, databases: list[Path]) -> None:

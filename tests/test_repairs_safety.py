@@ -231,5 +231,16 @@ def test_undo_refuses_on_a_damaged_database(tmp_path: Path) -> None:
     after = {p: p.read_bytes() for p in (built.root / "sessions").rglob("*.jsonl")}
     _damage_threads_page(built.root / "state_5.sqlite")
     code, refused = undo(built.root, applied["data"]["run"])
-    assert code == 3 and "damaged" in refused["errors"][0]["message"]
+    assert code == 1 and refused["errors"][0]["code"] == "database_damaged"  # as on `run`: an error, not a conflict
     assert {p: p.read_bytes() for p in after} == after
+
+
+def test_a_damaged_database_exits_the_same_on_run_and_undo(tmp_path: Path) -> None:
+    built = _home(tmp_path, sessions=40)
+    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--apply")
+    assert code == 0, applied
+    _damage_threads_page(built.root / "state_5.sqlite")
+    code, ran = run(built.root, "migrate-provider", "--to", "openai", "--apply")
+    code_undo, undone = undo(built.root, applied["data"]["run"])
+    assert (code, ran["errors"][0]["code"]) == (1, "database_damaged")
+    assert (code_undo, undone["errors"][0]["code"]) == (1, "database_damaged"), undone

@@ -20,7 +20,7 @@ from operations.paths import (
     resolve_journal,
     resolve_sqlite_home,
 )
-from operations.safety import refuse_unless_safe
+from operations.safety import refuse_if_damaged, refuse_unless_safe
 from operations.shapes import unknown_shapes
 
 
@@ -49,6 +49,11 @@ class Located:
     def guard(self) -> PathGuard:
         """Writes stay inside the Codex home and its SQLite home."""
         return PathGuard([self.codex_home, self.sqlite_home])
+
+    def refuse_if_damaged(self) -> None:
+        """The databases of this SQLite home, checked before a journal command plans anything."""
+        refuse_if_damaged([p for p in (self.sqlite_home / CURRENT_STATE_DB,
+                                       self.sqlite_home / "thread_history_1.sqlite") if p.exists()])
 
     def refuse_if_codex_running(self, effects: Iterable[Effect] = ()) -> None:
         """Before undo, redo, replay or recover writes: Codex not running, databases sound, and

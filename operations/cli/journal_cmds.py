@@ -278,6 +278,7 @@ def _compensate(
     json_: bool,
 ) -> None:
     loc, index = _index(journal, codex_home)
+    loc.refuse_if_damaged()  # a damaged database is the same error here as on `run`, not a conflict
     plan = _make_plan(action, index, ref, cascade)
     refusal = _refusal(plan, force) or _outside_targets(plan, loc)
     if not apply:
