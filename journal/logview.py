@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from journal.codec import decode_line
+from journal.codec import decode_line, line_hash
 from journal.effects import json_targets, op_state
 
 BLOCK = 1 << 20
@@ -43,6 +43,18 @@ def iter_lines_reversed(path: str) -> Iterator[bytes]:
 
 
 @dataclass
+class LogHealth:
+    """What the streamed lines said of the hash chain (only the part read, with --limit)."""
+
+    damaged_at_seq: int | None = None  # the newest line whose successor does not chain to it
+    unreadable_lines: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.damaged_at_seq is None and self.unreadable_lines == 0
+
+
+@dataclass
 class _Comp:
     """Compensating operations seen so far (they come after their target in the file)."""
 
@@ -56,17 +68,27 @@ def iter_log(
     op: str | None = None,
     target: str | None = None,
     limit: int | None = None,
+    health: LogHealth | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield {'type': 'run'|'op', ...} newest first, filtered."""
+    """Yield {'type': 'run'|'op', ...} newest first, filtered; the hash chain is checked on the
+    way (each line's hash against the `prev` of the line after it) into `health`."""
     outcomes: dict[str, dict[str, Any]] = {}
     compensations: dict[str, list[bool]] = {}  # op id -> in-effect flags of its compensators
     runs_shown: set[str] = set()
     emitted = 0
+    expected_prev: str | None | bool = False  # False: no newer line seen yet
     for line in iter_lines_reversed(path):
         try:
             record = decode_line(line)
         except ValueError:
+            if health is not None:
+                health.unreadable_lines += 1
+            expected_prev = False
             continue
+        if health is not None:
+            if expected_prev is not False and expected_prev != line_hash(line) and health.damaged_at_seq is None:
+                health.damaged_at_seq = record.get("seq")
+            expected_prev = record.get("prev")
         kind = record.get("kind")
         if kind == "outcome":
             outcomes[record["op"]] = record

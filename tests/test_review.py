@@ -104,3 +104,16 @@ def test_a_redacted_audit_reveals_no_id_path_cwd_title_preview_or_provider(tmp_p
     for output in (text, str(data)):
         leaked = sorted(s for s in secrets if s in output)
         assert leaked == [], leaked
+
+
+def test_log_and_show_warn_when_the_chain_is_broken(world: World) -> None:
+    first = world.execute([PlannedOp("one", (world.update("a", n=10),))])
+    world.execute([PlannedOp("two", (world.update("b", n=20),))])
+    assert "WARNING" not in cli("log", J, str(world.journal)).stderr
+    lines = world.journal.read_bytes().split(b"\n")
+    edited = next(n for n, line in enumerate(lines) if b'"label":"one"' in line)
+    lines[edited] = lines[edited].replace(b'"label":"one"', b'"label":"ONE"')  # still JSON; the chain breaks
+    world.journal.write_bytes(b"\n".join(lines))
+    for args in (["log"], ["log", "--json"], ["show", first.run_id]):
+        result = cli(*args, J, str(world.journal))
+        assert result.exit_code == 0 and "WARNING" in result.stderr and "verify" in result.stderr, args

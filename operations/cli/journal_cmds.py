@@ -13,7 +13,7 @@ from journal.codec import bytes_to_json
 from journal.effects import Effect, effect_paths, effect_to_json
 from journal.errors import ConflictRefused, NotFound, OutsideAllowedRoots
 from journal.index import JournalIndex
-from journal.logview import iter_log
+from journal.logview import LogHealth, iter_log
 from journal.planner import CompensationPlan, plan_redo, plan_replay, plan_undo
 from journal.recover import apply_recovery, assess_pending
 from journal.runner import RunResult, execute_run
@@ -68,14 +68,11 @@ def log_cmd(
         emit("log", {"journal": str(loc.journal), "entries": [], "recorded": False}, json_,
              lambda: echo(f"nothing has been recorded yet (no journal at {loc.journal})"))
         return
-    health = scan(str(loc.journal))
-    if not health.healthy:
-        first = health.problems[0]
-        warn(f"WARNING: the journal is damaged at line {first.line} ({first.kind}); what follows may be "
-             "incomplete. Run `codex-sessions verify` for details")
-    items = iter_log(str(loc.journal), run=run, op=op, target=target, limit=limit)
+    health = LogHealth()
+    items = iter_log(str(loc.journal), run=run, op=op, target=target, limit=limit, health=health)
     if json_:
         stream_json("log", items, "entries")
+        _warn_damage(health)
         return
     for item in items:
         if item["type"] == "run":
@@ -86,6 +83,16 @@ def log_cmd(
             echo(f"  op {item['op']}  {item['state']:<11} {item['label']}{link}")
             if item["reason"]:
                 echo(f"      reason: {item['reason']}")
+    _warn_damage(health)
+
+
+def _warn_damage(health: LogHealth) -> None:
+    if health.ok:
+        return
+    where = f"after line seq {health.damaged_at_seq}" if health.damaged_at_seq is not None else ""
+    warn(f"WARNING: the journal's hash chain is broken {where}"
+         + (f"; {health.unreadable_lines} line(s) cannot be read" if health.unreadable_lines else "")
+         + ": what is listed may be incomplete or altered. `codex-sessions verify` says where")
 
 
 # ------------------------------------------------------------------------- show
@@ -147,7 +154,12 @@ def show_cmd(
 
     Example: codex-sessions show 0193ab
     """
-    _loc, index = _index(journal, codex_home)
+    loc, index = _index(journal, codex_home)
+    health = scan(str(loc.journal))
+    if not health.healthy:
+        first = health.problems[0]
+        warn(f"WARNING: the journal is damaged at line {first.line} ({first.kind}): what is shown may be "
+             "incomplete or altered. `codex-sessions verify` says more")
     kind, full = index.resolve(ref)
     op_ids = [full] if kind == "op" else index.runs[full].op_ids
     ops: list[dict[str, Any]] = []
