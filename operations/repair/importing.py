@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from journal.effects import Effect, FileMove, RowDelete, RowInsert
+from journal.errors import Refused
 from journal.runner import PlannedOp
 from journal.targets import connect_ro
 from operations.bundle import Bundle, BundledThread, history_rows
@@ -67,13 +68,14 @@ def staging_folder(home: CodexHome, stamp: str) -> Path:
 def plan_import(ctx: RepairContext, bundle: Bundle, opts: ImportOptions, staging: Path, *,
                 operation: str = "import") -> ImportPlan:
     home = ctx.home
+    if home.state_db is None:
+        raise Refused(f"{home.codex_home} has no state database yet; run Codex there once (it creates it), then "
+                      "import")
     plan = Plan(operation, options=opts.describe())
     out = ImportPlan(plan)
     if opts.to_provider:
         defined = set(home.config.providers) | set(BUILTIN_PROVIDERS)
         if opts.to_provider not in defined and not opts.force:
-            from journal.errors import Refused
-
             raise Refused(f"provider `{opts.to_provider}` is not defined in {home.codex_home / 'config.toml'}; "
                           "define it first, or pass --force")
     columns, required = _threads_columns(home)
