@@ -28,7 +28,7 @@ from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
 from operations.cli.output import echo, emit, handles, scan_progress
-from operations.home import discover
+from operations.home import CodexHome, discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
 from operations.repair.common import Plan, RepairContext, ThreadFilter
@@ -48,6 +48,7 @@ from operations.repair.provider import plan_migrate_provider
 from operations.repair.relocate import plan_relocate_home
 from operations.runreport import before_after
 from operations.runreport import render as render_report
+from operations.schema import StateSchema
 
 
 class Operation(StrEnum):
@@ -154,6 +155,23 @@ def _render_plan(plan: Plan, closing: str, verbose: bool = False) -> None:
     echo(closing)
 
 
+def emit_dry_run(command: str, plan: Plan, home: CodexHome, schema: StateSchema | None, data: dict[str, Any],
+                 json_: bool, verbose: bool, first: Callable[[], None] | None = None) -> None:
+    """A dry run's output: at its top whether `--apply` would be refused and why, then the plan."""
+    blockers = preflight(plan, home, schema) if plan.ops else []
+    data["apply_refused"] = blockers
+
+    def dry() -> None:
+        for reason in blockers:
+            echo(f"--apply WOULD BE REFUSED: {reason}")
+        if first is not None:
+            first()
+        _render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers else
+                                                           "add --apply" if plan.ops else "nothing to do"), verbose)
+
+    emit(command, data, json_, dry)
+
+
 def _progress(json_: bool) -> Callable[[int, int], None] | None:
     if json_ or not sys.stderr.isatty():
         return None
@@ -250,16 +268,7 @@ def run_cmd(
         data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
         _require_known_threads(flt, report)
         if writer is None:
-            blockers = preflight(plan, home, report.schema) if plan.ops else []
-            data["apply_refused"] = blockers
-
-            def dry() -> None:
-                for reason in blockers:
-                    echo(f"--apply WOULD BE REFUSED: {reason}")
-                _render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers
-                                                                   else "add --apply"), verbose)
-
-            emit("run", data, json_, dry)
+            emit_dry_run("run", plan, home, report.schema, data, json_, verbose)
             return
         if not plan.ops:
             code = REFUSED if plan.refused else OK

@@ -16,11 +16,19 @@ from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
 from operations.cli.output import echo, emit, handles, scan_progress
-from operations.cli.run_cmd import _date, _mappings, _progress, _render_plan, _require_known_threads, plan_data
+from operations.cli.run_cmd import (
+    _date,
+    _mappings,
+    _progress,
+    _render_plan,
+    _require_known_threads,
+    emit_dry_run,
+    plan_data,
+)
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.common import RepairContext, ThreadFilter
-from operations.repair.execute import apply_phases, preflight, refuse_unwritable
+from operations.repair.execute import apply_phases, refuse_unwritable
 from operations.repair.importing import ImportOptions, plan_import, staging_folder, write_staging
 from operations.safety import refuse_unless_safe
 
@@ -102,18 +110,7 @@ def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, co
                 echo(f"CONFLICT {item['thread']}: {item['reason']}")
 
         if writer is None:
-            blockers = preflight(plan, home, report.schema) if plan.ops else []
-            data["apply_refused"] = blockers
-
-            def dry() -> None:
-                for reason in blockers:
-                    echo(f"--apply WOULD BE REFUSED: {reason}")
-                summary()
-                _render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers else
-                                                                   "add --apply" if plan.ops else "nothing to do"),
-                             verbose)
-
-            emit(operation, data, json_, dry)
+            emit_dry_run(operation, plan, home, report.schema, data, json_, verbose, first=summary)
             return
         if not plan.ops:
             code = REFUSED if plan.refused else OK
