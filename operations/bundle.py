@@ -23,6 +23,7 @@ from journal.codec import sql_from_json, sql_to_json
 from journal.errors import Refused, UsageProblem
 from journal.targets import connect_ro
 from operations.audit import AuditReport
+from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling
 from operations.repair.common import ThreadFilter, current_rows
 from operations.shapes import known_shapes, max_migration
@@ -59,12 +60,13 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def collect(report: AuditReport, flt: ThreadFilter, history_db: Path | None) -> Bundle:
+def collect(report: AuditReport, flt: ThreadFilter, home: CodexHome) -> Bundle:
     """Read the chosen threads of an audited home (read-only)."""
     chosen = [t for t in report.threads if flt.matches(t)]
-    rows = current_rows_for(report, [t.id for t in chosen if t.row is not None])
+    rows = current_rows(home, [t.id for t in chosen if t.row is not None])
+    history_db = home.thread_history_db
     index = _session_index(Path(report.codex_dir) / "session_index.jsonl")
-    history_conn = connect_ro(str(history_db)) if history_db is not None and history_db.exists() else None
+    history_conn = connect_ro(str(history_db)) if history_db is not None else None
     bundle = Bundle(_source(report, history_conn), [])
     try:
         for t in chosen:
@@ -89,12 +91,6 @@ def collect(report: AuditReport, flt: ThreadFilter, history_db: Path | None) -> 
         if history_conn is not None:
             history_conn.close()
     return bundle
-
-
-def current_rows_for(report: AuditReport, ids: list[str]) -> dict[str, dict[str, Any]]:
-    from operations.home import discover
-
-    return current_rows(discover(Path(report.codex_dir), report.state_db), ids)
 
 
 def _source(report: AuditReport, history: sqlite3.Connection | None) -> dict[str, Any]:

@@ -43,6 +43,11 @@ class CodexHome:
         path = self.sqlite_home / "thread_history_1.sqlite"
         return path if path.exists() else None
 
+    @property
+    def databases(self) -> list[Path]:
+        """Every database a write may touch that exists: the state and the thread history."""
+        return [p for p in (self.state_db, self.thread_history_db) if p is not None and p.exists()]
+
 
 def _count_threads(path: Path) -> int | None:
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -53,20 +54,21 @@ class ShapeVerdict:
     warnings: tuple[str, ...]  # e.g. a newer migration whose touched tables are all known
 
 
-def unknown_shapes(dbs: list[Path]) -> list[str]:
-    """The shape problems of these databases (those this tool writes), read-only."""
+def judge_all(dbs: Iterable[Path]) -> list[ShapeVerdict]:
+    """The verdict of each of these databases that this tool writes and that exists, read-only
+    (a database SQLite cannot read raises sqlite3.DatabaseError)."""
     from journal.targets import connect_ro
 
-    problems: list[str] = []
+    verdicts: list[ShapeVerdict] = []
     for db in dbs:
         if db.name not in TOUCHED_TABLES or not db.exists():
             continue
         conn = connect_ro(str(db))
         try:
-            problems += judge(db, conn).problems
+            verdicts.append(judge(db, conn))
         finally:
             conn.close()
-    return problems
+    return verdicts
 
 
 def _fold(sql: str) -> str:

@@ -20,6 +20,21 @@ def _homes(tmp_path: Path) -> tuple[BuiltHome, BuiltHome]:
     return source, target
 
 
+def _exported(tmp_path: Path, source: BuiltHome) -> dict[str, bytes]:
+    """The parts of a bundle exported from `source`, by name (the manifest included)."""
+    bundle = tmp_path / "moved.zip"
+    assert cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))[0] == 0
+    with zipfile.ZipFile(bundle) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _zipped(path: Path, parts: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
 def test_export_then_import_under_another_provider_and_folder(tmp_path: Path) -> None:
     source, target = _homes(tmp_path)
     source_before = snapshot(source.root)
@@ -53,16 +68,10 @@ def test_export_then_import_under_another_provider_and_folder(tmp_path: Path) ->
 
 def test_a_bundle_with_one_byte_changed_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     source, target = _homes(tmp_path)
-    bundle = tmp_path / "moved.zip"
-    assert cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))[0] == 0
-    with zipfile.ZipFile(bundle) as archive:
-        parts = {name: archive.read(name) for name in archive.namelist()}
+    parts = _exported(tmp_path, source)
     victim = next(name for name in parts if "/files/" in name)
     parts[victim] = parts[victim].replace(b"openai", b"openaj", 1)  # one byte, and a valid zip around it
-    tampered = tmp_path / "tampered.zip"
-    with zipfile.ZipFile(tampered, "w") as archive:
-        for name, data in parts.items():
-            archive.writestr(name, data)
+    tampered = _zipped(tmp_path / "tampered.zip", parts)
     before = snapshot(target.root)
     for extra in ([], ["--apply"]):
         code, data = cli_json("import", str(tampered), "--codex-home", str(target.root), *extra)
@@ -99,21 +108,15 @@ def test_a_bundle_with_an_unknown_schema_is_refused(tmp_path: Path) -> None:
     import orjson
 
     source, target = _homes(tmp_path)
-    bundle = tmp_path / "moved.zip"
-    assert cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))[0] == 0
-    with zipfile.ZipFile(bundle) as archive:
-        parts = {name: archive.read(name) for name in archive.namelist()}
-    manifest = orjson.loads(parts.pop("manifest.json"))
+    parts = _exported(tmp_path, source)
+    manifest = orjson.loads(parts["manifest.json"])
     name = next(n for n in parts if n.endswith("/row.json"))
     row_data = orjson.loads(parts[name])
     row_data["mood_from_the_future"] = "curious"  # a column no known Codex release has
     parts[name] = orjson.dumps(row_data)
     manifest["parts"][name] = hashlib.sha256(parts[name]).hexdigest()  # consistent, so only the schema is wrong
-    newer = tmp_path / "newer.zip"
-    with zipfile.ZipFile(newer, "w") as archive:
-        archive.writestr("manifest.json", orjson.dumps(manifest))
-        for part, data in parts.items():
-            archive.writestr(part, data)
+    parts["manifest.json"] = orjson.dumps(manifest)
+    newer = _zipped(tmp_path / "newer.zip", parts)
     before = snapshot(target.root)
     code, data = cli_json("import", str(newer), "--apply", "--codex-home", str(target.root))
     assert code == 3 and "mood_from_the_future" in data["errors"][0]["message"], data

@@ -21,7 +21,7 @@ from operations.paths import (
     resolve_sqlite_home,
 )
 from operations.safety import refuse_if_damaged, refuse_unless_safe
-from operations.shapes import unknown_shapes
+from operations.shapes import judge_all
 
 
 def tool_services() -> Services:
@@ -61,7 +61,7 @@ class Located:
         dbs = {self.sqlite_home / CURRENT_STATE_DB}
         dbs |= {Path(e.db) for e in effects if isinstance(e, RowUpdate | RowInsert | RowDelete)}
         refuse_unless_safe(self.codex_home, sorted(dbs))
-        problems = unknown_shapes(sorted(dbs))
+        problems = [p for verdict in judge_all(sorted(dbs)) for p in verdict.problems]
         if problems:
             raise Refused(f"refusing to write: {'; '.join(problems)}", details={"schema_problems": problems})
 

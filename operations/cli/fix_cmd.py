@@ -23,17 +23,11 @@ from operations.cli.run_cmd import (
 )
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
-from operations.repair.common import RepairContext, ThreadFilter
+from operations.repair.common import Plan, RepairContext, ThreadFilter
 from operations.repair.execute import apply_phases, preflight, refuse_unwritable, shape_verdicts
 from operations.repair.fix import FixOptions, FixPlan, plan_fix, plan_phase, wanted_phases
 from operations.runreport import before_after
 from operations.runreport import render as render_report
-
-
-def _databases(home: Any) -> list[Any]:
-    dbs = [home.state_db] if home.state_db else []
-    history = home.sqlite_home / "thread_history_1.sqlite"
-    return dbs + ([history] if history.exists() else [])
 
 
 def _fix_data(fix: FixPlan) -> dict[str, Any]:
@@ -115,7 +109,7 @@ def fix_cmd(
                       mappings=tuple(_mappings(source, target, map_file)), from_style=from_style, force=force)
     flt = ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None, _date(since, "--since"),
                        _date(until, "--until"))
-    dbs = _databases(home)
+    dbs = home.databases
     with context.writer_if(apply, resolve_journal(journal, home_path), services, sys.argv[1:]) as writer:
         report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
         if apply:
@@ -131,8 +125,6 @@ def fix_cmd(
             for w in warnings:
                 warn(f"warning: {w}")
         if writer is None:
-            from operations.repair.common import Plan
-
             everything = Plan("fix", ops=[op for p in fix.phases for op in p.ops])
             blockers = preflight(everything, home, report.schema) if fix.op_count else []
             data["apply_refused"] = blockers

@@ -70,7 +70,7 @@ def export_cmd(
     report = run_audit(home, now=context.make_services().clock.now(), progress=scan_progress(json_))
     flt = _filter(thread, provider, cwd, since, until)
     _require_known_threads(flt, report)
-    bundle = collect(report, flt, home.thread_history_db)
+    bundle = collect(report, flt, home)
     out = Path(output).expanduser().absolute()
     manifest = write(bundle, out)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
@@ -90,7 +90,7 @@ def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, co
     home_path = resolve_codex_home(codex_home)
     home = discover(home_path)
     services = context.make_services()
-    dbs = [p for p in (home.state_db, home.thread_history_db) if p is not None and p.exists()]
+    dbs = home.databases
     with context.writer_if(apply, resolve_journal(journal, home_path), services, sys.argv[1:]) as writer:
         report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
         if apply:
@@ -183,6 +183,6 @@ def merge_cmd(
     report = run_audit(source_home, now=context.make_services().clock.now(), progress=scan_progress(json_))
     flt = _filter(thread, provider, cwd, since, until)
     _require_known_threads(flt, report)
-    bundle = collect(report, flt, source_home.thread_history_db)
+    bundle = collect(report, flt, source_home)
     opts = ImportOptions(to_provider, tuple(_mappings(source, target, map_file)), from_style, replace, force)
     _import("merge", bundle, opts, apply, codex_home, journal, json_, verbose)

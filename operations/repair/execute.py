@@ -20,7 +20,7 @@ from operations.home import CodexHome
 from operations.repair.common import Plan
 from operations.safety import refuse_unless_safe
 from operations.schema import StateSchema, damaged
-from operations.shapes import judge
+from operations.shapes import judge_all
 
 BACKUPS = "backups"
 
@@ -40,17 +40,15 @@ def shape_verdicts(schema: StateSchema | None, dbs: Sequence[Path] = ()) -> tupl
     if not problems and schema.generation != "state_5":
         problems.append(f"generation {schema.generation} is not the current state_5")
     for db in dbs:
-        if db.name == "state_5.sqlite" or not db.exists():
-            continue
-        conn = connect_ro(str(db))
+        if db.name == "state_5.sqlite":
+            continue  # judged with `schema`
         try:
-            verdict = judge(db, conn)
+            verdicts = judge_all([db])
         except sqlite3.DatabaseError as exc:
             raise damaged(db, exc) from None
-        finally:
-            conn.close()
-        problems += verdict.problems
-        warnings += verdict.warnings
+        for verdict in verdicts:
+            problems += verdict.problems
+            warnings += verdict.warnings
     return problems, warnings
 
 
