@@ -57,3 +57,9 @@ class ConflictRefused(Refused):
 
 class OutsideAllowedRoots(Refused):
     code = "outside_home"
+
+
+class CasFailed(ToolError):
+    """A target no longer holds the value an effect expects; nothing was written."""
+
+    code = "cas_failed"

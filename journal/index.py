@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journal.codec import decode_line
-from journal.effects import Effect, effect_from_json, op_state
+from journal.effects import Effect, effect_from_json
 from journal.errors import NotFound, UsageProblem
+from journal.records import op_state
 from journal.scan import iter_raw_lines, read_record_at
 
 APPLIED = "applied"

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from journal.codec import decode_line, line_hash
-from journal.effects import json_targets, op_state
+from journal.effects import json_targets
+from journal.records import op_state
 
 BLOCK = 1 << 20
 

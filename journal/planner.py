@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from journal.effects import Effect, invert
+from journal.durability import IOContext
+from journal.effects import Effect
 from journal.errors import UsageProblem
 from journal.index import JournalIndex
 from journal.runner import PlannedOp, precheck
-from journal.targets import IOContext, probe, rebased_inverse
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,12 @@ def _compensations(index: JournalIndex, action: str, ordered: list[str],
         for effect in reversed(index.effects(op_id)):
             targets = set(effect.targets())
             if targets & touched:
-                inverses.append(invert(effect))  # a later op in this plan restores it first
+                inverses.append(effect.inverse())  # a later op in this plan restores it first
                 continue
             touched |= targets
-            seen = probe(effect, io)
+            seen = effect.probe(io)
             if seen.state == "after":
-                inverses.append(rebased_inverse(effect, seen))
+                inverses.append(effect.rebased_inverse(seen))
             elif seen.state == "before":
                 detail = "already at its before value; this effect would be left out"
                 conflicts.append(Conflict(op_id, effect.describe(), detail, blocking=False))
@@ -129,7 +129,7 @@ def _compensations(index: JournalIndex, action: str, ordered: list[str],
                 blocking = seen.blocking or seen.state == "mid"
                 conflicts.append(Conflict(op_id, effect.describe(), seen.detail or seen.state, blocking))
                 forced.append(f"{effect.describe()}: {seen.detail}")
-                inverses.append(rebased_inverse(effect, seen))
+                inverses.append(effect.rebased_inverse(seen))
         redoes = index.primary(op_id) if info.compensates else None
         label = f"{action}: {info.label}"
         ops.append(PlannedOp(label, tuple(inverses), info.subject, compensates=op_id, redoes=redoes,

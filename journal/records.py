@@ -29,3 +29,17 @@ def outcome(run: str, op: str, status: str, reason: str, *, recovered_by: str | 
 
 def run_end(run: str, command: str | None, status: str, counts: dict[str, int], **extra: Any) -> dict[str, Any]:
     return {"kind": "run_end", "run": run, "command": command, "status": status, "counts": counts, **extra}
+
+
+def op_state(outcome: str | None, effective: bool, compensated: bool) -> str:
+    """An operation's state, derived (never stored): pending, failed, skipped, not applied, in
+    effect, undone (a compensation of it is in effect) or redone (it was undone, and that undone)."""
+    if outcome is None:
+        return "pending"
+    if outcome == "not_applied":
+        return "not applied"
+    if outcome != "applied":
+        return outcome
+    if not effective:
+        return "undone"
+    return "redone" if compensated else "in effect"

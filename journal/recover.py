@@ -11,11 +11,10 @@ import os
 from dataclasses import dataclass
 
 from journal import records
-from journal.effects import FileMove, LineRewrite, LineSplice, effect_from_json
-from journal.runner import StepHook, group_steps
+from journal.effects import StepHook, effect_from_json
+from journal.runner import group_steps
 from journal.scan import Pending, read_record_at, scan
 from journal.store import JournalWriter
-from journal.targets import finish_interrupted_move, probe, stale_temp_for
 
 AT_AFTER = ("after", "after_drift")
 
@@ -40,7 +39,7 @@ def assess_pending(path: str) -> tuple[list[Assessment], list[str]]:
 def _assess(path: str, pending: Pending) -> Assessment:
     intent = read_record_at(path, pending.offset)
     effects = [effect_from_json(e) for e in intent.get("effects", [])]
-    states = [probe(e).state for e in effects]
+    states = [e.probe().state for e in effects]
     label = intent.get("label", "")
     if not effects or all(s in AT_AFTER for s in states):
         return Assessment(pending.op_id, pending.run_id, label, "applied", "every effect is at its after value",
@@ -96,13 +95,11 @@ def _finish(path: str, op_id: str, step: StepHook) -> None:
     intent = read_record_at(path, pending.offset)
     effects = [effect_from_json(e) for e in intent.get("effects", [])]
     for unit in group_steps(effects):
-        states = [probe(e).state for e in unit.effects]
+        states = [e.probe().state for e in unit.effects]
         if all(s in AT_AFTER for s in states):
             continue
-        if unit.kind == "move" and states[0] == "mid":
-            move = unit.effects[0]
-            assert isinstance(move, FileMove)
-            finish_interrupted_move(move)
+        if len(unit.effects) == 1 and states[0] == "mid":
+            unit.effects[0].finish_interrupted()
         else:
             unit.apply(None)
         step("effect")
@@ -114,8 +111,6 @@ def _remove_stale_temps(path: str, op_id: str) -> None:
         return
     intent = read_record_at(path, pending.offset)
     for data in intent.get("effects", []):
-        effect = effect_from_json(data)
-        if isinstance(effect, LineRewrite | LineSplice):
-            temp = stale_temp_for(effect.path)
+        for temp in effect_from_json(data).leftovers():
             if os.path.exists(temp):
                 os.unlink(temp)

@@ -8,40 +8,17 @@ back to `before` before its outcome is written.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from journal import records
-from journal.effects import (
-    Effect,
-    FileMove,
-    LineRewrite,
-    LineSplice,
-    RowDelete,
-    RowInsert,
-    RowUpdate,
-    SqlEffect,
-    effect_paths,
-    effect_to_json,
-    invert,
-)
-from journal.errors import OutsideAllowedRoots, ToolError
+from journal.durability import IOContext
+from journal.effects import Effect, StepHook
+from journal.errors import CasFailed, OutsideAllowedRoots, ToolError
+from journal.guard import PathGuard
 from journal.store import JournalWriter
-from journal.targets import (
-    CasFailed,
-    IOContext,
-    PathGuard,
-    apply_line_rewrites,
-    apply_move,
-    apply_sql,
-    materialize,
-    probe,
-)
-
-StepHook = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -60,7 +37,7 @@ class PlannedOp:
     def intent_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "label": self.label,
-            "effects": [effect_to_json(e) for e in self.effects],
+            "effects": [e.to_json() for e in self.effects],
         }
         for name in ("subject", "compensates", "redoes", "replays"):
             value = getattr(self, name)
@@ -208,7 +185,7 @@ def _check_guard(op: PlannedOp, guard: PathGuard | None) -> None:
     if guard is None:
         return
     for effect in op.effects:
-        for path in effect_paths(effect):
+        for path in effect.paths():
             guard.check(path)
 
 
@@ -223,7 +200,7 @@ def precheck(effects: Sequence[Effect], io: IOContext | None = None) -> tuple[st
             states.append("before")  # depends on an earlier effect of this operation
             continue
         touched |= targets
-        seen = probe(effect, io)
+        seen = effect.probe(io)
         states.append(seen.state)
         if seen.state != "before":
             problems.append(f"{effect.describe()}: {seen.detail or 'target is at its after value'}")
@@ -270,52 +247,29 @@ def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOCo
 
 @dataclass(frozen=True)
 class Step:
-    """One atomic unit: a move, all rewrites of one file, or all row changes in one database."""
+    """One atomic unit: effects that share a step key (all row changes in one database, all
+    whole-line rewrites of one file), or one effect alone. Its kind applies it."""
 
-    kind: str
     effects: tuple[Effect, ...]
 
     def apply(self, hook: StepHook | None, io: IOContext | None = None) -> None:
-        if self.kind == "move":
-            move = self.effects[0]
-            assert isinstance(move, FileMove)
-            apply_move(move, hook, io)
-        elif self.kind == "lines":
-            edits = [materialize(e) for e in self.effects]
-            unresolved = [e for e in edits if not isinstance(e, LineRewrite)]
-            if unresolved:
-                raise CasFailed(f"{unresolved[0].describe()}: the line holds neither the before nor the after value")
-            rewrites = [e for e in edits if isinstance(e, LineRewrite)]
-            apply_line_rewrites(rewrites[0].path, rewrites, io)
-        else:
-            sql = [e for e in self.effects if isinstance(e, RowUpdate | RowInsert | RowDelete)]
-            apply_sql(sql[0].db, sql, io)
+        type(self.effects[0]).apply_step(self.effects, io, hook)
 
     def inverse(self) -> Step:
-        return Step(self.kind, tuple(invert(e) for e in reversed(self.effects)))
+        return Step(tuple(e.inverse() for e in reversed(self.effects)))
 
 
 def group_steps(effects: Sequence[Effect]) -> list[Step]:
-    """Line rewrites group per file, row changes per database, each at its first position."""
-    steps: list[Step] = []
+    """Effects group by their step key, each group at its first position; keyless ones alone."""
     groups: dict[tuple[str, str], list[Effect]] = {}
-    order: list[tuple[str, str] | int] = []
-    for index, effect in enumerate(effects):
-        if isinstance(effect, FileMove):
-            order.append(index)
+    order: list[tuple[str, str] | Effect] = []
+    for effect in effects:
+        key = effect.step_key()
+        if key is None:
+            order.append(effect)
             continue
-        key = ("lines", effect.path) if isinstance(effect, LineRewrite | LineSplice) else ("sql", _db_key(effect))
         if key not in groups:
             groups[key] = []
             order.append(key)
         groups[key].append(effect)
-    for item in order:
-        if isinstance(item, int):
-            steps.append(Step("move", (effects[item],)))
-        else:
-            steps.append(Step(item[0], tuple(groups[item])))
-    return steps
-
-
-def _db_key(effect: SqlEffect) -> str:
-    return os.path.abspath(effect.db)
+    return [Step(tuple(groups[item])) if isinstance(item, tuple) else Step((item,)) for item in order]

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from journal.targets import connect_ro
+from journal.sqlio import connect_ro
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling, spellings
 from operations.paths import BUILTIN_PROVIDERS, home_of_rollout, is_inside

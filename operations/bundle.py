@@ -21,7 +21,7 @@ import orjson
 
 from journal.codec import sql_from_json, sql_to_json
 from journal.errors import Refused, UsageProblem
-from journal.targets import connect_ro
+from journal.sqlio import connect_ro
 from operations.audit import AuditReport
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journal.errors import UsageProblem
-from journal.targets import connect_ro
+from journal.sqlio import connect_ro
 from operations.paths import (
     CURRENT_STATE_DB,
     STATE_DB_NAMES,

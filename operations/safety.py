@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from journal.errors import Refused
-from journal.targets import connect_ro
+from journal.sqlio import connect_ro
 from operations.pathrules import key as path_key
 from operations.schema import DatabaseDamaged, damaged
 

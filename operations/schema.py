@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journal.errors import ToolError, UsageProblem
-from journal.targets import connect_ro
+from journal.sqlio import connect_ro
 from operations.shapes import judge, known_shapes
 
 # highest applied state migration -> the Codex releases that ship it (storage doc, section 7)

@@ -57,7 +57,7 @@ class ShapeVerdict:
 def judge_all(dbs: Iterable[Path]) -> list[ShapeVerdict]:
     """The verdict of each of these databases that this tool writes and that exists, read-only
     (a database SQLite cannot read raises sqlite3.DatabaseError)."""
-    from journal.targets import connect_ro
+    from journal.sqlio import connect_ro
 
     verdicts: list[ShapeVerdict] = []
     for db in dbs:

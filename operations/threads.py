@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal.targets import connect_ro, fetch_row, quote_ident
+from journal.sqlio import connect_ro, fetch_row, quote_ident
 from operations.schema import StateSchema, damaged
 
 WANTED = ("id", "rollout_path", "created_at", "updated_at", "source", "model_provider", "cwd", "title",

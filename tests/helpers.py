@@ -16,10 +16,10 @@ import orjson
 from typer.testing import CliRunner
 
 from journal.clock import IdSource, Services, ToolInfo
-from journal.effects import FileMove, LineRewrite, RowDelete, RowInsert, RowUpdate
+from journal.effects import FileEdit, FileMove, RowDelete, RowInsert, RowUpdate, plan_file_edit
+from journal.fileio import file_digest
 from journal.runner import PlannedOp, RunResult, execute_run
 from journal.store import JournalWriter
-from journal.targets import file_digest, plan_line_rewrites
 from operations.cli.app import app
 
 runner = CliRunner()
@@ -85,11 +85,11 @@ class World:
         sha, size = file_digest(src)
         return FileMove(str(src), str(dst), sha, size, src.stat().st_mtime_ns, touch_ns)
 
-    def rewrite(self, path: Path, line: int, after: bytes) -> LineRewrite:
-        return plan_line_rewrites(str(path), {line: after})[0]
+    def rewrite(self, path: Path, line: int, after: bytes) -> FileEdit:
+        return plan_file_edit(str(path), {line: after}, path.read_bytes())
 
-    def rewrites(self, path: Path, new_lines: dict[int, bytes]) -> tuple[LineRewrite, ...]:
-        return plan_line_rewrites(str(path), new_lines)
+    def rewrites(self, path: Path, new_lines: dict[int, bytes]) -> tuple[FileEdit, ...]:
+        return (plan_file_edit(str(path), new_lines, path.read_bytes()),)
 
     def row(self, key: str) -> dict[str, Any] | None:
         conn = sqlite3.connect(self.db)

@@ -248,7 +248,8 @@ def test_7_old_home_from_0_128(make_codex: Callable[..., CodexSession], tmp_path
     assert report["formats"] == {"current": 2}
     code, data = run(old.home, "migrate-provider", "--apply")
     assert code == 0, data
-    assert all([e["line"] for e in op["effects"] if e["kind"] == "line_splice"] == [1]
+    assert all([line for e in op["effects"] if e["kind"] == "file_edit" for g in e["splices"] for line, _ in g["at"]]
+               == [1]
                for op in data["data"]["plan"]["operations"])  # legacy files: only session_meta
     new = CodexSession(codex_binary_for(newest), old.home, old.api, current="mockB")
     try:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from journal.index import JournalIndex
-from journal.targets import probe
 from tests.crash_child import planned_ops, world_at
 from tests.helpers import World, cli, cli_json, make_world
 
@@ -43,7 +42,7 @@ def _assert_whole(world: World) -> dict[str, str]:
     verdicts = {}
     for op_id, info in index.ops.items():
         assert info.outcome in ("applied", "not_applied", "skipped"), (op_id, info.outcome)
-        states = {probe(e).state for e in index.effects(op_id)}
+        states = {e.probe().state for e in index.effects(op_id)}
         if index.in_effect(op_id):
             expected = {"after"}
         elif info.outcome == "applied":

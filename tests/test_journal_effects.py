@@ -112,6 +112,31 @@ def test_appended_lines_make_a_line_undo_conflict_and_force_keeps_them(world: Wo
     assert doc.read_bytes() == b'{"provider":"old"}\n{"turn":1}\n{"turn":2}\n'
 
 
+def test_a_file_changed_inside_what_the_edit_wrote_blocks_undo_even_forced(world: World) -> None:
+    doc = world.file("doc.jsonl", b'{"provider":"old"}\n{"turn":1}\n')
+    result = world.execute([PlannedOp("rewrite", (world.rewrite(doc, 1, b'{"provider":"new"}'),))])
+    doc.write_bytes(b'{"provider":"new"}\n{"turn":9}\n')  # not appended: a line this run did not write changed
+    forced = cli("undo", result.run_id, "--apply", "--force", J, str(world.journal))
+    assert forced.exit_code == 3 and "not only appended to" in forced.stderr
+    assert doc.read_bytes() == b'{"provider":"new"}\n{"turn":9}\n'
+
+
+def test_one_changed_row_of_a_rows_update_skips_the_operation_and_writes_no_row(world: World) -> None:
+    from journal.effects import RowChange, RowsUpdate
+
+    now = {key: (world.row(key) or {})["n"] for key in ("a", "b")}
+    effect = RowsUpdate(str(world.db), "items", {}, ("id",), ("n",),
+                        (RowChange(("a",), (now["a"],), (10,)), RowChange(("b",), (now["b"],), (20,))))
+    conn = sqlite3.connect(world.db)
+    conn.execute("UPDATE items SET n = 99 WHERE id = 'b'")
+    conn.commit()
+    conn.close()
+    a_before = world.row("a")
+    result = world.execute([PlannedOp("both", (effect,))])
+    assert result.ops[0].status == "skipped" and "changed" in result.ops[0].reason
+    assert world.row("a") == a_before and (world.row("b") or {})["n"] == 99
+
+
 def test_move_never_overwrites_an_existing_destination(world: World) -> None:
     src = world.file("a.txt", b"mine")
     dst = world.file("b.txt", b"theirs")

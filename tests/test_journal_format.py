@@ -31,7 +31,7 @@ def test_first_run_creates_private_journal_with_genesis_and_chain(world: World) 
     for previous, record in zip(lines[:-2], records[1:], strict=True):
         assert record["prev"] == line_hash(previous)
     assert {r["ts"] for r in records} == {"2026-11-24T09:30:00.000Z"}
-    assert all(r["v"] == 2 for r in records)
+    assert all(r["v"] == 3 for r in records)
     assert records[2]["effects"][0] == {
         "kind": "row_update", "db": str(world.db), "table": "items", "key": {"id": "a"},
         "before": {"name": "alpha"}, "after": {"name": "ALPHA"},
@@ -74,7 +74,7 @@ def test_appending_continues_the_chain_across_runs(world: World) -> None:
 
 
 def test_format_2_stores_the_change_inside_a_line_and_rebuilds_the_line_byte_for_byte() -> None:
-    from journal.effects import LineRewrite, LineSplice, effect_from_json, effect_to_json, invert
+    from journal.effects import LineRewrite, LineSplice, effect_from_json, effect_to_json
 
     before = b'{"type":"session_meta","payload":{"id":"x","model_provider":"mockA","base_instructions":"' + (
         b"long text " * 2000) + b'"}}'
@@ -87,7 +87,7 @@ def test_format_2_stores_the_change_inside_a_line_and_rebuilds_the_line_byte_for
     assert isinstance(splice, LineSplice)
     assert splice.resolve(before) == rewrite and splice.resolve(after) == rewrite
     assert splice.resolve(before.replace(b"long", b"LONG", 1)) is None  # neither value: never guessed
-    back = invert(splice)
+    back = splice.inverse()
     assert isinstance(back, LineSplice) and back.resolve(after) == LineRewrite(
         "/h/r.jsonl", 1, after, before, "e" * 64, "f" * 64)
 
@@ -105,3 +105,28 @@ def test_a_splice_is_the_smallest_middle_that_differs() -> None:
         at, old, new = splice_of(a, b)
         assert a[:at] + old + a[at + len(old):] == a and a[:at] + new + a[at + len(old):] == b
         assert at == len(os.path.commonprefix([a, b]))
+
+
+def test_format_3_stores_one_file_edit_per_file_with_identical_splices_grouped(world: World) -> None:
+    from journal.effects import FileEdit, effect_from_json
+
+    meta = b'{"type":"session_meta","payload":{"id":"x","model_provider":"mockA","base_instructions":"' + (
+        b"long text " * 2000) + b'"}}'
+    turn = b'{"type":"thread_settings_applied","payload":{"thread_settings":{"model_provider_id":"mockA"}}}'
+    doc = world.file("r.jsonl", b"\n".join([meta, turn, b'{"x":1}', turn, turn]) + b"\n")
+    edit = world.rewrites(doc, {1: meta.replace(b"mockA", b"mockC"),
+                                **{n: turn.replace(b"mockA", b"mockC") for n in (2, 4, 5)}})[0]
+    data = edit.to_json()
+    assert data["kind"] == "file_edit" and len(orjson.dumps(data)) < 700  # not the 20 KB line, nor 4 copies
+    at_meta, at_turn = meta.index(b"mockA") + 4, turn.index(b"mockA") + 4  # only "A" -> "C" differs
+    assert [g["at"] for g in data["splices"]] == [[[1, at_meta]], [[2, at_turn], [4, at_turn], [5, at_turn]]]
+    assert (data["splices"][0]["old"], data["splices"][0]["new"]) == ("A", "C")
+    assert data["splices"][1]["fields"] == [["payload.thread_settings.model_provider_id", "mockA", "mockC"]]
+    back = effect_from_json(orjson.loads(orjson.dumps(data)))
+    assert back == edit and isinstance(back, FileEdit)
+    assert back.inverse().inverse() == edit
+    shown = back.render()
+    assert str(doc) in shown[0] and shown[1] == '  line 1: payload.model_provider: "mockA" -> "mockC"'
+    assert shown[2] == '  lines 2, 4, 5: payload.thread_settings.model_provider_id: "mockA" -> "mockC"'
+    original = doc.read_bytes()
+    assert back.spliced(original).count(b"mockC") == 4 and back.inverse().spliced(back.spliced(original)) == original

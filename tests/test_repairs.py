@@ -50,13 +50,14 @@ def test_migrate_provider(tmp_path: Path, version: str) -> None:
     assert {op["subject"] for op in plan["operations"]} == moving
     for op in plan["operations"]:
         kinds = [e["kind"] for e in op["effects"]]
-        assert kinds[0] == "line_splice" and kinds[-1] == "row_update"
-        lines = {e["line"] for e in op["effects"] if e["kind"] == "line_splice"}
+        assert kinds[0] == "file_edit" and kinds[-1] == "row_update"
+        lines = {line for e in op["effects"] if e["kind"] == "file_edit" for g in e["splices"] for line, _ in g["at"]}
         paginated = version in ("0.169.0", "0.171.0")
         assert lines == ({1, 5} if paginated else {1})  # 0.169 and later also have thread_settings_applied
         if paginated:
             assert {e["table"] for e in op["effects"] if e["kind"] == "row_update"} == {
-                "threads", "thread_turns", "thread_history_projection_state"}
+                "threads", "thread_history_projection_state"}
+            assert {e["table"] for e in op["effects"] if e["kind"] == "rows_update"} == {"thread_turns"}
     assert report["visibility"]["ide"]["by_reason"].get("provider", 0) == 0
     assert report["integrity_problem_count"] == 0
 

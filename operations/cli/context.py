@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journal.clock import Services, ToolInfo
-from journal.effects import Effect, RowDelete, RowInsert, RowUpdate
+from journal.effects import Effect, SqlEffect
 from journal.errors import Refused
+from journal.guard import PathGuard
 from journal.store import JournalWriter
-from journal.targets import PathGuard
 from operations.paths import (
     CURRENT_STATE_DB,
     CodexConfig,
@@ -59,7 +59,7 @@ class Located:
         """Before undo, redo, replay or recover writes: Codex not running, databases sound, and
         every table touched of a shape this tool knows."""
         dbs = {self.sqlite_home / CURRENT_STATE_DB}
-        dbs |= {Path(e.db) for e in effects if isinstance(e, RowUpdate | RowInsert | RowDelete)}
+        dbs |= {Path(e.db) for e in effects if isinstance(e, SqlEffect)}
         refuse_unless_safe(self.codex_home, sorted(dbs))
         problems = [p for verdict in judge_all(sorted(dbs)) for p in verdict.problems]
         if problems:

@@ -6,20 +6,19 @@ import sys
 from dataclasses import asdict
 from typing import Annotated, Any
 
-import orjson
 import typer
 
 from journal.codec import bytes_to_json
-from journal.effects import Effect, effect_paths, effect_to_json
+from journal.effects import Effect
 from journal.errors import ConflictRefused, NotFound, OutsideAllowedRoots
 from journal.index import JournalIndex
+from journal.inspect import inspect
 from journal.logview import LogHealth, iter_log
 from journal.planner import CompensationPlan, plan_redo, plan_replay, plan_undo
 from journal.recover import apply_recovery, assess_pending
 from journal.runner import RunResult, execute_run
 from journal.scan import scan
 from journal.store import JournalWriter
-from journal.targets import probe
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.output import echo, emit, handles, stream_json, warn
@@ -98,49 +97,12 @@ def _warn_damage(health: LogHealth) -> None:
 # ------------------------------------------------------------------------- show
 
 
-def _effect_view(effect: Effect, state: str) -> dict[str, Any]:
-    view = effect_to_json(effect)
-    now = probe(effect)
-    view["now"] = now.state
-    if now.detail:
-        view["now_detail"] = now.detail
-    view["op_state"] = state
-    return view
-
-
-def _render_effect(view: dict[str, Any]) -> list[str]:
-    kind = view["kind"]
-    now = f"[target now: {view['now']}{' - ' + view['now_detail'] if view.get('now_detail') else ''}]"
-    if kind == "file_move":
-        return [f"    move {view['src']}", f"      -> {view['dst']}",
-                f"      sha256 {view['sha256'][:16]}…  {view['size']} bytes  {now}"]
-    if kind == "line_rewrite":  # format 1: whole lines
-        return [f"    line {view['line']} of {view['path']}  {now}",
-                f"      - {_short(view['before'])}", f"      + {_short(view['after'])}"]
-    if kind == "line_splice":  # format 2: what changed inside the line
-        lines = [f"    line {view['line']} of {view['path']}  {now}"]
-        lines += [f"      {f['path']}: {_json_text(f['before'])} -> {_json_text(f['after'])}"
-                  for f in view.get("fields", [])]
-        if not view.get("fields"):
-            lines.append(f"      at byte {view['at']}: {_short(str(view['old']))} -> {_short(str(view['new']))}")
-        return lines
-    if kind == "row_update":
-        lines = [f"    update {view['table']} {view['key']} in {view['db']}  {now}"]
-        for col in sorted(view["after"]):
-            lines.append(f"      {col}: {view['before'].get(col)!r} -> {view['after'][col]!r}")
-        return lines
-    verb = "insert into" if kind == "row_insert" else "delete from"
-    return [f"    {verb} {view['table']} {view['key']} in {view['db']}  {now}",
-            f"      row: {_short(str(view['row']))}"]
-
-
-def _json_text(value: Any) -> str:
-    return _short(orjson.dumps(value).decode(), 80)
-
-
-def _short(value: Any, width: int = 160) -> str:
-    text = value if isinstance(value, str) else str(value)
-    return text if len(text) <= width else text[:width] + f"… ({len(text)} chars)"
+def _effect_lines(effect: Effect, now: str = "", detail: str = "") -> list[str]:
+    """An effect as its kind renders it, indented, the first line saying where the target is now."""
+    lines = effect.render()
+    if now:
+        lines = [f"{lines[0]}  [target now: {now}{' - ' + detail if detail else ''}]", *lines[1:]]
+    return [f"    {lines[0]}"] + [f"    {line}" for line in lines[1:]]
 
 
 @handles("show")
@@ -160,18 +122,17 @@ def show_cmd(
         first = health.problems[0]
         warn(f"WARNING: the journal is damaged at line {first.line} ({first.kind}): what is shown may be "
              "incomplete or altered. `codex-sessions verify` says more")
-    kind, full = index.resolve(ref)
-    op_ids = [full] if kind == "op" else index.runs[full].op_ids
+    shown = inspect(index, ref)
+    kind, full = shown.kind, shown.full_id
     ops: list[dict[str, Any]] = []
-    for op_id in op_ids:
-        info = index.ops[op_id]
-        state = index.state(op_id)
+    for op in shown.ops:
+        info = op.info
         ops.append({
-            "op": op_id, "run": info.run_id, "label": info.label, "subject": info.subject, "state": state,
+            "op": op.op_id, "run": info.run_id, "label": info.label, "subject": info.subject, "state": op.state,
             "outcome": info.outcome, "reason": info.reason, "recovered": info.recovered,
             "compensates": info.compensates, "redoes": info.redoes, "replays": info.replays,
             "compensated_by": info.compensated_by,
-            "effects": [_effect_view(e, state) for e in index.effects(op_id)],
+            "effects": [e.to_json(op.state) for e in op.effects],
         })
     data: dict[str, Any] = {"kind": kind, "id": full, "operations": ops}
     if kind == "run":
@@ -181,15 +142,15 @@ def show_cmd(
         if kind == "run":
             r = index.runs[full]
             echo(f"run {full}  {r.ts}  {r.command}  [{r.status or 'interrupted'}]  argv: {' '.join(r.argv)}")
-        for op in ops:
+        for op, found in zip(ops, shown.ops, strict=True):
             echo(f"  op {op['op']}  {op['state']}  {op['label']}")
             for link in ("compensates", "redoes", "replays"):
                 if op[link]:
                     echo(f"    {link} {op[link]}")
             if op["reason"]:
                 echo(f"    reason: {op['reason']}")
-            for view in op["effects"]:
-                for line in _render_effect(view):
+            for e in found.effects:
+                for line in _effect_lines(e.effect, e.now, e.detail):
                     echo(line)
 
     emit("show", data, json_, human)
@@ -204,7 +165,7 @@ def _plan_data(plan: CompensationPlan) -> dict[str, Any]:
         "requested": plan.requested,
         "operations": [
             {"source": src, "label": op.label, "subject": op.subject,
-             "effects": [effect_to_json(e) for e in op.effects], "forced_over": list(op.forced_over)}
+             "effects": [e.to_json() for e in op.effects], "forced_over": list(op.forced_over)}
             for src, op in zip(plan.sources, plan.ops, strict=True)
         ],
         "conflicts": [asdict(c) for c in plan.conflicts],
@@ -219,8 +180,8 @@ def _render_plan(plan: CompensationPlan) -> None:
     for src, op in zip(plan.sources, plan.ops, strict=True):
         echo(f"  {op.label}  (of {src})")
         for effect in op.effects:
-            for line in _render_effect({**effect_to_json(effect), "now": "-"}):
-                echo(line.replace("  [target now: -]", ""))
+            for line in _effect_lines(effect):
+                echo(line)
     for op_id, state in plan.not_in_effect:
         echo(f"  left as it is: {op_id} is {state}")
     for op_id, reason in plan.would_skip:
@@ -239,7 +200,7 @@ def _outside_targets(plan: CompensationPlan, loc: context.Located) -> str | None
     bad: list[str] = []
     for op in plan.ops:
         for effect in op.effects:
-            for path in effect_paths(effect):
+            for path in effect.paths():
                 try:
                     guard.check(path)
                 except OutsideAllowedRoots as exc:

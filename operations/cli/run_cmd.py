@@ -9,19 +9,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 
-from journal.effects import (
-    Effect,
-    FileMove,
-    LineRewrite,
-    RowDelete,
-    RowInsert,
-    RowUpdate,
-    effect_to_json,
-    json_changes,
-)
+from journal.effects import Effect
 from journal.errors import NotFound, UsageProblem
 from operations.audit import AuditReport, run_audit
 from operations.cli import context
@@ -72,43 +62,15 @@ def _date(value: str | None, name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _line_change(effect: LineRewrite) -> str:
-    """The changed middle of a rewritten line, with a little context."""
-    a, b = effect.before, effect.after
-    start = 0
-    while start < min(len(a), len(b)) and a[start] == b[start]:
-        start += 1
-    end = 0
-    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
-        end += 1
-    lead = max(0, start - 30)
-    old = a[lead : len(a) - end].decode(errors="replace")
-    new = b[lead : len(b) - end].decode(errors="replace")
-    return f"…{old}… -> …{new}…"
-
-
 def _render_effect(effect: Effect) -> str:
-    if isinstance(effect, FileMove):
-        touch = "" if effect.after_mtime_ns is None else " (mtime touched, as Codex does)"
-        return f"move {effect.src}\n        -> {effect.dst}{touch}"
-    if isinstance(effect, LineRewrite):
-        changes = json_changes(effect.before, effect.after)
-        if changes:
-            return f"line {effect.line} of {effect.path}: " + "; ".join(
-                f"{path}: {orjson.dumps(old).decode()} -> {orjson.dumps(new).decode()}" for path, old, new in changes)
-        return f"line {effect.line} of {effect.path}: {_line_change(effect)}"
-    data = effect_to_json(effect)
-    if data["kind"] == "row_update":
-        cols = ", ".join(f"{k}: {data['before'].get(k)!r} -> {v!r}" for k, v in data["after"].items())
-        return f"{data['table']} {data['key']}: {cols}"
-    return f"{data['kind']} {data['table']} {data['key']}"
+    return "\n        ".join(effect.render())
 
 
 def plan_data(plan: Plan) -> dict[str, Any]:
     return {
         "operation": plan.operation, "options": plan.options, "considered": plan.considered,
         "operations": [{"label": op.label, "subject": op.subject,
-                        "effects": [effect_to_json(e) for e in op.effects]} for op in plan.ops],
+                        "effects": [e.to_json() for e in op.effects]} for op in plan.ops],
         "refused": [r.__dict__ for r in plan.refused], "warnings": plan.warnings,
         "summary": {"operations": len(plan.ops), "effects": sum(len(op.effects) for op in plan.ops),
                     "refused": len(plan.refused)},
@@ -122,8 +84,7 @@ def _effect_kinds(plan: Plan) -> dict[str, int]:
     kinds: dict[str, int] = {}
     for op in plan.ops:
         for effect in op.effects:
-            name = effect.kind if not isinstance(effect, RowUpdate | RowInsert | RowDelete) else (
-                f"{effect.kind} {effect.table}")
+            name = effect.summary_name()
             kinds[name] = kinds.get(name, 0) + 1
     return kinds
 

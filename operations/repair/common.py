@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from journal.effects import Effect, FileMove, RowUpdate
+from journal.fileio import file_digest
+from journal.guard import cached_realpath, within_roots
 from journal.runner import PlannedOp
-from journal.targets import cached_realpath, file_digest
 from operations.audit import AuditReport, ThreadAudit
 from operations.home import CodexHome
 from operations.pathrules import key
@@ -121,9 +122,7 @@ def check_writable_file(path: str, home: CodexHome) -> str | None:
     absolute = os.path.abspath(path)
     if os.path.islink(absolute):
         return f"{path} is a symlink; it is left alone"
-    real = os.path.join(cached_realpath(os.path.dirname(absolute)), os.path.basename(absolute))
-    roots = [cached_realpath(str(r)) for r in home.roots]
-    if not any(real == r or real.startswith(r + os.sep) for r in roots):
+    if not within_roots(absolute, [cached_realpath(str(r)) for r in home.roots]):
         return f"{path} is outside the Codex home; it is left alone"
     try:
         mode = os.stat(absolute).st_mode
@@ -156,7 +155,7 @@ def with_updated_at(columns: tuple[str, ...], seconds: int, ms: int) -> dict[str
 
 def current_rows(home: CodexHome, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Whole rows for these ids, read with one read-only connection."""
-    from journal.targets import connect_ro
+    from journal.sqlio import connect_ro
 
     out: dict[str, dict[str, Any]] = {}
     if not ids or home.state_db is None:

@@ -19,7 +19,7 @@ import orjson
 from journal.effects import RowUpdate
 from journal.errors import UsageProblem
 from journal.runner import PlannedOp
-from journal.targets import connect_ro
+from journal.sqlio import connect_ro
 from operations.jsonedit import replace_strings
 from operations.pathrules import STYLES, rewrite
 from operations.repair.common import (
@@ -28,7 +28,7 @@ from operations.repair.common import (
     ThreadFilter,
     current_rows,
 )
-from operations.repair.rollout_edit import FileEdit, build_ops, edit_rollouts
+from operations.repair.rollout_edit import RolloutEdit, build_ops, edit_rollouts
 
 # (line type, payload path of a string, payload path of a list of strings)
 CWD_FIELDS = {
@@ -111,7 +111,7 @@ def _edit_line(line: bytes, kind: str, change: Callable[[Any], Any]) -> bytes | 
     return replace_strings(line, replaced, mutate)
 
 
-def _edit_cwd_lines(edit: FileEdit, change: Callable[[Any], Any]) -> None:
+def _edit_cwd_lines(edit: RolloutEdit, change: Callable[[Any], Any]) -> None:
     for number, line in enumerate(edit.lines, start=1):
         kind = _line_kind(line, number)
         if kind is not None and line:

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from journal.clock import Services
-from journal.effects import RowDelete, RowInsert, RowUpdate
+from journal.effects import SqlEffect
 from journal.errors import Refused
+from journal.guard import PathGuard
 from journal.runner import PlannedOp, RunResult, execute_phased_run
+from journal.sqlio import connect_ro
 from journal.store import JournalWriter
-from journal.targets import PathGuard, connect_ro
 from operations.home import CodexHome
 from operations.repair.common import Plan
 from operations.safety import refuse_unless_safe
@@ -76,7 +77,7 @@ def preflight(plan: Plan, home: CodexHome, schema: StateSchema | None) -> list[s
 
 
 def databases_in(plan: Plan, home: CodexHome) -> list[Path]:
-    dbs = {Path(e.db) for op in plan.ops for e in op.effects if isinstance(e, RowUpdate | RowInsert | RowDelete)}
+    dbs = {Path(e.db) for op in plan.ops for e in op.effects if isinstance(e, SqlEffect)}
     if home.state_db:
         dbs.add(home.state_db)
     return sorted(dbs)

@@ -26,7 +26,7 @@ import orjson
 from journal.effects import Effect, FileMove, RowDelete, RowInsert
 from journal.errors import Refused
 from journal.runner import PlannedOp
-from journal.targets import connect_ro
+from journal.sqlio import connect_ro
 from operations.bundle import Bundle, BundledThread, history_rows
 from operations.home import CodexHome
 from operations.jsonedit import EditRefused
@@ -34,7 +34,7 @@ from operations.paths import BUILTIN_PROVIDERS
 from operations.repair.common import Plan, RepairContext, canonical_path, current_rows
 from operations.repair.cwd import Mapping, _edit_cwd_lines, _rewriter, map_path
 from operations.repair.provider import _edit_provider_lines
-from operations.repair.rollout_edit import FileEdit
+from operations.repair.rollout_edit import RolloutEdit
 
 STAGING = "staging"
 
@@ -143,11 +143,11 @@ def _transform(data: bytes, name: str, opts: ImportOptions) -> bytes:
     if name.endswith(".zst"):
         raise EditRefused(f"{name} is compressed: resume it once in its own home (Codex decompresses it) first")
     if opts.to_provider:  # each rewrite reads the bytes the one before it left
-        edit = FileEdit.of(data)
+        edit = RolloutEdit.of(data)
         _edit_provider_lines(edit, opts.to_provider)
         data = b"\n".join(edit.line(n) for n in range(1, len(edit.lines) + 1))
     if opts.mappings:
-        edit = FileEdit.of(data)
+        edit = RolloutEdit.of(data)
         _edit_cwd_lines(edit, _rewriter(list(opts.mappings), opts.from_style))
         data = b"\n".join(edit.line(n) for n in range(1, len(edit.lines) + 1))
     return data

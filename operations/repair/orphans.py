@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from journal.effects import RowInsert, RowUpdate
 from journal.runner import PlannedOp
-from journal.targets import connect_ro, fetch_row
+from journal.sqlio import connect_ro, fetch_row
 from operations.extract import derive_row
 from operations.repair.common import Plan, RepairContext, ThreadFilter, single_file
 

@@ -24,13 +24,13 @@ from operations.repair.common import (
     current_rows,
     row_update,
 )
-from operations.repair.rollout_edit import FileEdit, build_ops, edit_rollouts, set_path
+from operations.repair.rollout_edit import RolloutEdit, build_ops, edit_rollouts, set_path
 
 DB_ONLY_WARNING = ("--db-only changes only threads.model_provider, as the seed's provider_migrate.py did; "
                    "current Codex re-reads the rollout and writes the old provider back (storage doc 0.3)")
 
 
-def _edit_provider_lines(edit: FileEdit, to: str) -> None:
+def _edit_provider_lines(edit: RolloutEdit, to: str) -> None:
     first = edit.lines[0]
     meta = orjson.loads(first.lstrip(b"\xef\xbb\xbf"))
     if meta.get("type") != "session_meta":

@@ -1,6 +1,6 @@
 """Edit rollout lines and keep every byte offset that points into them true.
 
-`FileEdit` holds the new bytes of some lines of one rollout; `history_shifts` and
+`RolloutEdit` holds the new bytes of some lines of one rollout; `history_shifts` and
 `fork_offsets` produce the effects that keep `thread_history_1.sqlite` and forks'
 `session_meta.history_base` pointing at the same bytes after lines change length.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from journal.effects import Effect, LineRewrite, RowUpdate
+from journal.effects import Effect, FileEdit, RowChange, RowsUpdate, RowUpdate, plan_file_edit
 from journal.runner import PlannedOp
-from journal.targets import connect_ro, plan_line_rewrites
+from journal.sqlio import connect_ro
 from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, replace_value
 from operations.repair.common import Plan, RepairContext, row_update, writable_single_file
@@ -24,7 +24,7 @@ from operations.rollouts import Rollout
 
 
 @dataclass
-class FileEdit:
+class RolloutEdit:
     """The new bytes of some lines of one rollout, and how each edit moves later bytes."""
 
     rollout: Rollout | None
@@ -34,12 +34,12 @@ class FileEdit:
     new_lines: dict[int, bytes] = field(default_factory=dict)  # 1-based line -> bytes
 
     @classmethod
-    def read(cls, rollout: Rollout) -> FileEdit:
+    def read(cls, rollout: Rollout) -> RolloutEdit:
         with open(rollout.path, "rb") as handle:
             return cls.of(handle.read(), rollout)
 
     @classmethod
-    def of(cls, data: bytes, rollout: Rollout | None = None) -> FileEdit:
+    def of(cls, data: bytes, rollout: Rollout | None = None) -> RolloutEdit:
         """An edit of these bytes (a file in a bundle has no path in this home yet)."""
         lines = data.split(b"\n")
         starts, at = [], 0
@@ -59,11 +59,12 @@ class FileEdit:
                 moved += len(new) - len(self.lines[number - 1])
         return moved
 
-    def effects(self) -> tuple[LineRewrite, ...]:
+    def effects(self) -> tuple[FileEdit, ...]:
         if not self.new_lines:
             return ()
         assert self.rollout is not None, "an edit of bytes alone has no file to rewrite"
-        return plan_line_rewrites(self.rollout.path, self.new_lines, self.data)
+        edit = plan_file_edit(self.rollout.path, self.new_lines, self.data)
+        return (edit,) if edit.splices else ()
 
 
 def set_path(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], None]:
@@ -76,8 +77,9 @@ def set_path(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], No
     return mutate
 
 
-def history_shifts(db: str, conn: sqlite3.Connection, thread_id: str, edit: FileEdit) -> list[Effect]:
-    """RowUpdates that keep thread_history_1's byte offsets true after the edit."""
+def history_shifts(db: str, conn: sqlite3.Connection, thread_id: str, edit: RolloutEdit) -> list[Effect]:
+    """Row updates that keep thread_history_1's byte offsets true after the edit: the thread's
+    projection state, and its turns' offsets in one `rows_update`."""
     if not edit.new_lines:
         return []
     effects: list[Effect] = []
@@ -87,19 +89,20 @@ def history_shifts(db: str, conn: sqlite3.Connection, thread_id: str, edit: File
         effects.append(RowUpdate(str(db), "thread_history_projection_state", {"thread_id": thread_id},
                                  {"next_rollout_byte_offset": state[0]},
                                  {"next_rollout_byte_offset": edit.shift(state[0])}))
+    turns = []
     for turn_id, start, end in conn.execute(
-            "SELECT turn_id, rollout_byte_offset, rollout_end_byte_offset FROM thread_turns WHERE thread_id = ?",
-            (thread_id,)):
-        before = {"rollout_byte_offset": start, "rollout_end_byte_offset": end}
-        after = {k: (edit.shift(v) if v is not None else None) for k, v in before.items()}
-        changed = {k: v for k, v in after.items() if before[k] != v}
-        if changed:
-            effects.append(RowUpdate(str(db), "thread_turns", {"thread_id": thread_id, "turn_id": turn_id},
-                                     {k: before[k] for k in changed}, changed))
+            "SELECT turn_id, rollout_byte_offset, rollout_end_byte_offset FROM thread_turns WHERE thread_id = ? "
+            "ORDER BY turn_id", (thread_id,)):
+        moved = tuple(edit.shift(v) if v is not None else None for v in (start, end))
+        if moved != (start, end):
+            turns.append(RowChange((turn_id,), (start, end), moved))
+    if turns:
+        effects.append(RowsUpdate(str(db), "thread_turns", {"thread_id": thread_id}, ("turn_id",),
+                                  ("rollout_byte_offset", "rollout_end_byte_offset"), tuple(turns)))
     return effects
 
 
-def fork_offsets(ctx: RepairContext, edits: dict[str, FileEdit], plan: Plan) -> dict[str, list[Effect]]:
+def fork_offsets(ctx: RepairContext, edits: dict[str, RolloutEdit], plan: Plan) -> dict[str, list[Effect]]:
     """Keep forks' `history_base.end_byte_offset` pointing at the same bytes of a rewritten parent.
 
     A fork that is itself migrated gets the change in its own first-line edit; otherwise the
@@ -122,7 +125,7 @@ def fork_offsets(ctx: RepairContext, edits: dict[str, FileEdit], plan: Plan) -> 
                     child = edits[t.id]
                     child.new_lines[1] = replace_value(child.line(1), "end_byte_offset", old, new, mutate)
                 else:
-                    child = FileEdit.read(f)
+                    child = RolloutEdit.read(f)
                     child.new_lines[1] = replace_value(child.line(1), "end_byte_offset", old, new, mutate)
                     extra.setdefault(base["thread_id"], []).extend(child.effects())
             except EditRefused as exc:
@@ -145,15 +148,15 @@ def editable_rollout(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Rollout 
 
 
 def edit_rollouts(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit],
-                  edit_lines: Callable[[FileEdit], None]) -> dict[str, FileEdit]:
+                  edit_lines: Callable[[RolloutEdit], None]) -> dict[str, RolloutEdit]:
     """Read each candidate's rollout and let `edit_lines` change it; refusals are noted in the plan."""
-    edits: dict[str, FileEdit] = {}
+    edits: dict[str, RolloutEdit] = {}
     for t in candidates:
         file = editable_rollout(t, ctx, plan)
         if file is None:
             continue
         try:
-            edit = FileEdit.read(file)
+            edit = RolloutEdit.read(file)
             edit_lines(edit)
         except (EditRefused, orjson.JSONDecodeError) as exc:
             plan.refuse(t.id, f"{file.path}: {exc}")
@@ -162,7 +165,7 @@ def edit_rollouts(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit],
     return edits
 
 
-def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edits: dict[str, FileEdit],
+def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edits: dict[str, RolloutEdit],
               rows: dict[str, dict[str, Any]], row_after: Callable[[dict[str, Any]], dict[str, Any]],
               label: Callable[[str], str]) -> None:
     """One operation per thread: its line rewrites, the offsets they move, and its row update."""

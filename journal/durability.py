@@ -1,0 +1,68 @@
+"""One run's database connections and how its writes are made durable."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from journal.platform import HAS_SYNCFS, fsync_dir, syncfs
+from journal.sqlio import connect_rw
+
+
+class IOContext:
+    """Connections and durability for one run.
+
+    One connection per database for the whole run (opening one re-parses Codex's schema
+    each time), with `synchronous=NORMAL` as Codex itself uses. With `deferred_sync`, file
+    and directory syncs are collected and made at once by `flush()` (one syncfs per file
+    system), which the runner calls before it makes the batch's outcomes durable.
+    """
+
+    def __init__(self, *, deferred_sync: bool = False) -> None:
+        self.deferred_sync = deferred_sync
+        self._conns: dict[str, sqlite3.Connection] = {}
+        self._dirty: set[str] = set()
+
+    def conn(self, db: str) -> sqlite3.Connection:
+        conn = self._conns.get(db)
+        if conn is None:
+            conn = connect_rw(db)
+            # NORMAL (as Codex) leaves the WAL to the syncfs in flush(); without syncfs each
+            # commit must sync the WAL itself
+            conn.execute("PRAGMA synchronous = " + ("NORMAL" if HAS_SYNCFS else "FULL"))
+            self._conns[db] = conn
+        return conn
+
+    def sync_file(self, fd: int, path: str) -> None:
+        if self.deferred_sync and HAS_SYNCFS:
+            self._dirty.add(os.path.dirname(path))
+        else:
+            os.fsync(fd)  # no syncfs to defer to: this file's own fsync, now
+
+    def sync_dir(self, path: str) -> None:
+        if self.deferred_sync:
+            self._dirty.add(path)
+        else:
+            fsync_dir(path)
+
+    def flush(self) -> None:
+        """Make every deferred write durable: one syncfs per file system touched (Linux), or
+        each touched folder's fsync where files were already synced one by one."""
+        dirty = set(self._dirty) | {os.path.dirname(db) for db in self._conns}
+        self._dirty.clear()
+        seen: set[int] = set()
+        for folder in sorted(dirty):
+            try:
+                dev = os.stat(folder).st_dev
+            except OSError:
+                continue
+            if not HAS_SYNCFS:
+                fsync_dir(folder)
+            elif dev not in seen:
+                seen.add(dev)
+                syncfs(folder)
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()

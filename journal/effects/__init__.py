@@ -1,0 +1,39 @@
+"""The kinds of change the journal records, each in its own module with all its behaviour.
+
+`file_move` (move.py), `file_edit` (file_edit.py, format 3), `row_update`, `row_insert`,
+`row_delete` and `rows_update` (rows.py), and the earlier formats' `line_rewrite` and
+`line_splice` (lines.py), still read, undone and redone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from journal.effects.base import REGISTRY, Effect, Probe, State, StepHook, effect_from_json, row_target
+from journal.effects.diff import json_changes, splice_of
+from journal.effects.file_edit import FileEdit, Splice, plan_file_edit
+from journal.effects.lines import LineRewrite, LineSplice
+from journal.effects.move import FileMove
+from journal.effects.rows import RowChange, RowDelete, RowInsert, RowsUpdate, RowUpdate, SqlEffect
+
+__all__ = [
+    "REGISTRY", "Effect", "FileEdit", "FileMove", "LineRewrite", "LineSplice", "Probe", "RowChange", "RowDelete",
+    "RowInsert", "RowUpdate", "RowsUpdate", "Splice", "SqlEffect", "State", "StepHook", "effect_from_json",
+    "effect_to_json", "json_changes", "json_targets", "plan_file_edit", "row_target", "splice_of",
+]
+
+
+def effect_to_json(effect: Effect) -> dict[str, Any]:
+    return effect.to_json()
+
+
+def json_targets(data: dict[str, Any]) -> list[str]:
+    """The targets of an effect as the journal stores it, named as `Effect.targets()` names them,
+    without building the effect (the log streams millions of lines)."""
+    if "table" in data:
+        if "rows" in data:  # rows_update: the shared match plus each row's own key values
+            return [row_target(data["db"], data["table"], {**data["match"], **dict(zip(data["key"], row[0],
+                                                                                        strict=True))})
+                    for row in data["rows"]]
+        return [row_target(data["db"], data["table"], data.get("key") or {})]
+    return [f"file:{data[k]}" for k in ("src", "dst", "path") if k in data]

@@ -1,0 +1,138 @@
+"""`file_move`: rename a file, never over an existing one."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from journal.durability import IOContext
+from journal.effects.base import Effect, Probe, StepHook, register
+from journal.errors import CasFailed
+from journal.fileio import file_digest
+from journal.platform import fsync_dir, with_retry
+
+
+@register
+@dataclass(frozen=True)
+class FileMove(Effect):
+    """Rename `src` to `dst` (never over an existing file).
+
+    `sha256`, `size` and `mtime_ns` describe the content being moved; `after_mtime_ns`,
+    when set, is the mtime the file gets once moved (Codex touches on unarchive).
+    """
+
+    kind: ClassVar[str] = "file_move"
+    src: str
+    dst: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    after_mtime_ns: int | None = None
+
+    def targets(self) -> tuple[str, ...]:
+        return (f"file:{self.src}", f"file:{self.dst}")
+
+    def paths(self) -> tuple[str, ...]:
+        return (self.src, self.dst)
+
+    def describe(self) -> str:
+        return f"move {self.src} -> {self.dst}"
+
+    def render(self) -> list[str]:
+        touch = "" if self.after_mtime_ns is None else " (mtime touched, as Codex does)"
+        return [f"move {self.src}", f"  -> {self.dst}{touch}", f"  sha256 {self.sha256[:16]}…  {self.size} bytes"]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "src": self.src, "dst": self.dst, "sha256": self.sha256,
+                               "size": self.size, "mtime_ns": self.mtime_ns}
+        if self.after_mtime_ns is not None:
+            out["after_mtime_ns"] = self.after_mtime_ns
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileMove:
+        return cls(data["src"], data["dst"], data["sha256"], int(data["size"]), int(data["mtime_ns"]),
+                   data.get("after_mtime_ns"))
+
+    def inverse(self) -> FileMove:
+        at_dst = self.after_mtime_ns if self.after_mtime_ns is not None else self.mtime_ns
+        restore = self.mtime_ns if self.after_mtime_ns is not None else None
+        return FileMove(self.dst, self.src, self.sha256, self.size, at_dst, restore)
+
+    def probe(self, io: IOContext | None = None) -> Probe:
+        src_there = os.path.lexists(self.src)
+        dst_there = os.path.lexists(self.dst)
+        if src_there and dst_there:
+            if os.path.samefile(self.src, self.dst):
+                return Probe("mid", "both names link the same file (a move was interrupted)")
+            return Probe("other", f"both {self.src} and {self.dst} exist", blocking=True)
+        if not src_there and not dst_there:
+            return Probe("other", f"neither {self.src} nor {self.dst} exists", blocking=True)
+        here = self.src if src_there else self.dst
+        if os.path.islink(here):
+            return Probe("other", f"{here} is a symlink", blocking=True)
+        sha, size = file_digest(here)
+        observed = {"path": here, "sha256": sha, "size": size, "mtime_ns": os.stat(here).st_mtime_ns}
+        if sha == self.sha256:
+            return Probe("before" if src_there else "after", observed=observed)
+        if src_there:
+            return Probe("other", f"{here} changed (sha256 {sha[:12]}…)", observed=observed)
+        what = (f"{self.size} -> {size} bytes" if size != self.size
+                else f"same size, content differs: sha256 {self.sha256[:12]}… -> {sha[:12]}…")
+        return Probe("after_drift", f"{here} changed since the move ({what})", observed=observed)
+
+    def rebased_inverse(self, seen: Probe) -> Effect:
+        inverse = self.inverse()
+        obs = seen.observed
+        if obs.get("sha256") and obs["sha256"] != inverse.sha256:
+            return FileMove(inverse.src, inverse.dst, obs["sha256"], obs["size"], obs["mtime_ns"], None)
+        return inverse
+
+    @classmethod
+    def apply_step(cls, effects: Sequence[Effect], io: IOContext | None, hook: StepHook | None) -> None:
+        for effect in effects:
+            assert isinstance(effect, FileMove)
+            effect.apply(hook, io)
+
+    def apply(self, hook: StepHook | None = None, io: IOContext | None = None) -> None:
+        """No-clobber rename: link then unlink, so an existing destination is never replaced."""
+        seen = self.probe()
+        if seen.state != "before":
+            raise CasFailed(f"cannot move: {seen.detail or seen.state}")
+        dst_dir = os.path.dirname(self.dst)
+        os.makedirs(dst_dir, exist_ok=True)
+        try:
+            os.link(self.src, self.dst)
+            linked = True
+        except FileExistsError as exc:
+            raise CasFailed(f"{self.dst} already exists") from exc
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                raise CasFailed(f"{self.src} and {self.dst} are on different file systems") from exc
+            linked = False  # file systems without hard links: check, then rename under our lock
+        if linked:
+            if hook:
+                hook("move-linked")
+            with_retry(lambda: os.unlink(self.src), self.src, "remove the old name of")
+        else:
+            if os.path.lexists(self.dst):
+                raise CasFailed(f"{self.dst} already exists")
+            with_retry(lambda: os.rename(self.src, self.dst), self.src, "move")
+        self._touch()
+        sync_dir = io.sync_dir if io is not None else fsync_dir
+        sync_dir(dst_dir)
+        sync_dir(os.path.dirname(self.src))
+
+    def finish_interrupted(self) -> None:
+        """Both names link one file: drop the source name, completing the move."""
+        with_retry(lambda: os.unlink(self.src), self.src, "remove the old name of")
+        self._touch()
+        fsync_dir(os.path.dirname(self.src))
+
+    def _touch(self) -> None:
+        if self.after_mtime_ns is not None:
+            st = os.stat(self.dst)
+            os.utime(self.dst, ns=(st.st_atime_ns, self.after_mtime_ns))

@@ -1,0 +1,36 @@
+"""Where writes may go: inside the allowed roots, never through a symlinked file."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from journal.errors import OutsideAllowedRoots
+
+
+@functools.lru_cache(maxsize=4096)
+def cached_realpath(folder: str) -> str:
+    """realpath of a folder, cached: plans and guards ask for the same few folders many times."""
+    return os.path.realpath(folder)
+
+
+def within_roots(path: str, roots: Iterable[str]) -> bool:
+    """Whether `path`, with its folder's symlinks resolved, is one of `roots` (real paths) or below one."""
+    absolute = os.path.abspath(path)
+    real = os.path.join(cached_realpath(os.path.dirname(absolute)), os.path.basename(absolute))
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+class PathGuard:
+    """Writes are allowed only inside these roots, and never through a symlinked file."""
+
+    def __init__(self, roots: Iterable[str | Path]) -> None:
+        self.roots = [os.path.realpath(r) for r in roots]
+
+    def check(self, path: str) -> None:
+        if os.path.islink(path):
+            raise OutsideAllowedRoots(f"{path} is a symlink; refusing to write through it")
+        if not within_roots(path, self.roots):
+            raise OutsideAllowedRoots(f"{path} is outside the allowed roots {self.roots}")
