@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import typer.core
 import typer.main
 
 from operations.cli.app import app
@@ -17,12 +18,33 @@ def test_every_command_has_json_and_help() -> None:
     assert set(group.commands) == {"audit", "fix", "run", "prune", "export", "import", "merge",
                                    "log", "show", "undo", "redo", "replay", "verify",
                                    "recover"}
-    for name, command in group.commands.items():
+    commands = [((name,), command) for name, command in group.commands.items() if name != "run"]
+    run = group.commands["run"]
+    assert isinstance(run, typer.core.TyperGroup)
+    commands += [(("run", name), command) for name, command in run.commands.items()]
+    assert len(run.commands) == 8
+    for path, command in commands:
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}
-        assert "--json" in options, name
-        assert command.help and "Example: codex-sessions" in command.help, name
-        result = cli(name, "--help")
-        assert result.exit_code == 0 and "--json" in result.stdout, name
+        assert "--json" in options, path
+        assert command.help and "Example: codex-sessions" in command.help, path
+        result = cli(*path, "--help")
+        assert result.exit_code == 0 and "--json" in result.stdout, path
+
+
+def test_each_run_operation_takes_only_its_own_options() -> None:
+    run = typer.main.get_group(app).commands["run"]
+    assert isinstance(run, typer.core.TyperGroup)
+    options = {name: {opt for param in command.params for opt in getattr(param, "opts", [])}
+               for name, command in run.commands.items()}
+    shared = set.intersection(*options.values())
+    assert {"--thread", "--since", "--apply", "--json", "--codex-home"} <= shared
+    own = {name: opts - shared for name, opts in options.items()}
+    assert own["migrate-provider"] == {"--to", "--from", "--db-only", "--force"}
+    assert own["rewrite-cwd"] == {"--from", "--to", "--map", "--from-style"}
+    assert own["relocate-home"] == {"--from"} and own["import-orphans"] == {"--via-backfill"}
+    assert own["repair-paths"] == own["unarchive"] == own["forget-missing"] == set()
+    bad = cli("run", "unarchive", "--to", "azure")  # no longer accepted where it means nothing
+    assert bad.exit_code == 2
 
 
 def test_errors_use_the_envelope_and_documented_codes(tmp_path: object) -> None:

@@ -64,7 +64,7 @@ def global_options(
 
 app.command("audit")(audit_cmd.audit_cmd)
 app.command("fix")(fix_cmd.fix_cmd)
-app.command("run")(run_cmd.run_cmd)
+app.add_typer(run_cmd.run_app, name="run")
 app.command("prune")(run_cmd.prune_cmd)
 app.command("export")(transfer_cmd.export_cmd)
 app.command("import")(transfer_cmd.import_cmd)

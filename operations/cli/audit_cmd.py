@@ -13,7 +13,7 @@ from journal.errors import NotFound
 from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, next_steps, run_audit
 from operations.cli import context
 from operations.cli.exit_codes import CHECK_FAILED, OK
-from operations.cli.journal_cmds import CodexHomeOpt, JsonOpt
+from operations.cli.options import CodexHomeOpt, JsonOpt
 from operations.cli.output import echo, emit, handles, scan_progress, to_json_bytes, warn
 from operations.home import discover
 from operations.paths import resolve_codex_home

@@ -11,19 +11,30 @@ from journal.runner import PlannedOp
 from operations.audit import run_audit
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
-from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
-from operations.cli.output import echo, emit, handles, scan_progress, warn
-from operations.cli.run_cmd import (
-    _date,
-    _mappings,
-    _progress,
-    _render_effect,
-    _require_known_threads,
-    plan_data,
+from operations.cli.options import (
+    ApplyOpt,
+    CodexHomeOpt,
+    CwdOpt,
+    DbOpt,
+    FromStyleOpt,
+    JournalOpt,
+    JsonOpt,
+    MapOpt,
+    ProviderOpt,
+    SinceOpt,
+    ThreadOpt,
+    UntilOpt,
+    VerboseOpt,
+    apply_progress,
+    cwd_mappings,
+    require_known_threads,
+    thread_filter,
 )
+from operations.cli.output import echo, emit, handles, scan_progress, warn
+from operations.cli.plan_view import effect_lines, plan_data, render_result, result_data
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
-from operations.repair.common import Plan, RepairContext, ThreadFilter
+from operations.repair.common import Plan, RepairContext
 from operations.repair.execute import apply_phases, preflight, refuse_unwritable, shape_verdicts
 from operations.repair.fix import FixOptions, FixPlan, plan_fix, plan_phase, wanted_phases
 from operations.runreport import before_after
@@ -47,7 +58,8 @@ def _render_fix(fix: FixPlan, verbose: bool) -> None:
             echo(f"  {op.label}")
             if verbose:
                 for effect in op.effects:
-                    echo(f"      {_render_effect(effect)}")
+                    for line in effect_lines(effect, indent="      "):
+                        echo(line)
         for r in phase.refused:
             echo(f"  left alone {r.thread}: {r.reason}")
     echo("predicted afterwards:")
@@ -70,28 +82,22 @@ def fix_cmd(
     forget_missing: Annotated[bool, typer.Option(
         "--forget-missing", metavar="",
             help="Retire rows whose rollout exists nowhere (journaled, undoable).")] = False,
-    map_file: Annotated[str | None, typer.Option(
-        "--map", metavar="FILE", help="Rewrite folders: FROM<TAB>TO (or FROM -> TO) pairs, one a line.")] = None,
+    map_file: MapOpt = None,
     source: Annotated[list[str] | None, typer.Option(
         "--from", metavar="OLD_FOLDER", help="Rewrite this folder (paired with --to-folder; repeatable).")] = None,
     target: Annotated[list[str] | None, typer.Option(
         "--to-folder", metavar="NEW_FOLDER", help="The new folder for the --from before it.")] = None,
-    from_style: Annotated[str, typer.Option(
-        "--from-style", metavar="STYLE", help="posix, windows or wsl: how --from folders are spelled.")] = "posix",
+    from_style: FromStyleOpt = "posix",
     force: Annotated[bool, typer.Option("--force", metavar="",
         help="Allow a --to provider config.toml lacks.")] = False,
-    thread: Annotated[list[str] | None, typer.Option("--thread", metavar="ID", help="Only this thread.")] = None,
-    provider: Annotated[str | None, typer.Option("--provider", metavar="P", help="Only threads of P.")] = None,
-    cwd: Annotated[str | None, typer.Option("--cwd", metavar="DIR", help="Only threads in DIR or below.")] = None,
-    since: Annotated[str | None, typer.Option(
-        "--since", metavar="DATE", help="Only threads created at or after DATE (YYYY-MM-DD or ISO 8601).")] = None,
-    until: Annotated[str | None, typer.Option(
-        "--until", metavar="DATE", help="Only threads created before DATE (YYYY-MM-DD or ISO 8601).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="",
-        help="Show every effect of every operation.")] = False,
-    apply: Annotated[bool, typer.Option("--apply", metavar="",
-        help="Make the changes; without it, only show them.")] = False,
-    db: Annotated[str | None, typer.Option("--db", metavar="PATH", help="The state database, when two exist.")] = None,
+    thread: ThreadOpt = None,
+    provider: ProviderOpt = None,
+    cwd: CwdOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    verbose: VerboseOpt = False,
+    apply: ApplyOpt = False,
+    db: DbOpt = None,
     codex_home: CodexHomeOpt = None,
     journal: JournalOpt = None,
     json_: JsonOpt = False,
@@ -106,15 +112,14 @@ def fix_cmd(
     home = discover(home_path, db)
     services = context.make_services()
     opts = FixOptions(to=to, unarchive=unarchive, forget_missing=forget_missing,
-                      mappings=tuple(_mappings(source, target, map_file)), from_style=from_style, force=force)
-    flt = ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None, _date(since, "--since"),
-                       _date(until, "--until"))
+                      mappings=tuple(cwd_mappings(source, target, map_file)), from_style=from_style, force=force)
+    flt = thread_filter(thread, provider, cwd, since, until)
     dbs = home.databases
     with context.writer_if(apply, resolve_journal(journal, home_path), services, sys.argv[1:]) as writer:
         report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
         if apply:
             refuse_unwritable(report.schema, dbs)
-        _require_known_threads(flt, report)
+        require_known_threads(flt, report)
         ctx = RepairContext(home, report, services.clock.now())
         fix = plan_fix(ctx, flt, opts)
         warnings = (shape_verdicts(report.schema, dbs)[1] + ctx.unreadable(flt)
@@ -159,9 +164,9 @@ def fix_cmd(
         result, backups = apply_phases(phases, dbs, home, report.schema, writer, services, command="fix",
                                        argv=sys.argv[1:], meta={"operation": "fix", "options": opts.describe(),
                                                                 "filters": flt.describe(), "phases": names},
-                                       progress=_progress(json_))
+                                       progress=apply_progress(json_))
     after = run_audit(discover(home_path, db), now=services.clock.now())
-    data.update(_result_data(result))
+    data.update(result_data(result))
     data["backups"] = [b.__dict__ for b in backups]
     data["undo"] = f"codex-sessions undo {result.run_id} --apply"
     data["report"] = before_after(report, after)
@@ -175,6 +180,6 @@ def fix_cmd(
             echo(line)
         for text in data["after"].values():
             echo(f"now: {text}")
-        _render_result(result, "fix")
+        render_result(result, "fix")
 
     emit("fix", data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)

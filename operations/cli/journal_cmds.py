@@ -9,32 +9,20 @@ from typing import Annotated, Any
 import typer
 
 from journal.codec import bytes_to_json
-from journal.effects import Effect
 from journal.errors import ConflictRefused, NotFound, OutsideAllowedRoots
 from journal.index import JournalIndex
 from journal.inspect import inspect
 from journal.logview import LogHealth, iter_log
 from journal.planner import CompensationPlan, plan_redo, plan_replay, plan_undo
 from journal.recover import apply_recovery, assess_pending
-from journal.runner import RunResult, execute_run
+from journal.runner import execute_run
 from journal.scan import scan
 from journal.store import JournalWriter
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
+from operations.cli.options import ApplyOpt, CodexHomeOpt, JournalOpt, JsonOpt
 from operations.cli.output import echo, emit, handles, stream_json, warn
-
-CodexHomeOpt = Annotated[
-    str | None, typer.Option("--codex-home", metavar="PATH", help="Codex home (default: $CODEX_HOME or ~/.codex).")
-]
-JournalOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--journal", metavar="PATH",
-        help="Journal file (default: $CODEX_SESSIONS_JOURNAL, else <codex-home>/codex-sessions/journal.jsonl).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON document on stdout.")]
-ApplyOpt = Annotated[bool, typer.Option("--apply", metavar="", help="Make the changes; without it, only show them.")]
+from operations.cli.plan_view import effect_lines, render_result, result_data
 
 
 def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located, JournalIndex]:
@@ -97,14 +85,6 @@ def _warn_damage(health: LogHealth) -> None:
 # ------------------------------------------------------------------------- show
 
 
-def _effect_lines(effect: Effect, now: str = "", detail: str = "") -> list[str]:
-    """An effect as its kind renders it, indented, the first line saying where the target is now."""
-    lines = effect.render()
-    if now:
-        lines = [f"{lines[0]}  [target now: {now}{' - ' + detail if detail else ''}]", *lines[1:]]
-    return [f"    {lines[0]}"] + [f"    {line}" for line in lines[1:]]
-
-
 @handles("show")
 def show_cmd(
     ref: Annotated[str, typer.Argument(metavar="ID", help="An operation or run id (or a unique prefix).")],
@@ -150,7 +130,7 @@ def show_cmd(
             if op["reason"]:
                 echo(f"    reason: {op['reason']}")
             for e in found.effects:
-                for line in _effect_lines(e.effect, e.now, e.detail):
+                for line in effect_lines(e.effect, e.now, e.detail):
                     echo(line)
 
     emit("show", data, json_, human)
@@ -180,7 +160,7 @@ def _render_plan(plan: CompensationPlan) -> None:
     for src, op in zip(plan.sources, plan.ops, strict=True):
         echo(f"  {op.label}  (of {src})")
         for effect in op.effects:
-            for line in _effect_lines(effect):
+            for line in effect_lines(effect):
                 echo(line)
     for op_id, state in plan.not_in_effect:
         echo(f"  left as it is: {op_id} is {state}")
@@ -221,21 +201,6 @@ def _refusal(plan: CompensationPlan, force: bool) -> str | None:
         return ("targets changed since (conflict): " + "; ".join(f"{c.effect}: {c.detail}" for c in plan.conflicts)
                 + "; use --force to proceed anyway")
     return None
-
-
-def _result_data(result: RunResult) -> dict[str, Any]:
-    return {"run": result.run_id, "status": result.status, "counts": result.counts,
-            "operations": [asdict(o) for o in result.ops], "journal_head": result.head}
-
-
-def _render_result(result: RunResult, verb: str) -> None:
-    for op in result.ops:
-        echo(f"  {op.status:<8} {op.label}{'  (' + op.reason + ')' if op.reason else ''}")
-    c = result.counts
-    echo(f"{verb}: {c['applied']} applied, {c['skipped']} skipped, {c['failed']} failed; run {result.run_id}")
-    echo(f"journal head: seq {result.head['seq']} sha256 {result.head['sha256']}")
-    if c["applied"]:
-        echo(f"to reverse it: codex-sessions undo {result.run_id} --apply")
 
 
 def _make_plan(action: str, index: JournalIndex, ref: str, cascade: bool) -> CompensationPlan:
@@ -280,7 +245,7 @@ def _compensate(
                              meta={"forced": force, "cascade": cascade}, guard=loc.guard())
     settled = all(r.status == "applied" or r.reason.startswith("already applied") for r in result.ops)
     code = OK if result.status == "ok" or (action == "replay" and settled) else REFUSED
-    emit(action, {"dry_run": False, **_result_data(result)}, json_, lambda: _render_result(result, action),
+    emit(action, {"dry_run": False, **result_data(result)}, json_, lambda: render_result(result, action),
          status="ok" if code == 0 else "partial", exit_code=code)
 
 

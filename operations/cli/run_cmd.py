@@ -1,36 +1,48 @@
-"""`run OPERATION`: plan per-thread repairs, show them, and with --apply execute them journaled."""
+"""`run OPERATION`: plan per-thread repairs, show them, and with --apply execute them journaled.
+
+Each operation is its own command under `run`, with only its own options (the shared ones
+come from `options.py`); adding an operation is one planner module and one command here.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
-from enum import StrEnum
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
-from journal.effects import Effect
-from journal.errors import NotFound, UsageProblem
-from operations.audit import AuditReport, run_audit
+from operations.audit import run_audit
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
-from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
+from operations.cli.options import (
+    ApplyOpt,
+    CodexHomeOpt,
+    CwdOpt,
+    DbOpt,
+    FromStyleOpt,
+    JournalOpt,
+    JsonOpt,
+    MapOpt,
+    ProviderOpt,
+    SinceOpt,
+    ThreadOpt,
+    UntilOpt,
+    VerboseOpt,
+    apply_progress,
+    cwd_mappings,
+    require_known_threads,
+    thread_filter,
+)
 from operations.cli.output import echo, emit, handles, scan_progress
-from operations.home import CodexHome, discover
+from operations.cli.plan_view import emit_dry_run, plan_data, render_plan, render_result, result_data
+from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
 from operations.repair.common import Plan, RepairContext, ThreadFilter
-from operations.repair.cwd import Mapping, plan_rewrite_cwd, read_map
-from operations.repair.execute import (
-    apply_plan,
-    databases_in,
-    preflight,
-    prune_backups,
-    refuse_unwritable,
-    shape_verdicts,
-)
+from operations.repair.cwd import plan_rewrite_cwd
+from operations.repair.execute import apply_plan, databases_in, prune_backups, refuse_unwritable, shape_verdicts
 from operations.repair.forget import plan_forget_missing
 from operations.repair.orphans import plan_import_orphans
 from operations.repair.paths import plan_repair_paths
@@ -38,208 +50,64 @@ from operations.repair.provider import plan_migrate_provider
 from operations.repair.relocate import plan_relocate_home
 from operations.runreport import before_after
 from operations.runreport import render as render_report
-from operations.schema import StateSchema
+
+OPERATIONS = ("repair-paths", "unarchive", "archive", "migrate-provider", "import-orphans", "rewrite-cwd",
+              "relocate-home", "forget-missing")
+
+run_app = typer.Typer(
+    name="run", no_args_is_help=True, pretty_exceptions_show_locals=False,
+    help="Plan one repair per thread (a dry run); with --apply, execute it through the journal.",
+    epilog="Each is a dry run until --apply; every change is journaled and `undo RUN --apply` takes it back.")
+
+Planner = Callable[[RepairContext, ThreadFilter], Plan]
 
 
-class Operation(StrEnum):
-    repair_paths = "repair-paths"
-    unarchive = "unarchive"
-    archive = "archive"
-    migrate_provider = "migrate-provider"
-    import_orphans = "import-orphans"
-    rewrite_cwd = "rewrite-cwd"
-    relocate_home = "relocate-home"
-    forget_missing = "forget-missing"
+@dataclass(frozen=True)
+class Common:
+    """The options every operation takes: which threads, and how to run."""
+
+    thread: list[str] | None
+    provider: str | None
+    cwd: str | None
+    since: str | None
+    until: str | None
+    verbose: bool
+    apply: bool
+    db: str | None
+    codex_home: str | None
+    journal: str | None
+    json_: bool
 
 
-def _date(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageProblem(f"{name} {value!r} is not a date (use YYYY-MM-DD or an ISO timestamp)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _render_effect(effect: Effect) -> str:
-    return "\n        ".join(effect.render())
-
-
-def plan_data(plan: Plan) -> dict[str, Any]:
-    return {
-        "operation": plan.operation, "options": plan.options, "considered": plan.considered,
-        "operations": [{"label": op.label, "subject": op.subject,
-                        "effects": [e.to_json() for e in op.effects]} for op in plan.ops],
-        "refused": [r.__dict__ for r in plan.refused], "warnings": plan.warnings,
-        "summary": {"operations": len(plan.ops), "effects": sum(len(op.effects) for op in plan.ops),
-                    "refused": len(plan.refused)},
-    }
-
-
-SHOWN_WITHOUT_VERBOSE = 20
-
-
-def _effect_kinds(plan: Plan) -> dict[str, int]:
-    kinds: dict[str, int] = {}
-    for op in plan.ops:
-        for effect in op.effects:
-            name = effect.summary_name()
-            kinds[name] = kinds.get(name, 0) + 1
-    return kinds
-
-
-def _render_plan(plan: Plan, closing: str, verbose: bool = False) -> None:
-    """A summary first, grouped by what changes; each operation's effects with --verbose."""
-    effects = sum(len(op.effects) for op in plan.ops)
-    echo(f"plan: {len(plan.ops)} operation(s), {effects} effect(s); {len(plan.refused)} thread(s) left alone "
-         f"(of {plan.considered} considered)")
-    for kind, n in sorted(_effect_kinds(plan).items()):
-        echo(f"  {n} x {kind}")
-    for w in plan.warnings:
-        echo(f"WARNING: {w}")
-    shown = plan.ops if verbose else plan.ops[:SHOWN_WITHOUT_VERBOSE]
-    for op in shown:
-        echo(f"{op.label}")
-        if verbose:
-            for effect in op.effects:
-                echo(f"    {_render_effect(effect)}")
-    if len(shown) < len(plan.ops):
-        echo(f"… and {len(plan.ops) - len(shown)} more operation(s); --verbose lists them all, with every effect")
-    elif plan.ops and not verbose:
-        echo("(--verbose shows every effect with its before and after values)")
-    refused = plan.refused if verbose else plan.refused[:SHOWN_WITHOUT_VERBOSE]
-    for r in refused:
-        echo(f"left alone {r.thread}: {r.reason}")
-    if len(refused) < len(plan.refused):
-        echo(f"… and {len(plan.refused) - len(refused)} more left alone (--verbose)")
-    echo(closing)
-
-
-def emit_dry_run(command: str, plan: Plan, home: CodexHome, schema: StateSchema | None, data: dict[str, Any],
-                 json_: bool, verbose: bool, first: Callable[[], None] | None = None) -> None:
-    """A dry run's output: at its top whether `--apply` would be refused and why, then the plan."""
-    blockers = preflight(plan, home, schema) if plan.ops else []
-    data["apply_refused"] = blockers
-
-    def dry() -> None:
-        for reason in blockers:
-            echo(f"--apply WOULD BE REFUSED: {reason}")
-        if first is not None:
-            first()
-        _render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers else
-                                                           "add --apply" if plan.ops else "nothing to do"), verbose)
-
-    emit(command, data, json_, dry)
-
-
-def _progress(json_: bool) -> Callable[[int, int], None] | None:
-    if json_ or not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        sys.stderr.write(f"\rapplying {done}/{total}" + ("\n" if done == total else ""))
-        sys.stderr.flush()
-
-    return show
-
-
-@handles("run")
-def run_cmd(
-    operation_name: Annotated[str, typer.Argument(
-        metavar="OPERATION", show_default=False,
-            help="What to repair: " + ", ".join(o.value for o in Operation) + ".")],
-    thread: Annotated[list[str] | None, typer.Option(
-        "--thread", metavar="ID", help="Only this thread (repeatable; a unique prefix will do).")] = None,
-    provider: Annotated[str | None, typer.Option(
-        "--provider", metavar="P", help="Only threads of this provider.")] = None,
-    cwd: Annotated[str | None, typer.Option(
-        "--cwd", metavar="DIR", help="Only threads whose cwd is this folder or below.")] = None,
-    since: Annotated[str | None, typer.Option(
-        "--since", metavar="DATE", help="Only threads created at or after DATE (YYYY-MM-DD or ISO 8601, UTC "
-                                        "unless it names a zone).")] = None,
-    until: Annotated[str | None, typer.Option(
-        "--until", metavar="DATE", help="Only threads created before DATE (same format as --since).")] = None,
-    to: Annotated[list[str] | None, typer.Option(
-        "--to", metavar="VALUE",
-            help="migrate-provider: the target provider (default: current); rewrite-cwd: the new prefix, "
-                     "paired with --from")] = None,
-    source: Annotated[list[str] | None, typer.Option(
-        "--from", metavar="VALUE",
-            help="migrate-provider: only these providers; rewrite-cwd: the old prefix (repeatable, "
-                       "paired with --to); relocate-home: the old home")] = None,
-    map_file: Annotated[str | None, typer.Option(
-        "--map", metavar="FILE", help="rewrite-cwd: a file of FROM<TAB>TO (or FROM -> TO) pairs, one a line.")] = None,
-    from_style: Annotated[str, typer.Option(
-        "--from-style", metavar="STYLE", help="rewrite-cwd: posix, windows or wsl (windows and wsl also match /mnt/c/… "
-                             "for C:\\…)")] = "posix",
-    db_only: Annotated[bool, typer.Option(
-        "--db-only", metavar="", help="migrate-provider: the row only (Codex reverts it).")] = False,
-    via_backfill: Annotated[bool, typer.Option("--via-backfill", metavar="",
-                                               help="import-orphans: reset backfill_state instead.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", metavar="", help="migrate-provider: allow a provider config.toml lacks.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="",
-        help="List every operation with every effect.")] = False,
-    apply: Annotated[bool, typer.Option("--apply", metavar="",
-        help="Execute the plan; without it, only show it.")] = False,
-    db: Annotated[str | None, typer.Option("--db", metavar="PATH",
-        help="The state database, when two candidates exist.")] = None,
-    codex_home: CodexHomeOpt = None,
-    journal: JournalOpt = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Plan a repair per thread; with --apply, execute it through the journal.
-
-    Example: codex-sessions run unarchive. More (each a dry run; add --apply to make it so):
-
-      codex-sessions run repair-paths
-
-      codex-sessions run unarchive --since 2026-01-01
-
-      codex-sessions run archive --thread 01a2
-
-      codex-sessions run migrate-provider --to openai --from azure
-
-      codex-sessions run import-orphans
-
-      codex-sessions run rewrite-cwd --from /old/proj --to /new/proj
-
-      codex-sessions run relocate-home --from /mnt/old/.codex
-
-      codex-sessions run forget-missing
-    """
-    try:
-        operation = Operation(operation_name)
-    except ValueError:
-        raise UsageProblem(f"no operation {operation_name!r}; choose one of "
-                           + ", ".join(o.value for o in Operation)) from None
-    home_path = resolve_codex_home(codex_home)
-    home = discover(home_path, db)
+def _run(operation: str, planner: Planner, common: Common) -> None:
+    """Audit, plan with `planner`, and print the dry run or apply it and print the before/after."""
+    json_ = common.json_
+    home_path = resolve_codex_home(common.codex_home)
+    home = discover(home_path, common.db)
     services = context.make_services()
-    with context.writer_if(apply, resolve_journal(journal, home_path), services, sys.argv[1:]) as writer:
+    flt = thread_filter(common.thread, common.provider, common.cwd, common.since, common.until)
+    with context.writer_if(common.apply, resolve_journal(common.journal, home_path), services,
+                           sys.argv[1:]) as writer:
         report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
-        if apply:
+        if common.apply:
             refuse_unwritable(report.schema)
         ctx = RepairContext(home, report, services.clock.now())
-        flt = ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None,
-                           _date(since, "--since"), _date(until, "--until"))
-        plan = _plan(operation, ctx, flt, to, source, map_file, from_style, db_only, via_backfill, force)
+        plan = planner(ctx, flt)
         plan.warnings[:0] = shape_verdicts(report.schema, databases_in(plan, home))[1] + ctx.unreadable(flt)
-        data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
-        _require_known_threads(flt, report)
+        data: dict[str, Any] = {"dry_run": not common.apply, "plan": plan_data(plan)}
+        require_known_threads(flt, report)
         if writer is None:
-            emit_dry_run("run", plan, home, report.schema, data, json_, verbose)
+            emit_dry_run("run", plan, home, report.schema, data, json_, common.verbose)
             return
         if not plan.ops:
             code = REFUSED if plan.refused else OK
-            emit("run", data, json_, lambda: _render_plan(plan, "nothing to apply"),
+            emit("run", data, json_, lambda: render_plan(plan, "nothing to apply"),
                  status="refused" if code else "ok", exit_code=code)
             return
         result, backups = apply_plan(plan, home, report.schema, writer, services, argv=sys.argv[1:],
-                                     filters=flt.describe(), progress=_progress(json_))
-    after = run_audit(discover(home_path, db), now=services.clock.now())
-    data.update(_result_data(result))
+                                     filters=flt.describe(), progress=apply_progress(json_))
+    after = run_audit(discover(home_path, common.db), now=services.clock.now())
+    data.update(result_data(result))
     data["backups"] = [b.__dict__ for b in backups]
     data["undo"] = f"codex-sessions undo {result.run_id} --apply"
     data["report"] = before_after(report, after)
@@ -252,54 +120,148 @@ def run_cmd(
             echo(f"backup of {b.db}: {b.path} (sha256 {b.sha256[:16]}…)")
         for line in render_report(data["report"]):
             echo(line)
-        _render_result(result, f"run {plan.operation}")
+        render_result(result, f"run {operation}")
 
     emit("run", data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
 
 
-def _require_known_threads(flt: ThreadFilter, report: AuditReport) -> None:
-    """A --thread that names nothing in this home is a mistake to say, not an empty plan."""
-    for ref in flt.threads:
-        if not any(t.id == ref.lower() or t.id.startswith(ref.lower()) for t in report.threads):
-            raise NotFound(f"no thread {ref!r} in {report.codex_dir} (neither a row nor a rollout file)")
+@run_app.command("repair-paths")
+@handles("run")
+def repair_paths_cmd(thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None,
+                     since: SinceOpt = None, until: UntilOpt = None, verbose: VerboseOpt = False,
+                     apply: ApplyOpt = False, db: DbOpt = None, codex_home: CodexHomeOpt = None,
+                     journal: JournalOpt = None, json_: JsonOpt = False) -> None:
+    """Put a moved rollout where Codex keeps it (mtime kept) and point its row at it.
+
+    Example: codex-sessions run repair-paths
+    """
+    _run("repair-paths", plan_repair_paths,
+         Common(thread, provider, cwd, since, until, verbose, apply, db, codex_home, journal, json_))
 
 
-def _plan(operation: Operation, ctx: RepairContext, flt: ThreadFilter, to: list[str] | None,
-          source: list[str] | None, map_file: str | None, from_style: str, db_only: bool, via_backfill: bool,
-          force: bool) -> Plan:
-    home = ctx.home
-    if operation is Operation.repair_paths:
-        return plan_repair_paths(ctx, flt)
-    if operation in (Operation.unarchive, Operation.archive):
-        return plan_archive_change(ctx, flt, archive=operation is Operation.archive)
-    if operation is Operation.migrate_provider:
-        if len(to or []) > 1:
-            raise UsageProblem("migrate-provider takes one --to")
-        target = (to or [home.config.model_provider])[0]
+@run_app.command("unarchive")
+@handles("run")
+def unarchive_cmd(thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None,
+                  since: SinceOpt = None, until: UntilOpt = None, verbose: VerboseOpt = False,
+                  apply: ApplyOpt = False, db: DbOpt = None, codex_home: CodexHomeOpt = None,
+                  journal: JournalOpt = None, json_: JsonOpt = False) -> None:
+    """As `codex unarchive`: the file back to its dated folder (mtime touched), the row unarchived.
+
+    Example: codex-sessions run unarchive --since 2026-01-01
+    """
+    _run("unarchive", lambda ctx, flt: plan_archive_change(ctx, flt, archive=False),
+         Common(thread, provider, cwd, since, until, verbose, apply, db, codex_home, journal, json_))
+
+
+@run_app.command("archive")
+@handles("run")
+def archive_cmd(thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None,
+                since: SinceOpt = None, until: UntilOpt = None, verbose: VerboseOpt = False,
+                apply: ApplyOpt = False, db: DbOpt = None, codex_home: CodexHomeOpt = None,
+                journal: JournalOpt = None, json_: JsonOpt = False) -> None:
+    """As `codex archive`: the file to archived_sessions/ (mtime kept), the row archived.
+
+    Example: codex-sessions run archive --thread 01a2
+    """
+    _run("archive", lambda ctx, flt: plan_archive_change(ctx, flt, archive=True),
+         Common(thread, provider, cwd, since, until, verbose, apply, db, codex_home, journal, json_))
+
+
+@run_app.command("migrate-provider")
+@handles("run")
+def migrate_provider_cmd(
+    to: Annotated[str | None, typer.Option("--to", metavar="PROVIDER",
+                                           help="The provider to migrate to (default: config.toml's).")] = None,
+    source: Annotated[list[str] | None, typer.Option("--from", metavar="PROVIDER",
+                                                     help="Only threads of these providers (repeatable).")] = None,
+    db_only: Annotated[bool, typer.Option("--db-only", metavar="",
+                                          help="The row only, as the seed did (current Codex reverts it).")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar="",
+                                        help="Allow a provider config.toml does not define.")] = False,
+    thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None, since: SinceOpt = None,
+    until: UntilOpt = None, verbose: VerboseOpt = False, apply: ApplyOpt = False, db: DbOpt = None,
+    codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Make threads of other providers belong to PROVIDER, in the rollout and the row, durably.
+
+    Example: codex-sessions run migrate-provider --to openai --from azure
+    """
+    def planner(ctx: RepairContext, flt: ThreadFilter) -> Plan:
+        target = to or ctx.home.config.model_provider
         return plan_migrate_provider(ctx, flt, target, sources=tuple(source or ()), db_only=db_only, force=force)
-    if operation is Operation.rewrite_cwd:
-        return plan_rewrite_cwd(ctx, flt, _mappings(source, to, map_file), from_style)
-    if operation is Operation.relocate_home:
-        if len(source or []) > 1:
-            raise UsageProblem("relocate-home takes one --from")
-        return plan_relocate_home(ctx, flt, source[0] if source else None)
-    if operation is Operation.forget_missing:
-        return plan_forget_missing(ctx, flt)
-    return plan_import_orphans(ctx, flt, via_backfill=via_backfill)
+
+    _run("migrate-provider", planner,
+         Common(thread, provider, cwd, since, until, verbose, apply, db, codex_home, journal, json_))
 
 
-def _mappings(sources: list[str] | None, targets: list[str] | None, map_file: str | None) -> list[Mapping]:
-    sources, targets = sources or [], targets or []
-    if len(sources) != len(targets):
-        raise UsageProblem("rewrite-cwd: give --from and --to in pairs")
-    pairs = [Mapping(s, t) for s, t in zip(sources, targets, strict=True)]
-    if map_file:
-        try:
-            text = Path(map_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageProblem(f"cannot read --map {map_file}: {exc}") from None
-        pairs += read_map(text)
-    return pairs
+@run_app.command("import-orphans")
+@handles("run")
+def import_orphans_cmd(
+    via_backfill: Annotated[bool, typer.Option("--via-backfill", metavar="",
+                                               help="Reset backfill_state so Codex rebuilds the rows itself.")]
+    = False,
+    thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None, since: SinceOpt = None,
+    until: UntilOpt = None, verbose: VerboseOpt = False, apply: ApplyOpt = False, db: DbOpt = None,
+    codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Give a rollout with no row the row Codex would derive from it (never a live session).
+
+    Example: codex-sessions run import-orphans
+    """
+    _run("import-orphans", lambda ctx, flt: plan_import_orphans(ctx, flt, via_backfill=via_backfill),
+         Common(thread, provider, cwd, since, until, verbose, apply, db, codex_home, journal, json_))
+
+
+@run_app.command("rewrite-cwd")
+@handles("run")
+def rewrite_cwd_cmd(
+    source: Annotated[list[str] | None, typer.Option("--from", metavar="OLD",
+                                                     help="The old folder (repeatable, paired with --to).")] = None,
+    to: Annotated[list[str] | None, typer.Option("--to", metavar="NEW",
+                                                 help="The new folder for the --from before it.")] = None,
+    map_file: MapOpt = None, from_style: FromStyleOpt = "posix",
+    thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None, since: SinceOpt = None,
+    until: UntilOpt = None, verbose: VerboseOpt = False, apply: ApplyOpt = False, db: DbOpt = None,
+    codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,
+) -> None:
+    """A project folder was renamed or moved: rewrite the cwd wherever Codex reads it, offsets kept true.
+
+    Example: codex-sessions run rewrite-cwd --from /old/proj --to /new/proj
+    """
+    pairs = cwd_mappings(source, to, map_file)
+    _run("rewrite-cwd", lambda ctx, flt: plan_rewrite_cwd(ctx, flt, pairs, from_style),
+         Common(thread, provider, cwd, since, until, verbose, apply, db, codex_home, journal, json_))
+
+
+@run_app.command("relocate-home")
+@handles("run")
+def relocate_home_cmd(
+    source: Annotated[str | None, typer.Option("--from", metavar="OLD_HOME",
+                                               help="The home the rows point into (default: inferred).")] = None,
+    thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None, since: SinceOpt = None,
+    until: UntilOpt = None, verbose: VerboseOpt = False, apply: ApplyOpt = False, db: DbOpt = None,
+    codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,
+) -> None:
+    """A home was copied or moved: point every rollout_path in OLD_HOME at the same file in this home.
+
+    Example: codex-sessions run relocate-home --from /mnt/old/.codex
+    """
+    _run("relocate-home", lambda ctx, flt: plan_relocate_home(ctx, flt, source),
+         Common(thread, provider, cwd, since, until, verbose, apply, db, codex_home, journal, json_))
+
+
+@run_app.command("forget-missing")
+@handles("run")
+def forget_missing_cmd(thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None,
+                       since: SinceOpt = None, until: UntilOpt = None, verbose: VerboseOpt = False,
+                       apply: ApplyOpt = False, db: DbOpt = None, codex_home: CodexHomeOpt = None,
+                       journal: JournalOpt = None, json_: JsonOpt = False) -> None:
+    """Delete rows whose rollout exists nowhere in this home (the whole row journaled: undo puts it back).
+
+    Example: codex-sessions run forget-missing
+    """
+    _run("forget-missing", plan_forget_missing,
+         Common(thread, provider, cwd, since, until, verbose, apply, db, codex_home, journal, json_))
 
 
 @handles("prune")

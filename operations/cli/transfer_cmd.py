@@ -14,47 +14,38 @@ from operations.audit import run_audit
 from operations.bundle import Bundle, collect, read, write
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
-from operations.cli.journal_cmds import CodexHomeOpt, JournalOpt, JsonOpt, _render_result, _result_data
-from operations.cli.output import echo, emit, handles, scan_progress
-from operations.cli.run_cmd import (
-    _date,
-    _mappings,
-    _progress,
-    _render_plan,
-    _require_known_threads,
-    emit_dry_run,
-    plan_data,
+from operations.cli.options import (
+    ApplyOpt,
+    CodexHomeOpt,
+    CwdOpt,
+    FromStyleOpt,
+    JournalOpt,
+    JsonOpt,
+    MapOpt,
+    ProviderOpt,
+    SinceOpt,
+    ThreadOpt,
+    UntilOpt,
+    VerboseOpt,
+    apply_progress,
+    cwd_mappings,
+    require_known_threads,
+    thread_filter,
 )
+from operations.cli.output import echo, emit, handles, scan_progress
+from operations.cli.plan_view import emit_dry_run, plan_data, render_plan, render_result, result_data
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
-from operations.repair.common import RepairContext, ThreadFilter
+from operations.repair.common import RepairContext
 from operations.repair.execute import apply_phases, refuse_unwritable
 from operations.repair.importing import ImportOptions, plan_import, staging_folder, write_staging
 from operations.safety import refuse_unless_safe
 
-ThreadOpt = Annotated[list[str] | None, typer.Option("--thread", metavar="ID", help="Only this thread (repeatable).")]
-ProviderOpt = Annotated[str | None, typer.Option("--provider", metavar="P", help="Only threads of provider P.")]
-CwdOpt = Annotated[str | None, typer.Option("--cwd", metavar="DIR", help="Only threads in DIR or below.")]
-SinceOpt = Annotated[str | None, typer.Option(
-    "--since", metavar="DATE", help="Only threads created at or after DATE (YYYY-MM-DD or ISO 8601).")]
-UntilOpt = Annotated[str | None, typer.Option(
-    "--until", metavar="DATE", help="Only threads created before DATE (YYYY-MM-DD or ISO 8601).")]
 ToProviderOpt = Annotated[str | None, typer.Option(
     "--to-provider", metavar="P", help="Give the threads this provider here (as migrate-provider does).")]
-MapOpt = Annotated[str | None, typer.Option(
-    "--map", metavar="FILE", help="Rewrite folders: FROM<TAB>TO (or FROM -> TO) pairs, one a line.")]
-StyleOpt = Annotated[str, typer.Option(
-    "--from-style", metavar="STYLE", help="posix, windows or wsl: how the source's folders are spelled.")]
 ReplaceOpt = Annotated[bool, typer.Option(
     "--replace", metavar="", help="Overwrite a thread here that has other content (journaled, undoable).")]
 ForceOpt = Annotated[bool, typer.Option("--force", metavar="", help="Allow a --to-provider config.toml lacks.")]
-ApplyOpt = Annotated[bool, typer.Option("--apply", metavar="", help="Make the changes; without it, only show them.")]
-
-
-def _filter(thread: list[str] | None, provider: str | None, cwd: str | None, since: str | None,
-            until: str | None) -> ThreadFilter:
-    return ThreadFilter(tuple(thread or ()), provider, cwd.rstrip("/") if cwd else None, _date(since, "--since"),
-                        _date(until, "--until"))
 
 
 @handles("export")
@@ -68,8 +59,8 @@ def export_cmd(
     """Write chosen threads to one bundle file (read-only on the home). Example: codex-sessions export -o moved.zip"""
     home = discover(resolve_codex_home(codex_home), db)
     report = run_audit(home, now=context.make_services().clock.now(), progress=scan_progress(json_))
-    flt = _filter(thread, provider, cwd, since, until)
-    _require_known_threads(flt, report)
+    flt = thread_filter(thread, provider, cwd, since, until)
+    require_known_threads(flt, report)
     bundle = collect(report, flt, home)
     out = Path(output).expanduser().absolute()
     manifest = write(bundle, out)
@@ -117,7 +108,7 @@ def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, co
 
             def nothing() -> None:
                 summary()
-                _render_plan(plan, "nothing to apply", verbose)
+                render_plan(plan, "nothing to apply", verbose)
 
             emit(operation, data, json_, nothing, status="refused" if code else "ok", exit_code=code)
             return
@@ -126,8 +117,8 @@ def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, co
         result, backups = apply_phases([lambda: plan.ops], dbs, home, report.schema, writer, services,
                                        command=operation, argv=sys.argv[1:],
                                        meta={"operation": operation, "options": opts.describe(),
-                                             "source": bundle.source}, progress=_progress(json_))
-    data.update(_result_data(result))
+                                             "source": bundle.source}, progress=apply_progress(json_))
+    data.update(result_data(result))
     data["backups"] = [b.__dict__ for b in backups]
     data["undo"] = f"codex-sessions undo {result.run_id} --apply"
     code = OK if result.status == "ok" else REFUSED
@@ -136,7 +127,7 @@ def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, co
         summary()
         for b in backups:
             echo(f"backup of {b.db}: {b.path} (sha256 {b.sha256[:16]}…)")
-        _render_result(result, operation)
+        render_result(result, operation)
 
     emit(operation, data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
 
@@ -149,8 +140,8 @@ def import_cmd(
         "--from", "--from-folder", metavar="OLD", help="Rewrite this folder (paired with --to; repeatable).")] = None,
     target: Annotated[list[str] | None, typer.Option(
         "--to", "--to-folder", metavar="NEW", help="The new folder for the --from before it.")] = None,
-    from_style: StyleOpt = "posix", replace: ReplaceOpt = False, force: ForceOpt = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="", help="Show every effect.")] = False,
+    from_style: FromStyleOpt = "posix", replace: ReplaceOpt = False, force: ForceOpt = False,
+    verbose: VerboseOpt = False,
     apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Bring a bundle's threads into this home, checked first; dry run by default.
@@ -158,7 +149,7 @@ def import_cmd(
     Example: codex-sessions import moved.zip --to-provider azure --from /old/proj --to /new/proj
     """
     bundle = read(Path(bundle_file).expanduser())
-    opts = ImportOptions(to_provider, tuple(_mappings(source, target, map_file)), from_style, replace, force)
+    opts = ImportOptions(to_provider, tuple(cwd_mappings(source, target, map_file)), from_style, replace, force)
     _import("import", bundle, opts, apply, codex_home, journal, json_, verbose)
 
 
@@ -171,8 +162,8 @@ def merge_cmd(
         "--from-folder", metavar="OLD", help="Rewrite this folder (paired with --to-folder; repeatable).")] = None,
     target: Annotated[list[str] | None, typer.Option(
         "--to-folder", metavar="NEW", help="The new folder for the --from-folder before it.")] = None,
-    from_style: StyleOpt = "posix", replace: ReplaceOpt = False, force: ForceOpt = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="", help="Show every effect.")] = False,
+    from_style: FromStyleOpt = "posix", replace: ReplaceOpt = False, force: ForceOpt = False,
+    verbose: VerboseOpt = False,
     apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Bring threads straight from another home (a WSL home, a restored backup); dry run by default.
@@ -181,8 +172,8 @@ def merge_cmd(
     """
     source_home = discover(Path(other).expanduser().absolute())
     report = run_audit(source_home, now=context.make_services().clock.now(), progress=scan_progress(json_))
-    flt = _filter(thread, provider, cwd, since, until)
-    _require_known_threads(flt, report)
+    flt = thread_filter(thread, provider, cwd, since, until)
+    require_known_threads(flt, report)
     bundle = collect(report, flt, source_home)
-    opts = ImportOptions(to_provider, tuple(_mappings(source, target, map_file)), from_style, replace, force)
+    opts = ImportOptions(to_provider, tuple(cwd_mappings(source, target, map_file)), from_style, replace, force)
     _import("merge", bundle, opts, apply, codex_home, journal, json_, verbose)
