@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from journal.durability import IOContext
 from journal.effects import Effect
@@ -35,6 +36,21 @@ class CompensationPlan:
     @property
     def blocking(self) -> tuple[Conflict, ...]:
         return tuple(c for c in self.conflicts if c.blocking)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "requested": self.requested,
+            "operations": [
+                {"source": src, "label": op.label, "subject": op.subject,
+                 "effects": [e.to_json() for e in op.effects], "forced_over": list(op.forced_over)}
+                for src, op in zip(self.sources, self.ops, strict=True)
+            ],
+            "conflicts": [asdict(c) for c in self.conflicts],
+            "cascade_needed": list(self.cascade_needed),
+            "not_in_effect": [{"op": o, "state": s} for o, s in self.not_in_effect],
+            "would_skip": [{"op": o, "reason": r} for o, r in self.would_skip],
+        }
 
 
 def _chosen_for_undo(index: JournalIndex, ref: str) -> tuple[list[str], list[tuple[str, str]]]:

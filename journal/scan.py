@@ -133,3 +133,14 @@ def read_record_at(path: str, offset: int) -> dict[str, Any]:
     with open(path, "rb") as handle:
         handle.seek(offset)
         return decode_line(handle.readline().rstrip(b"\n"))
+
+
+def seq_of_line_hash(path: str, wanted: str) -> int | None:
+    """The seq of the line whose sha256 is `wanted` (a head printed after a trusted run), or None."""
+    for raw in iter_raw_lines(path):
+        if raw.complete and line_hash(raw.data) == wanted:
+            try:
+                return int(decode_line(raw.data)["seq"])
+            except (ValueError, KeyError, TypeError):
+                return None
+    return None

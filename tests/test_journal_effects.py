@@ -89,9 +89,9 @@ def test_conflict_refuses_without_force_and_force_records_what_it_overrode(world
     conn.commit()
     conn.close()
     before = world.snapshot()
-    refused = cli("undo", result.run_id, "--apply", J, str(world.journal))
-    assert refused.exit_code == 3
-    assert "changed" in refused.stderr and "555" in refused.stderr
+    code, refused = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
+    assert code == 3 and refused["errors"][0]["code"] == "conflict"
+    assert "555" in refused["errors"][0]["message"]  # it says what the row holds now
     assert world.snapshot() == before
     code, forced = cli_json("undo", result.run_id, "--apply", "--force", J, str(world.journal))
     assert code == 0, forced
@@ -106,8 +106,9 @@ def test_appended_lines_make_a_line_undo_conflict_and_force_keeps_them(world: Wo
     result = world.execute([PlannedOp("rewrite", (world.rewrite(doc, 1, b'{"provider":"new"}'),))])
     with open(doc, "ab") as handle:
         handle.write(b'{"turn":2}\n')
-    refused = cli("undo", result.run_id, "--apply", J, str(world.journal))
-    assert refused.exit_code == 3 and "changed since" in refused.stderr
+    code, refused = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
+    assert code == 3 and refused["errors"][0]["code"] == "conflict"
+    assert [c["blocking"] for c in refused["errors"][0]["plan"]["conflicts"]] == [False]  # forceable
     assert cli("undo", result.run_id, "--apply", "--force", J, str(world.journal)).exit_code == 0
     assert doc.read_bytes() == b'{"provider":"old"}\n{"turn":1}\n{"turn":2}\n'
 
@@ -116,8 +117,9 @@ def test_a_file_changed_inside_what_the_edit_wrote_blocks_undo_even_forced(world
     doc = world.file("doc.jsonl", b'{"provider":"old"}\n{"turn":1}\n')
     result = world.execute([PlannedOp("rewrite", (world.rewrite(doc, 1, b'{"provider":"new"}'),))])
     doc.write_bytes(b'{"provider":"new"}\n{"turn":9}\n')  # not appended: a line this run did not write changed
-    forced = cli("undo", result.run_id, "--apply", "--force", J, str(world.journal))
-    assert forced.exit_code == 3 and "not only appended to" in forced.stderr
+    code, forced = cli_json("undo", result.run_id, "--apply", "--force", J, str(world.journal))
+    assert code == 3 and forced["errors"][0]["code"] == "conflict"
+    assert [c["blocking"] for c in forced["errors"][0]["plan"]["conflicts"]] == [True]
     assert doc.read_bytes() == b'{"provider":"new"}\n{"turn":9}\n'
 
 
@@ -169,9 +171,9 @@ def test_a_target_changed_midway_rolls_the_operation_back(world: World) -> None:
 def test_cascade_is_required_when_a_later_operation_touched_the_same_target(world: World) -> None:
     first = world.execute([PlannedOp("n=10", (world.update("a", n=10),))])
     second = world.execute([PlannedOp("n=20", (world.update("a", n=20),))])
-    refused = cli("undo", first.ops[0].op_id, "--apply", J, str(world.journal))
-    assert refused.exit_code == 3
-    assert second.ops[0].op_id in refused.stderr and "--cascade" in refused.stderr
+    code, refused = cli_json("undo", first.ops[0].op_id, "--apply", J, str(world.journal))
+    assert code == 3 and refused["errors"][0]["code"] == "conflict"
+    assert refused["errors"][0]["plan"]["cascade_needed"] == [second.ops[0].op_id]
     code, data = cli_json("undo", first.ops[0].op_id, "--apply", "--cascade", J, str(world.journal))
     assert code == 0, data
     assert [o["label"] for o in data["data"]["operations"]] == ["undo: n=20", "undo: n=10"]
@@ -203,6 +205,5 @@ def test_guard_refuses_effects_outside_the_codex_home(world: World, tmp_path: os
 @pytest.mark.parametrize("command", ["undo", "redo", "show"])
 def test_unknown_id_is_a_usage_error(world: World, command: str) -> None:
     world.execute([PlannedOp("one", (world.update("a", n=10),))])
-    result = cli(command, "ffffffff-0000", J, str(world.journal))
-    assert result.exit_code == 2
-    assert "no operation or run" in result.stderr
+    code, result = cli_json(command, "ffffffff-0000", J, str(world.journal))
+    assert code == 2 and result["errors"][0]["code"] == "not_found"

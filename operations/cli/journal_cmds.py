@@ -9,20 +9,18 @@ from typing import Annotated, Any
 import typer
 
 from journal.codec import bytes_to_json
-from journal.errors import ConflictRefused, NotFound, OutsideAllowedRoots
+from journal.errors import NotFound
 from journal.index import JournalIndex
 from journal.inspect import inspect
 from journal.logview import LogHealth, iter_log
-from journal.planner import CompensationPlan, plan_redo, plan_replay, plan_undo
-from journal.recover import apply_recovery, assess_pending
-from journal.runner import execute_run
-from journal.scan import scan
-from journal.store import JournalWriter
+from journal.planner import CompensationPlan
+from journal.scan import scan, seq_of_line_hash
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.options import ApplyOpt, CodexHomeOpt, JournalOpt, JsonOpt
 from operations.cli.output import echo, emit, handles, stream_json, warn
 from operations.cli.plan_view import effect_lines, render_result, result_data
+from operations.compensate import compensate, preview, recover
 
 
 def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located, JournalIndex]:
@@ -139,22 +137,6 @@ def show_cmd(
 # ------------------------------------------------------------------------- undo / redo / replay
 
 
-def _plan_data(plan: CompensationPlan) -> dict[str, Any]:
-    return {
-        "action": plan.action,
-        "requested": plan.requested,
-        "operations": [
-            {"source": src, "label": op.label, "subject": op.subject,
-             "effects": [e.to_json() for e in op.effects], "forced_over": list(op.forced_over)}
-            for src, op in zip(plan.sources, plan.ops, strict=True)
-        ],
-        "conflicts": [asdict(c) for c in plan.conflicts],
-        "cascade_needed": list(plan.cascade_needed),
-        "not_in_effect": [{"op": o, "state": s} for o, s in plan.not_in_effect],
-        "would_skip": [{"op": o, "reason": r} for o, r in plan.would_skip],
-    }
-
-
 def _render_plan(plan: CompensationPlan) -> None:
     echo(f"{plan.action} {plan.requested}: {len(plan.ops)} operation(s)")
     for src, op in zip(plan.sources, plan.ops, strict=True):
@@ -173,78 +155,26 @@ def _render_plan(plan: CompensationPlan) -> None:
              f" (use --cascade to {plan.action} them first)")
 
 
-def _outside_targets(plan: CompensationPlan, loc: context.Located) -> str | None:
-    """What `--apply` would refuse because it lies outside the Codex home and its SQLite home
-    (a copied home's journal, a symlinked date folder), said before anything is written."""
-    guard = loc.guard()
-    bad: list[str] = []
-    for op in plan.ops:
-        for effect in op.effects:
-            for path in effect.paths():
-                try:
-                    guard.check(path)
-                except OutsideAllowedRoots as exc:
-                    bad.append(exc.message)
-    if not bad:
-        return None
-    return (f"{len(bad)} target(s) lie outside this Codex home and its SQLite home ({loc.codex_home}): {bad[0]}"
-            + "; pass the home these operations were made in with --codex-home")
-
-
-def _refusal(plan: CompensationPlan, force: bool) -> str | None:
-    if plan.cascade_needed:
-        return (f"later operation(s) {', '.join(plan.cascade_needed)} touched the same targets; "
-                "use --cascade to undo them first")
-    if plan.blocking:
-        return "conflicts that cannot be forced: " + "; ".join(f"{c.effect}: {c.detail}" for c in plan.blocking)
-    if plan.conflicts and not force:
-        return ("targets changed since (conflict): " + "; ".join(f"{c.effect}: {c.detail}" for c in plan.conflicts)
-                + "; use --force to proceed anyway")
-    return None
-
-
-def _make_plan(action: str, index: JournalIndex, ref: str, cascade: bool) -> CompensationPlan:
-    if action == "undo":
-        return plan_undo(index, ref, cascade=cascade)
-    if action == "redo":
-        return plan_redo(index, ref, cascade=cascade)
-    return plan_replay(index, ref)
-
-
 def _compensate(
     action: str, ref: str, apply: bool, force: bool, cascade: bool, codex_home: str | None, journal: str | None,
     json_: bool,
 ) -> None:
     loc, index = _index(journal, codex_home)
-    loc.refuse_if_damaged()  # a damaged database is the same error here as on `run`, not a conflict
-    plan = _make_plan(action, index, ref, cascade)
-    refusal = _refusal(plan, force) or _outside_targets(plan, loc)
     if not apply:
-        data = {"dry_run": True, "plan": _plan_data(plan), "would_refuse": refusal}
+        found = preview(action, ref, loc, index, force=force, cascade=cascade)
+        data = {"dry_run": True, "plan": found.plan.to_json(), "would_refuse": found.refusal}
 
         def human() -> None:
-            _render_plan(plan)
-            echo(f"would refuse: {refusal}" if refusal else f"dry run: nothing changed; add --apply to {action}")
+            _render_plan(found.plan)
+            echo(f"would refuse: {found.refusal}" if found.refusal
+                 else f"dry run: nothing changed; add --apply to {action}")
 
         emit(action, data, json_, human)
         return
-    services = context.make_services()
-    with JournalWriter(str(loc.journal), services, argv=sys.argv[1:]) as writer:
-        index = JournalIndex.load(str(loc.journal))  # re-plan under the lock
-        plan = _make_plan(action, index, ref, cascade)
-        refusal = _refusal(plan, force)
-        if refusal:
-            raise ConflictRefused(refusal, details={"plan": _plan_data(plan)})
-        outside = _outside_targets(plan, loc)
-        if outside:  # before anything opens a database there (SQLite would leave -wal/-shm behind)
-            raise OutsideAllowedRoots(outside)
-        loc.refuse_if_codex_running(e for op in plan.ops for e in op.effects)
-        full = index.resolve(ref)[1]
-        link = {"undo": "undoes", "redo": "redoes", "replay": "replays"}[action]
-        result = execute_run(writer, action, plan.ops, argv=sys.argv[1:], links={link: full},
-                             meta={"forced": force, "cascade": cascade}, guard=loc.guard())
-    settled = all(r.status == "applied" or r.reason.startswith("already applied") for r in result.ops)
-    code = OK if result.status == "ok" or (action == "replay" and settled) else REFUSED
+    done = compensate(action, ref, loc, context.make_services(), sys.argv[1:], force=force, cascade=cascade)
+    assert done.result is not None
+    result = done.result
+    code = OK if done.settled else REFUSED
     emit(action, {"dry_run": False, **result_data(result)}, json_, lambda: render_result(result, action),
          status="ok" if code == 0 else "partial", exit_code=code)
 
@@ -307,7 +237,7 @@ def verify_cmd(
     result = scan(str(loc.journal))
     head_found = None
     if expect_head:
-        head_found = _has_line_hash(str(loc.journal), expect_head.strip().lower())
+        head_found = seq_of_line_hash(str(loc.journal), expect_head.strip().lower())
     head_ok = expect_head is None or (head_found is not None)
     ok = result.healthy and not result.pending and head_ok
     pending_by_run: dict[str, list[str]] = {}
@@ -344,20 +274,6 @@ def verify_cmd(
     emit("verify", data, json_, human, status="ok" if ok else "refused", exit_code=OK if ok else REFUSED)
 
 
-def _has_line_hash(path: str, wanted: str) -> int | None:
-    """The seq of the line whose sha256 is `wanted`, or None."""
-    from journal.codec import decode_line, line_hash
-    from journal.scan import iter_raw_lines
-
-    for raw in iter_raw_lines(path):
-        if raw.complete and line_hash(raw.data) == wanted:
-            try:
-                return int(decode_line(raw.data)["seq"])
-            except (ValueError, KeyError, TypeError):
-                return None
-    return None
-
-
 @handles("recover")
 def recover_cmd(apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None,
                 json_: JsonOpt = False) -> None:
@@ -368,16 +284,11 @@ def recover_cmd(apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journa
     loc = context.locate(codex_home, journal)
     if not loc.journal.exists():
         raise NotFound(f"no journal at {loc.journal}")
-    items, open_runs = assess_pending(str(loc.journal))
-    run_id = None
-    if apply and (items or open_runs):
-        with JournalWriter(str(loc.journal), context.make_services(), allow_pending=True,
-                           argv=sys.argv[1:]) as writer:
-            items, open_runs = assess_pending(str(loc.journal))
-            loc.refuse_if_codex_running()
-            run_id = apply_recovery(writer, items, open_runs)
-    stuck = [i for i in items if i.verdict == "stuck"]
-    data = {"dry_run": not apply, "run": run_id, "operations": [asdict(i) for i in items], "open_runs": open_runs}
+    found = recover(loc, context.make_services(), sys.argv[1:], apply=apply)
+    items, open_runs, run_id = found.items, found.open_runs, found.run_id
+    stuck = found.stuck
+    data = {"dry_run": not apply, "run": run_id, "operations": [asdict(i) for i in items],
+            "open_runs": list(open_runs)}
 
     def human() -> None:
         if not items and not open_runs:
