@@ -5,7 +5,7 @@ file beside it, keep the mtime, rename, one os.sync at the end), best of three: 
 and undo make their effects durable too. Prints each phase and its ratio to the floor
 (aim: apply and undo within 3x), plan time per thread (the plan must stay linear), and the
 journal's growth per changed thread (format 2 records values, not whole lines).
-Run: python benchmarks/operations.py [--sessions 10000]
+Run: python benchmarks/operations.py [--sessions 2000 10000] [--operations migrate-provider]
 """
 
 from __future__ import annotations
@@ -113,9 +113,11 @@ def main() -> None:
         sys.exit(f"{__file__}: measures peak memory through /proc (VmHWM) and flushes with os.sync: Linux only")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, nargs="*", default=[2_000, 10_000])
+    parser.add_argument("--operations", nargs="*", default=["migrate-provider", "repair-paths"],
+                        choices=["migrate-provider", "repair-paths"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for operation in ("migrate-provider", "repair-paths"):
+        for operation in args.operations:
             for n in args.sessions:
                 bench(operation, n, Path(tmp))
     os.sync()

@@ -28,9 +28,14 @@ class PathGuard:
 
     def __init__(self, roots: Iterable[str | Path]) -> None:
         self.roots = [os.path.realpath(r) for r in roots]
+        self._inside: set[str] = set()  # folders already found inside (a run asks about a few, often)
 
     def check(self, path: str) -> None:
         if os.path.islink(path):
             raise OutsideAllowedRoots(f"{path} is a symlink; refusing to write through it")
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder in self._inside:
+            return
         if not within_roots(path, self.roots):
             raise OutsideAllowedRoots(f"{path} is outside the allowed roots {self.roots}")
+        self._inside.add(folder)

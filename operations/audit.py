@@ -188,7 +188,11 @@ def run_audit(
     picker_cwd: str | None = None,
     max_samples: int = 10,
     progress: Callable[[int], None] | None = None,
+    previous: AuditReport | None = None,
 ) -> AuditReport:
+    """Everything known about the home's threads and why each is hidden. `previous`: an audit of
+    this home moments ago (before a run); the files it read that have not changed since are not
+    read again."""
     warnings: list[str] = []
     if home.config.error:
         warnings.append(home.config.error)
@@ -199,7 +203,8 @@ def run_audit(
     if home.state_db is None:
         warnings.append(f"no state database in {home.sqlite_home}; only the rollout files were audited")
     rows = load_rows(home.state_db, schema) if home.state_db and schema else []
-    rollouts = scan_rollouts(home.codex_home, progress)
+    known = {f.path: f for t in previous.threads for f in t.files} if previous is not None else None
+    rollouts = scan_rollouts(home.codex_home, progress, known=known)
     current = home.config.model_provider
     defined = set(home.config.providers) | set(BUILTIN_PROVIDERS)
     live_locks = set(held_writer_locks(home.codex_home))

@@ -6,6 +6,7 @@ SQLite home from config `sqlite_home`, else `$CODEX_SQLITE_HOME`, else the Codex
 
 from __future__ import annotations
 
+import functools
 import ntpath
 import os
 import posixpath
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.errors import UsageProblem
-from operations.pathrules import is_windows_spelling, key
+from operations.pathrules import PathKey, is_windows_spelling, key
 
 JOURNAL_ENV = "CODEX_SESSIONS_JOURNAL"
 STATE_DB_NAMES = ("state_5.sqlite", "state_4.sqlite", "state_2.sqlite", "state.sqlite")
@@ -113,9 +114,22 @@ def home_of_rollout(rollout_path: str) -> str | None:
 
 
 def is_inside(path: str, roots: Iterable[str | Path], style: str = PATH_STYLE) -> bool:
-    """Whether `path` is one of `roots` or below one, by components (never a string prefix)."""
+    """Whether `path` is one of `roots` or below one, by components (never a string prefix).
+
+    An absolute POSIX path against POSIX roots compares as normalized text up to a separator,
+    which is the same test, without building component keys (the audit asks once per row)."""
+    texts = [str(root) for root in roots]
+    if style == "posix" and path.startswith("/") and not path.startswith("//") and all(
+            t.startswith("/") and not t.startswith("//") and posixpath.normpath(t) == t for t in texts):
+        text = posixpath.normpath(path)
+        return any(text == t or text.startswith(t.rstrip("/") + "/") for t in texts)
     here = key(posixpath.abspath(path) if style == "posix" else ntpath.normpath(path), style)
-    return any(here.startswith(key(str(root), style)) for root in roots)
+    return any(here.startswith(_root_key(t, style)) for t in texts)
+
+
+@functools.lru_cache(maxsize=256)
+def _root_key(root: str, style: str) -> PathKey:
+    return key(root, style)
 
 
 def same_path(a: str, b: str, style: str = PATH_STYLE) -> bool:

@@ -10,7 +10,7 @@ import io
 import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +55,11 @@ class Rollout:
     format: str  # current, legacy_pre_2025_09, bom, not_json, empty, no_session_meta, unreadable, compressed_unread
     meta: SessionMeta | None
     first_line_length: int = 0
+    identity: tuple[int, int] = (0, 0)  # (inode, ctime_ns): with size and mtime, says the file is unchanged
+
+    def unchanged(self, st: os.stat_result) -> bool:
+        return (st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns) == (*self.identity, self.size, self.mtime_ns) \
+            and self.identity != (0, 0)
 
     @property
     def plain_path(self) -> str:
@@ -103,22 +108,21 @@ def iter_rollout_paths(codex_home: Path) -> Iterator[tuple[str, str]]:
                 yield os.path.join(folder, name), location
 
 
-def _read_head(path: str, compressed: bool) -> tuple[bytes | None, int, int]:
-    """(first line, size, mtime_ns) with one open."""
+def _read_head(path: str, compressed: bool) -> tuple[bytes | None, os.stat_result | None]:
+    """(first line, stat) with one open."""
     if not compressed:
         try:
             with open(path, "rb") as handle:
                 st = os.fstat(handle.fileno())
                 line = handle.readline(MAX_FIRST_LINE)
-            return line.rstrip(b"\r\n"), st.st_size, st.st_mtime_ns
+            return line.rstrip(b"\r\n"), st
         except OSError:
-            return None, 0, 0
+            return None, None
     try:
         st = os.stat(path)
-        size, mtime = st.st_size, st.st_mtime_ns
     except OSError:
-        return None, 0, 0
-    return _read_compressed_line(path), size, mtime
+        return None, None
+    return _read_compressed_line(path), st
 
 
 def _read_compressed_line(path: str) -> bytes | None:
@@ -169,9 +173,11 @@ def _meta(p: dict[str, Any]) -> SessionMeta:
 def read_rollout(path: str, location: str) -> Rollout:
     compressed = path.endswith(".zst")
     file_id, name_date = parse_name(os.path.basename(path))
-    line, size, mtime = _read_head(path, compressed)
+    line, st = _read_head(path, compressed)
     fmt, meta = classify_first_line(line, compressed)
-    return Rollout(path, location, compressed, file_id, name_date, size, mtime, fmt, meta, len(line or b""))
+    size, mtime, identity = (st.st_size, st.st_mtime_ns, (st.st_ino, st.st_ctime_ns)) if st else (0, 0, (0, 0))
+    return Rollout(path, location, compressed, file_id, name_date, size, mtime, fmt, meta, len(line or b""),
+                   identity)
 
 
 PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves
@@ -183,25 +189,42 @@ def _read_chunk(chunk: list[tuple[str, str]]) -> list[Rollout]:
 
 
 def scan_rollouts(codex_home: Path, progress: Callable[[int], None] | None = None,
-                  workers: int | None = None) -> list[Rollout]:
-    """Every rollout with its first line read; large homes are read by a few processes."""
-    paths = list(iter_rollout_paths(codex_home))
+                  workers: int | None = None, known: Mapping[str, Rollout] | None = None) -> list[Rollout]:
+    """Every rollout with its first line read; large homes are read by a few processes.
+
+    `known`: rollouts read moments ago (the audit before a run); one whose file has the same
+    inode, ctime, size and mtime is taken as it is instead of being read again."""
+    listed = list(iter_rollout_paths(codex_home))
+    kept: dict[str, Rollout] = {}
+    if known:
+        for path, location in listed:
+            before = known.get(path)
+            if before is not None and before.location == location:
+                try:
+                    if before.unchanged(os.stat(path)):
+                        kept[path] = before
+                except OSError:
+                    pass
+    paths = [(p, loc) for p, loc in listed if p not in kept]
     count = workers if workers is not None else min(4, os.cpu_count() or 1)
     chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
-    found: list[Rollout] = []
+    read: list[Rollout] = []
     if count > 1 and len(paths) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
             for part in pool.map(_read_chunk, chunks):
-                found.extend(part)
+                read.extend(part)
                 if progress:
-                    progress(len(found))
-        return found
-    for chunk in chunks:
-        found.extend(_read_chunk(chunk))
-        if progress:
-            progress(len(found))
-    return found
+                    progress(len(kept) + len(read))
+    else:
+        for chunk in chunks:
+            read.extend(_read_chunk(chunk))
+            if progress:
+                progress(len(kept) + len(read))
+    if not kept:
+        return read
+    fresh = {r.path: r for r in read}
+    return [kept[p] if p in kept else fresh[p] for p, _ in listed]
 
 
 def source_kind(source: Any) -> str:

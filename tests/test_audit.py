@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,24 @@ def test_a_rollout_modified_in_the_future(tmp_path: Path, ahead_s: int, live: bo
     else:
         assert code == 0 and [op["subject"] for op in data["data"]["plan"]["operations"]] == [orphan], data
         assert path.stat().st_mtime_ns == ahead_ns  # the mtime is kept
+
+
+def test_a_rescan_takes_unchanged_files_as_read_and_reads_every_changed_one(tmp_path: Path) -> None:
+    """The audit after a run reuses what the audit before it read, for files not touched since:
+    a file rewritten with the same size and mtime (as an edit keeps them) is still read again."""
+    from operations.rollouts import scan_rollouts
+
+    built = build_home(tmp_path / "home", HomeSpec(sessions=6, providers=("openai",), seed=3))
+    first = scan_rollouts(built.root, workers=1)
+    edited = next(r for r in first if r.meta and r.meta.model_provider == "openai")
+    data = Path(edited.path).read_bytes()
+    temp = Path(edited.path + ".tmp")
+    temp.write_bytes(data.replace(b'"model_provider":"openai"', b'"model_provider":"opena1"', 1))
+    os.utime(temp, ns=(edited.mtime_ns, edited.mtime_ns))
+    os.replace(temp, edited.path)  # same size, same mtime, a new inode
+    known = {r.path: r for r in first}
+    again = scan_rollouts(built.root, workers=1, known=known)
+    assert [r.path for r in again] == [r.path for r in first]
+    assert all(a is known[a.path] for a in again if a.path != edited.path)  # taken as read
+    fresh = next(a for a in again if a.path == edited.path)
+    assert fresh is not known[edited.path] and fresh.meta is not None and fresh.meta.model_provider == "opena1"

@@ -155,3 +155,20 @@ def test_relocate_a_copied_home(tmp_path: Path) -> None:
     code, undone = undo(copy, applied["data"]["run"])
     assert code == 0
     assert os.path.exists(copy / "codex-sessions" / "journal.jsonl")
+
+
+def test_is_inside_fast_path_agrees_with_the_component_rule() -> None:
+    """Absolute POSIX paths take a text shortcut; it must decide exactly as component keys do."""
+    import posixpath
+    import random
+
+    from operations.pathrules import key
+    from operations.paths import is_inside
+
+    rng = random.Random(11)
+    parts = ["a", "ab", "a.b", "..", ".", "", "proj", "project"]
+    for _ in range(3000):
+        path = "/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 5)))
+        roots = ["/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 3))) for _ in range(2)]
+        by_keys = any(key(posixpath.abspath(path)).startswith(key(r)) for r in roots)
+        assert is_inside(path, roots, "posix") == by_keys, (path, roots)

@@ -62,6 +62,29 @@ def test_migrate_provider(tmp_path: Path, version: str) -> None:
     assert report["integrity_problem_count"] == 0
 
 
+def test_the_fields_an_edit_says_it_changed_are_the_fields_that_differ(tmp_path: Path) -> None:
+    """Planners say which JSON values they changed (so lines are not parsed again); the journal's
+    `fields` must be exactly what comparing the lines finds."""
+    from journal.effects import FileEdit, effect_from_json, json_changes
+
+    built = _home(tmp_path, "0.169.0", providers=("openai", "azure"), sessions=8, turns=3)
+    code, dry = run(built.root, "migrate-provider", "--to", "azure")
+    assert code == 0 and dry["data"]["plan"]["operations"], dry
+    checked = 0
+    for op in dry["data"]["plan"]["operations"]:
+        for data in op["effects"]:
+            if data["kind"] != "file_edit":
+                continue
+            edit = effect_from_json(data)
+            assert isinstance(edit, FileEdit)
+            before = Path(edit.path).read_bytes().split(b"\n")
+            after = edit.spliced(b"\n".join(before)).split(b"\n")
+            for splice in edit.splices:
+                assert splice.fields == json_changes(before[splice.line - 1], after[splice.line - 1])
+                checked += 1
+    assert checked >= 2 * len(dry["data"]["plan"]["operations"])  # session_meta and the turns' settings
+
+
 def test_migrated_file_changes_only_the_provider_bytes_and_keeps_offsets_true(tmp_path: Path) -> None:
     built = _home(tmp_path, "0.169.0", providers=("openai",), sessions=2)
     session = next(iter(built.sessions.values()))

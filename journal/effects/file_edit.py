@@ -166,10 +166,14 @@ class FileEdit(Effect):
         replace_contents(self.path, result, st, io)
 
 
-def plan_file_edit(path: str, new_lines: dict[int, bytes], data: bytes) -> FileEdit:
+def plan_file_edit(path: str, new_lines: dict[int, bytes], data: bytes,
+                   fields: dict[int, tuple[Field, ...]] | None = None) -> FileEdit:
     """The `file_edit` that gives some lines of `path` (whose content is `data`) new bytes.
 
-    `new_lines` maps 1-based line numbers to their new bytes (without a newline)."""
+    `new_lines` maps 1-based line numbers to their new bytes (without a newline); `fields`, the
+    JSON values a caller knows (and has proven) each line's edit changed; the other lines are
+    parsed and compared to find them."""
+    fields = fields or {}
     lines = data.split(b"\n")
     changed = list(lines)
     splices = []
@@ -183,7 +187,8 @@ def plan_file_edit(path: str, new_lines: dict[int, bytes], data: bytes) -> FileE
             continue
         changed[number - 1] = after
         at, old, new = splice_of(before, after)
-        splices.append(Splice(number, at, old, new, json_changes(before, after)))
+        said = fields.get(number)
+        splices.append(Splice(number, at, old, new, said if said is not None else json_changes(before, after)))
     result = b"\n".join(changed)
     return FileEdit(path, len(data), sha256_hex(data), len(result), sha256_hex(result), tuple(splices))
 

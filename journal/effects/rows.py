@@ -88,9 +88,16 @@ def _where(key: dict[str, Any]) -> str:
     return " AND ".join(f"{quote_ident(k)} = ?" for k in key)
 
 
-def _update(conn: sqlite3.Connection, table: str, key: dict[str, Any], values: dict[str, Any]) -> None:
-    sets = ", ".join(f"{quote_ident(k)} = ?" for k in values)
-    conn.execute(f"UPDATE {quote_ident(table)} SET {sets} WHERE {_where(key)}", [*values.values(), *key.values()])
+def _swap(conn: sqlite3.Connection, table: str, key: dict[str, Any], before: dict[str, Any],
+          after: dict[str, Any]) -> bool:
+    """Compare-and-swap in one statement: set `after` where the row has `key` and holds `before`
+    (`IS`: NULL-safe). False when no row did (the caller probes to say why)."""
+    sets = ", ".join(f"{quote_ident(k)} = ?" for k in after)
+    held = " AND ".join(f"{quote_ident(k)} IS ?" for k in before)
+    cur = conn.execute(f"UPDATE {quote_ident(table)} SET {sets} WHERE {_where(key)}" + (f" AND {held}" if held
+                                                                                        else ""),
+                       [*after.values(), *key.values(), *before.values()])
+    return cur.rowcount == 1
 
 
 def _probe_update(where: str, row: dict[str, Any] | None, before: dict[str, Any], after: dict[str, Any]) -> Probe:
@@ -149,8 +156,9 @@ class RowUpdate(SqlEffect):
             else inverse
 
     def apply_in(self, conn: sqlite3.Connection) -> None:
-        self._refuse_unless_before(self.probe_in(conn))
-        _update(conn, self.table, self.key, self.after)
+        if not _swap(conn, self.table, self.key, self.before, self.after):
+            self._refuse_unless_before(self.probe_in(conn))
+            raise CasFailed(f"{self.describe()}: the row does not hold the expected values")
 
 
 @dataclass(frozen=True)
@@ -324,7 +332,10 @@ class RowsUpdate(SqlEffect):
                                                                                       strict=True)))
 
     def apply_in(self, conn: sqlite3.Connection) -> None:
-        for r, seen in zip(self.rows, self._probe_rows(conn), strict=True):
-            if seen.state != "before":
+        """Each row swapped in one statement; the first that does not hold its before values
+        fails the step (the caller's transaction is rolled back, so no row changes)."""
+        for r in self.rows:
+            if not _swap(conn, self.table, self.row_key(r), dict(zip(self.columns, r.before, strict=True)),
+                         dict(zip(self.columns, r.after, strict=True))):
+                seen = self.probe_in(conn)
                 raise CasFailed(f"{self.describe()}: {seen.detail or 'already ' + seen.state}")
-            _update(conn, self.table, self.row_key(r), dict(zip(self.columns, r.after, strict=True)))

@@ -154,7 +154,7 @@ def fix_cmd(
 
         def phase(name: str) -> Any:
             def plan_now() -> list[PlannedOp]:
-                fresh = run_audit(discover(home_path, db), now=services.clock.now())
+                fresh = run_audit(discover(home_path, db), now=services.clock.now(), previous=report)
                 return plan_phase(name, RepairContext(home, fresh, services.clock.now()), flt, opts).ops
 
             return plan_now
@@ -165,7 +165,7 @@ def fix_cmd(
                                        argv=sys.argv[1:], meta={"operation": "fix", "options": opts.describe(),
                                                                 "filters": flt.describe(), "phases": names},
                                        progress=apply_progress(json_))
-    after = run_audit(discover(home_path, db), now=services.clock.now())
+    after = run_audit(discover(home_path, db), now=services.clock.now(), previous=report)
     data.update(result_data(result))
     data["backups"] = [b.__dict__ for b in backups]
     data["undo"] = f"codex-sessions undo {result.run_id} --apply"

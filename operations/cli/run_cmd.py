@@ -106,7 +106,7 @@ def _run(operation: str, planner: Planner, common: Common) -> None:
             return
         result, backups = apply_plan(plan, home, report.schema, writer, services, argv=sys.argv[1:],
                                      filters=flt.describe(), progress=apply_progress(json_))
-    after = run_audit(discover(home_path, common.db), now=services.clock.now())
+    after = run_audit(discover(home_path, common.db), now=services.clock.now(), previous=report)
     data.update(result_data(result))
     data["backups"] = [b.__dict__ for b in backups]
     data["undo"] = f"codex-sessions undo {result.run_id} --apply"

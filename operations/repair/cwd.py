@@ -117,7 +117,7 @@ def _edit_cwd_lines(edit: RolloutEdit, change: Callable[[Any], Any]) -> None:
         if kind is not None and line:
             new = _edit_line(line, kind, change)
             if new is not None:
-                edit.new_lines[number] = new
+                edit.change(number, new)
 
 
 def _line_kind(line: bytes, number: int) -> str | None:

@@ -37,10 +37,12 @@ def _edit_provider_lines(edit: RolloutEdit, to: str) -> None:
         raise EditRefused("the first line is not a session_meta")
     payload = meta["payload"]
     if "model_provider" not in payload:
-        edit.new_lines[1] = append_to_payload(first, "model_provider", to, set_path(("payload", "model_provider"), to))
+        edit.change(1, append_to_payload(first, "model_provider", to, set_path(("payload", "model_provider"), to)),
+                    "payload.model_provider", None, to)
     elif payload["model_provider"] != to:
-        edit.new_lines[1] = replace_value(first, "model_provider", payload["model_provider"], to,
-                                          set_path(("payload", "model_provider"), to))
+        edit.change(1, replace_value(first, "model_provider", payload["model_provider"], to,
+                                     set_path(("payload", "model_provider"), to)),
+                    "payload.model_provider", payload["model_provider"], to)
     for number, line in enumerate(edit.lines[1:], start=2):
         if b'"thread_settings_applied"' not in line:
             continue
@@ -50,9 +52,10 @@ def _edit_provider_lines(edit: RolloutEdit, to: str) -> None:
             continue
         settings = body.get("thread_settings") or {}
         if "model_provider_id" in settings and settings["model_provider_id"] != to:
-            edit.new_lines[number] = replace_value(
-                line, "model_provider_id", settings["model_provider_id"], to,
-                set_path(("payload", "thread_settings", "model_provider_id"), to))
+            old = settings["model_provider_id"]
+            edit.change(number, replace_value(line, "model_provider_id", old, to,
+                                              set_path(("payload", "thread_settings", "model_provider_id"), to)),
+                        "payload.thread_settings.model_provider_id", old, to)
 
 
 def check_target(ctx: RepairContext, to: str, force: bool) -> None:

@@ -32,6 +32,10 @@ class RolloutEdit:
     lines: list[bytes]
     starts: list[int]
     new_lines: dict[int, bytes] = field(default_factory=dict)  # 1-based line -> bytes
+    # the JSON values each edit changed, said by the edit itself (proven by jsonedit.verify), so
+    # planning need not parse the lines again to find them; a line edited without saying is diffed
+    said: dict[int, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
+    unsaid: set[int] = field(default_factory=set)
 
     @classmethod
     def read(cls, rollout: Rollout) -> RolloutEdit:
@@ -48,6 +52,17 @@ class RolloutEdit:
             at += len(line) + 1
         return cls(rollout, data, lines, starts)
 
+    def change(self, number: int, new: bytes, path: str | None = None, old: Any = None, value: Any = None) -> None:
+        """Line `number` becomes `new`: the JSON value at dotted `path` went from `old` to `value`
+        (`path` None: the change is found by comparing the lines)."""
+        self.new_lines[number] = new
+        if path is None:
+            self.unsaid.add(number)
+            return
+        fields = self.said.setdefault(number, {})
+        first = fields[path][0] if path in fields else old
+        fields[path] = (first, value)
+
     def line(self, number: int) -> bytes:
         return self.new_lines.get(number, self.lines[number - 1])
 
@@ -63,7 +78,9 @@ class RolloutEdit:
         if not self.new_lines:
             return ()
         assert self.rollout is not None, "an edit of bytes alone has no file to rewrite"
-        edit = plan_file_edit(self.rollout.path, self.new_lines, self.data)
+        fields = {n: tuple((p, a, b) for p, (a, b) in said.items()) for n, said in self.said.items()
+                  if n not in self.unsaid}
+        edit = plan_file_edit(self.rollout.path, self.new_lines, self.data, fields)
         return (edit,) if edit.splices else ()
 
 
@@ -121,12 +138,10 @@ def fork_offsets(ctx: RepairContext, edits: dict[str, RolloutEdit], plan: Plan) 
             new = parent.shift(old)
             mutate = set_path(("payload", "history_base", "end_byte_offset"), new)
             try:
-                if t.id in edits:
-                    child = edits[t.id]
-                    child.new_lines[1] = replace_value(child.line(1), "end_byte_offset", old, new, mutate)
-                else:
-                    child = RolloutEdit.read(f)
-                    child.new_lines[1] = replace_value(child.line(1), "end_byte_offset", old, new, mutate)
+                child = edits[t.id] if t.id in edits else RolloutEdit.read(f)
+                child.change(1, replace_value(child.line(1), "end_byte_offset", old, new, mutate),
+                             "payload.history_base.end_byte_offset", old, new)
+                if t.id not in edits:
                     extra.setdefault(base["thread_id"], []).extend(child.effects())
             except EditRefused as exc:
                 plan.warnings.append(f"fork {t.id}: history_base offset not updated: {exc}")
