@@ -6,20 +6,25 @@ so its state is known when it is emitted, with memory bounded by what is in flig
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from journal.codec import decode_line, line_hash
+import orjson
+
 from journal.effects import json_targets
 from journal.records import op_state
 
 BLOCK = 1 << 20
 
 
-def iter_lines_reversed(path: str) -> Iterator[bytes]:
-    """Complete lines from last to first; a torn last line (no newline) is skipped."""
+def iter_blocks_reversed(path: str) -> Iterator[list[bytes]]:
+    """Complete lines from last to first, a block's worth at a time (each list newest first); a
+    torn last line (no newline) is skipped."""
     with open(path, "rb") as handle:
         end = handle.seek(0, os.SEEK_END)
         position = end
@@ -36,11 +41,16 @@ def iter_lines_reversed(path: str) -> Iterator[bytes]:
             if first:
                 first = False
                 tail = tail[:-1]  # after the last newline: empty, or a torn line
-            for line in reversed(tail):
-                if line:
-                    yield line
+            tail.reverse()
+            yield [line for line in tail if line]
         if carry and end > 0:
-            yield carry
+            yield [carry]
+
+
+def iter_lines_reversed(path: str) -> Iterator[bytes]:
+    """Complete lines from last to first; a torn last line (no newline) is skipped."""
+    for block in iter_blocks_reversed(path):
+        yield from block
 
 
 @dataclass
@@ -53,6 +63,57 @@ class LogHealth:
     @property
     def ok(self) -> bool:
         return self.damaged_at_seq is None and self.unreadable_lines == 0
+
+
+def check_chain(path: str) -> LogHealth:
+    """The whole file's hash chain, read forward: the same verdict `iter_log` reaches reading
+    backward (the newest line whose successor does not chain to it; lines that do not parse)."""
+    health = LogHealth()
+    previous: bytes | None = None
+    loads, sha256 = orjson.loads, hashlib.sha256
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break  # a torn last line is not part of the chain yet
+            line = raw[:-1]
+            if not line:
+                continue
+            try:
+                record = loads(line)
+            except orjson.JSONDecodeError:
+                record = None
+            if type(record) is not dict:
+                health.unreadable_lines += 1
+                previous = None
+                continue
+            if previous is not None and record.get("prev") != sha256(previous).hexdigest():
+                seq = loads(previous).get("seq")
+                health.damaged_at_seq = seq  # the newest such line wins, as reading backward
+            previous = line
+    return health
+
+
+PARALLEL_CHECK_FROM = 64 << 20  # below this a second process costs more than it saves
+
+
+def chain_checker(path: str, limit: int | None) -> Callable[[], LogHealth] | None:
+    """For a large journal listed whole, check the chain in a second process while this one
+    streams (it costs as much as the listing's own parsing); returns how to collect the verdict.
+    None: check inline (small files; --limit reads only the newest part)."""
+    if limit is not None or os.path.getsize(path) < PARALLEL_CHECK_FROM:
+        return None
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+    future = pool.submit(check_chain, path)
+
+    def collect() -> LogHealth:
+        try:
+            return future.result()
+        finally:
+            pool.shutdown()
+
+    return collect
 
 
 @dataclass
@@ -72,64 +133,70 @@ def iter_log(
     health: LogHealth | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield {'type': 'run'|'op', ...} newest first, filtered; the hash chain is checked on the
-    way (each line's hash against the `prev` of the line after it) into `health`."""
+    way (each line's hash against the `prev` of the line after it) into `health`.
+
+    The loop is the hot path of `log` over millions of lines: names are bound locally."""
     outcomes: dict[str, dict[str, Any]] = {}
     compensations: dict[str, list[bool]] = {}  # op id -> in-effect flags of its compensators
     runs_shown: set[str] = set()
     emitted = 0
     expected_prev: str | None | bool = False  # False: no newer line seen yet
-    for line in iter_lines_reversed(path):
-        try:
-            record = decode_line(line)
-        except ValueError:
-            if health is not None:
-                health.unreadable_lines += 1
-            expected_prev = False
-            continue
-        if health is not None:
-            if expected_prev is not False and expected_prev != line_hash(line) and health.damaged_at_seq is None:
-                health.damaged_at_seq = record.get("seq")
-            expected_prev = record.get("prev")
-        kind = record.get("kind")
-        if kind == "outcome":
-            outcomes[record["op"]] = record
-        elif kind == "run_end" and record.get("command"):
-            if _run_wanted(record["run"], run, op, target):
-                runs_shown.add(record["run"])
-                yield _run_item(record, ended=True)
-        elif kind == "run_begin":
-            if record["run"] not in runs_shown and _run_wanted(record["run"], run, op, target) and not op:
-                yield _run_item(record, ended=False)
-            runs_shown.discard(record["run"])
-        elif kind == "intent":
-            op_id = record["op"]
-            outcome = outcomes.pop(op_id, None)
-            comps = compensations.pop(op_id, [])
-            status = outcome.get("status") if outcome else None
-            effective = status == "applied" and not any(comps)
-            if record.get("compensates"):
-                compensations.setdefault(record["compensates"], []).append(effective)
-            if run and not record["run"].startswith(run):
+    loads, sha256, check = orjson.loads, hashlib.sha256, health is not None
+    for block in iter_blocks_reversed(path):
+        for line in block:
+            try:
+                record = loads(line)
+            except orjson.JSONDecodeError:
+                record = None
+            if type(record) is not dict:
+                if health is not None:
+                    health.unreadable_lines += 1
+                expected_prev = False
                 continue
-            if op and not op_id.startswith(op):
-                continue
-            targets = _targets(record)
-            if target and not any(target in t for t in targets):
-                continue
-            yield _op_item(record, outcome, op_state(status, effective, bool(comps)), targets)
-            emitted += 1
-            if limit is not None and emitted >= limit:
-                return
+            if check:
+                assert health is not None
+                if expected_prev is not False and health.damaged_at_seq is None and \
+                        expected_prev != sha256(line).hexdigest():
+                    health.damaged_at_seq = record.get("seq")
+                expected_prev = record.get("prev")
+            kind = record.get("kind")
+            if kind == "outcome":
+                outcomes[record["op"]] = record
+            elif kind == "intent":
+                op_id = record["op"]
+                outcome = outcomes.pop(op_id, None)
+                comps = compensations.pop(op_id, None)
+                status = outcome.get("status") if outcome else None
+                effective = status == "applied" and not (comps and any(comps))
+                compensates = record.get("compensates")
+                if compensates:
+                    compensations.setdefault(compensates, []).append(effective)
+                if run and not record["run"].startswith(run):
+                    continue
+                if op and not op_id.startswith(op):
+                    continue
+                effects = record.get("effects") or ()
+                targets = [t for effect in effects for t in json_targets(effect)]
+                if target and not any(target in t for t in targets):
+                    continue
+                yield _op_item(record, outcome, op_state(status, effective, bool(comps)), targets, len(effects))
+                emitted += 1
+                if limit is not None and emitted >= limit:
+                    return
+            elif kind == "run_end" and record.get("command"):
+                if _run_wanted(record["run"], run, op, target):
+                    runs_shown.add(record["run"])
+                    yield _run_item(record, ended=True)
+            elif kind == "run_begin":
+                if record["run"] not in runs_shown and _run_wanted(record["run"], run, op, target) and not op:
+                    yield _run_item(record, ended=False)
+                runs_shown.discard(record["run"])
 
 
 def _run_wanted(run_id: str, run: str | None, op: str | None, target: str | None) -> bool:
     if run and not run_id.startswith(run):
         return False
     return not (op or target) or bool(run)
-
-
-def _targets(record: dict[str, Any]) -> list[str]:
-    return [t for effect in record.get("effects", []) for t in json_targets(effect)]
 
 
 def _run_item(record: dict[str, Any], *, ended: bool) -> dict[str, Any]:
@@ -143,20 +210,23 @@ def _run_item(record: dict[str, Any], *, ended: bool) -> dict[str, Any]:
     }
 
 
-def _op_item(record: dict[str, Any], outcome: dict[str, Any] | None, state: str, targets: list[str]) -> dict[str, Any]:
+def _op_item(record: dict[str, Any], outcome: dict[str, Any] | None, state: str, targets: list[str],
+             effects: int) -> dict[str, Any]:
+    get = record.get
     item = {
         "type": "op",
         "op": record["op"],
         "run": record["run"],
-        "ts": record.get("ts"),
-        "label": record.get("label", ""),
-        "subject": record.get("subject"),
+        "ts": get("ts"),
+        "label": get("label", ""),
+        "subject": get("subject"),
         "state": state,
-        "effects": len(record.get("effects", [])),
+        "effects": effects,
         "targets": targets,
         "reason": outcome.get("reason", "") if outcome else "",
     }
     for link in ("compensates", "redoes", "replays"):
-        if record.get(link):
-            item[link] = record[link]
+        value = get(link)
+        if value:
+            item[link] = value
     return item

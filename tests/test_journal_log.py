@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from journal.runner import PlannedOp
 from tests.helpers import World, cli, cli_json
 
@@ -58,3 +60,26 @@ def test_commands_without_a_journal_say_so(world: World) -> None:
     assert result.exit_code == 0 and "nothing has been recorded yet" in result.stdout
     code, data = cli_json("undo", "0193abcd", J, str(world.root / "nope.jsonl"))
     assert code == 2 and data["errors"][0]["code"] == "not_found"
+
+
+def test_the_forward_chain_check_reaches_the_verdict_of_the_backward_one(world: World) -> None:
+    """`log` over a large journal checks the chain in a second process, reading forward; it must
+    say what reading backward says: the newest line whose successor does not chain, and how many
+    lines do not parse."""
+    from journal.logview import LogHealth, check_chain, iter_log
+
+    for n in range(4):
+        world.execute([PlannedOp(f"op {n}", (world.update("a", n=10 + n),))])
+    assert check_chain(str(world.journal)).ok
+    lines = world.journal.read_bytes().split(b"\n")
+    intents = [n for n, line in enumerate(lines) if b'"label":"op' in line]
+    for index in intents[:2]:  # two edits: the newer one is the verdict
+        lines[index] = lines[index].replace(b'"label":"op', b'"label":"OP')
+    lines[intents[3] + 1] = b"not json at all"
+    world.journal.write_bytes(b"\n".join(lines))
+    backward = LogHealth()
+    list(iter_log(str(world.journal), health=backward))
+    forward = check_chain(str(world.journal))
+    assert not backward.ok and backward.unreadable_lines == 1
+    assert (forward.damaged_at_seq, forward.unreadable_lines) == (backward.damaged_at_seq, backward.unreadable_lines)
+    assert forward.damaged_at_seq == orjson.loads(lines[intents[1]])["seq"]

@@ -106,7 +106,7 @@ def test_a_redacted_audit_reveals_no_id_path_cwd_title_preview_or_provider(tmp_p
         assert leaked == [], leaked
 
 
-def test_log_and_show_warn_when_the_chain_is_broken(world: World) -> None:
+def test_log_and_show_warn_when_the_chain_is_broken(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     first = world.execute([PlannedOp("one", (world.update("a", n=10),))])
     world.execute([PlannedOp("two", (world.update("b", n=20),))])
     assert "WARNING" not in cli("log", J, str(world.journal)).stderr
@@ -115,5 +115,9 @@ def test_log_and_show_warn_when_the_chain_is_broken(world: World) -> None:
     lines[edited] = lines[edited].replace(b'"label":"one"', b'"label":"ONE"')  # still JSON; the chain breaks
     world.journal.write_bytes(b"\n".join(lines))
     for args in (["log"], ["log", "--json"], ["show", first.run_id]):
+        result = cli(*args, J, str(world.journal))
+        assert result.exit_code == 0 and "WARNING" in result.stderr and "verify" in result.stderr, args
+    monkeypatch.setattr("journal.logview.PARALLEL_CHECK_FROM", 0)  # as for a large journal: a second process
+    for args in (["log"], ["log", "--json"]):
         result = cli(*args, J, str(world.journal))
         assert result.exit_code == 0 and "WARNING" in result.stderr and "verify" in result.stderr, args

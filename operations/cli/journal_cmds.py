@@ -12,7 +12,7 @@ from journal.codec import bytes_to_json
 from journal.errors import NotFound
 from journal.index import JournalIndex
 from journal.inspect import inspect
-from journal.logview import LogHealth, iter_log
+from journal.logview import LogHealth, chain_checker, iter_log
 from journal.planner import CompensationPlan
 from journal.scan import scan, seq_of_line_hash
 from operations.cli import context
@@ -53,11 +53,13 @@ def log_cmd(
         emit("log", {"journal": str(loc.journal), "entries": [], "recorded": False}, json_,
              lambda: echo(f"nothing has been recorded yet (no journal at {loc.journal})"))
         return
+    parallel = chain_checker(str(loc.journal), limit)
     health = LogHealth()
-    items = iter_log(str(loc.journal), run=run, op=op, target=target, limit=limit, health=health)
+    items = iter_log(str(loc.journal), run=run, op=op, target=target, limit=limit,
+                     health=None if parallel else health)
     if json_:
         stream_json("log", items, "entries")
-        _warn_damage(health)
+        _warn_damage(parallel() if parallel else health)
         return
     for item in items:
         if item["type"] == "run":
@@ -68,7 +70,7 @@ def log_cmd(
             echo(f"  op {item['op']}  {item['state']:<11} {item['label']}{link}")
             if item["reason"]:
                 echo(f"      reason: {item['reason']}")
-    _warn_damage(health)
+    _warn_damage(parallel() if parallel else health)
 
 
 def _warn_damage(health: LogHealth) -> None:

@@ -62,12 +62,17 @@ def stream_json(command: str, items: Iterable[Any], key: str) -> None:
     """Print the envelope with `data[key]` streamed item by item (bounded memory)."""
     out = sys.stdout.buffer
     out.write(b'{"command":' + orjson.dumps(command) + b',"data":{' + orjson.dumps(key) + b":[")
-    first = True
+    pending: list[bytes] = []
+    dumps, option = orjson.dumps, orjson.OPT_SORT_KEYS
+    separator = b"\n"  # before the first item; then between items
     for item in items:
-        if not first:
-            out.write(b",")
-        first = False
-        out.write(b"\n" + orjson.dumps(item, default=_default, option=orjson.OPT_SORT_KEYS))
+        pending.append(dumps(item, default=_default, option=option))
+        if len(pending) >= 4096:  # one write per few thousand items, not two per item
+            out.write(separator + b",\n".join(pending))
+            separator = b",\n"
+            pending.clear()
+    if pending:
+        out.write(separator + b",\n".join(pending))
     out.write(b'\n]},"errors":[],"exit_code":0,"schema_version":"1","status":"ok"}\n')
     out.flush()
 
