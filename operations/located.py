@@ -42,7 +42,7 @@ class Located:
         """Before undo, redo, replay or recover writes: Codex not running, databases sound, and
         every table touched of a shape this tool knows."""
         dbs = {self.sqlite_home / CURRENT_STATE_DB}
-        dbs |= {Path(e.db) for e in effects if isinstance(e, SqlEffect)}
+        dbs |= {Path(db) for db in {e.db for e in effects if isinstance(e, SqlEffect)}}
         refuse_unless_safe(self.codex_home, sorted(dbs))
         problems = [p for verdict in judge_all(sorted(dbs)) for p in verdict.problems]
         if problems:

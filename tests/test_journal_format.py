@@ -99,12 +99,17 @@ def test_a_splice_is_the_smallest_middle_that_differs() -> None:
     from journal.effects import splice_of
 
     rng = random.Random(7)
-    for _ in range(3000):
+    for n in range(6000):
         a = bytes(rng.choice(b"ab") for _ in range(rng.randint(0, 40)))
         b = bytes(rng.choice(b"ab") for _ in range(rng.randint(0, 40)))
-        at, old, new = splice_of(a, b)
+        if n % 2:  # long shared runs, so the block skipping is exercised too
+            shared = bytes(rng.choice(b"ab") for _ in range(rng.randint(0, 60)))
+            a, b = shared + a + shared[::-1], shared + b + shared[::-1]
+        at, old, new = splice_of(a, b, step=rng.choice([1, 2, 3, 8, 4096]))
         assert a[:at] + old + a[at + len(old):] == a and a[:at] + new + a[at + len(old):] == b
         assert at == len(os.path.commonprefix([a, b]))
+        tail = len(a) - at - len(old)
+        assert tail == min(len(os.path.commonprefix([a[::-1], b[::-1]])), min(len(a), len(b)) - at)
 
 
 def test_format_3_stores_one_file_edit_per_file_with_identical_splices_grouped(world: World) -> None:

@@ -7,28 +7,36 @@ from typing import Any
 import orjson
 
 
-def splice_of(before: bytes, after: bytes) -> tuple[int, bytes, bytes]:
+def splice_of(before: bytes, after: bytes, step: int = 4096) -> tuple[int, bytes, bytes]:
     """(offset, old, new): the smallest middle that differs, the common head and tail kept.
 
-    Binary searches over slice comparisons (memcmp in C): lines are ~21 KB in real rollouts."""
+    Lines are ~21 KB in real rollouts: equal blocks of `step` bytes are skipped by comparing
+    slices (memcmp in C), then the block that differs is binary searched."""
     limit = min(len(before), len(after))
-    low, high = 0, limit  # the common head is at least low and at most high bytes long
-    while low < high:
-        mid = (low + high + 1) // 2
-        if before[:mid] == after[:mid]:
-            low = mid
-        else:
-            high = mid - 1
-    head = low
-    low, high = 0, limit - head
-    while low < high:
-        mid = (low + high + 1) // 2
-        if before[len(before) - mid:] == after[len(after) - mid:]:
-            low = mid
-        else:
-            high = mid - 1
-    tail = low
+    head = _agree(before, after, limit, step, from_end=False)
+    tail = _agree(before, after, limit - head, step, from_end=True)  # the tail may not reach into the head
     return head, before[head:len(before) - tail], after[head:len(after) - tail]
+
+
+def _agree(a: bytes, b: bytes, limit: int, step: int, *, from_end: bool) -> int:
+    """How many bytes (at most `limit`) two strings share from their start, or from their end."""
+
+    def same(start: int, stop: int) -> bool:  # bytes [start, stop) counted from the chosen side
+        if from_end:
+            return a[len(a) - stop:len(a) - start] == b[len(b) - stop:len(b) - start]
+        return a[start:stop] == b[start:stop]
+
+    done = 0
+    while done + step <= limit and same(done, done + step):
+        done += step
+    low, high = done, min(done + step, limit)  # done agrees; the answer lies in [low, high]
+    while low < high:
+        mid = (low + high + 1) // 2
+        if same(done, mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 _ABSENT: Any = object()

@@ -77,7 +77,7 @@ def preflight(plan: Plan, home: CodexHome, schema: StateSchema | None) -> list[s
 
 
 def databases_in(plan: Plan, home: CodexHome) -> list[Path]:
-    dbs = {Path(e.db) for op in plan.ops for e in op.effects if isinstance(e, SqlEffect)}
+    dbs = {Path(db) for db in {e.db for op in plan.ops for e in op.effects if isinstance(e, SqlEffect)}}
     if home.state_db:
         dbs.add(home.state_db)
     return sorted(dbs)
