@@ -51,9 +51,6 @@ from operations.repair.relocate import plan_relocate_home
 from operations.runreport import before_after
 from operations.runreport import render as render_report
 
-OPERATIONS = ("repair-paths", "unarchive", "archive", "migrate-provider", "import-orphans", "rewrite-cwd",
-              "relocate-home", "forget-missing")
-
 run_app = typer.Typer(
     name="run", no_args_is_help=True, pretty_exceptions_show_locals=False,
     help="Plan one repair per thread (a dry run); with --apply, execute it through the journal.",
