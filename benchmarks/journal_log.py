@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from journal import records  # noqa: E402
 from journal.clock import Services  # noqa: E402
 from journal.effects import RowUpdate, effect_to_json  # noqa: E402
 from journal.store import JournalWriter  # noqa: E402
@@ -49,8 +50,7 @@ def append_ops(path: str, ops: int, batch: int = 256) -> float:
                 writer.append({"kind": "intent", "run": run, "op": op_id, "label": f"migrate thread-{n:08d}",
                                "subject": f"thread-{n:08d}", "effects": [effect_to_json(effect)]})
             writer.sync()
-            for op_id in op_ids:
-                writer.append({"kind": "outcome", "run": run, "op": op_id, "status": "applied", "reason": ""})
+            writer.append(records.outcomes(run, [(op_id, "applied", "") for op_id in op_ids]))
             writer.sync()
         writer.append({"kind": "run_end", "run": run, "command": "bench", "status": "ok",
                        "counts": {"applied": ops, "skipped": 0, "failed": 0}})
@@ -96,8 +96,9 @@ def main() -> None:
     if not sys.platform.startswith("linux"):
         sys.exit(f"{__file__}: measures peak memory through /proc (VmHWM) and flushes with os.sync: Linux only")
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ops", type=int, nargs="*", default=[100_000, 500_000],
-                        help="operation counts (500,000 ops make a journal of a million lines)")
+    parser.add_argument("--ops", type=int, nargs="*", default=[100_000, 500_000, 1_000_000],
+                        help="operation counts (an intent line each, and one outcomes line per 256: "
+                             "1,000,000 ops make a journal of about a million lines)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         for ops in args.ops:

@@ -13,7 +13,7 @@ from typing import Any
 from journal.codec import decode_line
 from journal.effects import Effect, effect_from_json
 from journal.errors import NotFound, UsageProblem
-from journal.records import op_state
+from journal.records import op_state, results_of
 from journal.scan import iter_raw_lines, read_record_at
 
 APPLIED = "applied"
@@ -94,12 +94,13 @@ class JournalIndex:
                 self.runs[op.run_id].op_ids.append(op.op_id)
             if op.compensates and op.compensates in self.ops:
                 self.ops[op.compensates].compensated_by.append(op.op_id)
-        elif kind == "outcome":
-            op_info = self.ops.get(record.get("op", ""))
-            if op_info is not None:
-                op_info.outcome = record.get("status")
-                op_info.reason = record.get("reason", "")
-                op_info.recovered = bool(record.get("recovered"))
+        elif kind in ("outcome", "outcomes"):
+            for done in results_of(record):
+                op_info = self.ops.get(done.get("op", ""))
+                if op_info is not None:
+                    op_info.outcome = done.get("status")
+                    op_info.reason = done.get("reason", "")
+                    op_info.recovered = bool(record.get("recovered"))
         elif kind == "run_end":
             run = self.runs.get(record.get("run", ""))
             if run is not None:

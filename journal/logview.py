@@ -160,7 +160,10 @@ def iter_log(
                     health.damaged_at_seq = record.get("seq")
                 expected_prev = record.get("prev")
             kind = record.get("kind")
-            if kind == "outcome":
+            if kind == "outcomes":
+                for done in record.get("results", ()):
+                    outcomes[done["op"]] = done
+            elif kind == "outcome":
                 outcomes[record["op"]] = record
             elif kind == "intent":
                 op_id = record["op"]

@@ -3,10 +3,17 @@ journal"). Every writer builds its lines here, so no record lacks a documented f
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
-from journal.store import who
+from journal.platform import current_user
+
+
+def who() -> dict[str, Any]:
+    """The user, host and pid a run records, as dnf and apt record them."""
+    return {"user": current_user(), "host": socket.gethostname(), "pid": os.getpid()}
 
 
 def run_begin(run: str, command: str, argv: Sequence[str], tool_version: str, *,
@@ -25,6 +32,25 @@ def outcome(run: str, op: str, status: str, reason: str, *, recovered_by: str | 
     if recovered_by is not None:
         record.update(recovered=True, recovered_by=recovered_by)
     return record
+
+
+def outcomes(run: str, results: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
+    """The outcomes of a batch of operations, written once its effects are durable: per op its
+    id, status and (when there is one) reason."""
+    return {"kind": "outcomes", "run": run,
+            "results": [{"op": op, "status": status, **({"reason": reason} if reason else {})}
+                        for op, status, reason in results]}
+
+
+def results_of(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-operation outcomes a record holds: one for `outcome` (recover, and formats 1 and
+    2), several for `outcomes`; none for other kinds."""
+    kind = record.get("kind")
+    if kind == "outcome":
+        return [record]
+    if kind == "outcomes":
+        return [r for r in record.get("results", []) if isinstance(r, dict)]
+    return []
 
 
 def run_end(run: str, command: str | None, status: str, counts: dict[str, int], **extra: Any) -> dict[str, Any]:

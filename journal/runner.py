@@ -158,7 +158,9 @@ def execute_phased_run(
 def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], guard: PathGuard | None,
                  step: StepHook, batch_size: int, progress: Callable[[int, int], None] | None, io: IOContext,
                  results: list[OpResult]) -> None:
-    """Intents of a batch, one fsync, its effects, then one flush of the effects before its outcomes' fsync."""
+    """Intents of a batch, one fsync, its effects, one flush of the effects, and only then the
+    batch's outcomes in one record and one fsync: no outcome can reach the disk before the
+    effects it reports (a line appended earlier could be written back first)."""
     ids = writer.services.ids
     for start in range(0, len(ops), max(1, batch_size)):
         batch = ops[start : start + batch_size]
@@ -168,17 +170,21 @@ def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], g
             step("intent")
         writer.sync()
         step("intents_synced")
+        done: list[tuple[str, str, str]] = []
         try:
             for op_id, op in zip(op_ids, batch, strict=True):
                 status, reason = _execute_op(op, guard, step, io)
-                writer.append(records.outcome(run_id, op_id, status, reason))
+                done.append((op_id, status, reason))
                 results.append(OpResult(op_id, op.label, op.subject, status, reason))
                 step("outcome")
                 if progress:
                     progress(len(results), len(ops))
-        finally:  # even when a rollback failed: what was done and recorded must be durable
+        finally:  # even when a rollback failed: what was done must be durable, and then recorded
             io.flush()
+            if done:
+                writer.append(records.outcomes(run_id, done))
             writer.sync()
+            step("outcomes_synced")
 
 
 def _check_guard(op: PlannedOp, guard: PathGuard | None) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from journal import READABLE_VERSIONS
 from journal.codec import decode_line, line_hash
+from journal.records import results_of
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,9 @@ def _check_record(result: ScanResult, raw: RawLine, record: dict[str, Any], expe
     kind = record.get("kind")
     if kind == "intent":
         result.pending[record["op"]] = Pending(record["op"], record["run"], seq or 0, raw.offset)
-    elif kind == "outcome":
-        result.pending.pop(record.get("op", ""), None)
+    elif kind in ("outcome", "outcomes"):
+        for done in results_of(record):
+            result.pending.pop(done.get("op", ""), None)
     elif kind == "run_begin":
         result.open_runs[record["run"]] = seq or 0
     elif kind == "run_end":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from types import TracebackType
 from typing import Any
 
@@ -18,7 +17,8 @@ from journal import FORMAT_VERSION
 from journal.clock import Services
 from journal.codec import bytes_to_json, encode_line, line_hash
 from journal.errors import JournalCorrupt, LockHeld, PendingRecovery
-from journal.platform import current_user, fsync_dir, fsync_journal, try_lock_exclusive, unlock
+from journal.platform import fsync_dir, fsync_journal, try_lock_exclusive, unlock
+from journal.records import who
 from journal.scan import ScanResult, TornTail, scan
 
 
@@ -184,8 +184,3 @@ def read_lock_holder(journal_path: str) -> str:
         return f" (pid {note['pid']} on {note['host']}{f', `{argv}`' if argv else ''}, since {note['since']})"
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return ""
-
-
-def who() -> dict[str, Any]:
-    """The user, host and pid a run records, as dnf and apt record them."""
-    return {"user": current_user(), "host": socket.gethostname(), "pid": os.getpid()}

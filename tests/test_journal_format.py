@@ -25,7 +25,8 @@ def test_first_run_creates_private_journal_with_genesis_and_chain(world: World) 
     lines = world.journal.read_bytes().split(b"\n")
     assert lines[-1] == b""
     records = [orjson.loads(line) for line in lines[:-1]]
-    assert [r["kind"] for r in records] == ["genesis", "run_begin", "intent", "outcome", "run_end"]
+    assert [r["kind"] for r in records] == ["genesis", "run_begin", "intent", "outcomes", "run_end"]
+    assert records[3]["results"] == [{"op": records[2]["op"], "status": "applied"}]
     assert [r["seq"] for r in records] == [0, 1, 2, 3, 4]
     assert records[0]["prev"] is None and UUID7.match(records[0]["journal_id"])
     for previous, record in zip(lines[:-2], records[1:], strict=True):

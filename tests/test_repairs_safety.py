@@ -188,7 +188,7 @@ def test_a_pending_recovery_blocks_runs(tmp_path: Path) -> None:
     assert code == 0
     journal = built.root / "codex-sessions" / "journal.jsonl"
     lines = journal.read_bytes().splitlines(keepends=True)
-    outcome = next(i for i, line in enumerate(lines) if b'"outcome"' in line)
+    outcome = next(i for i, line in enumerate(lines) if b'"kind":"outcomes"' in line)
     journal.write_bytes(b"".join(lines[:outcome]))  # as if the run died after its intents
     got, data = run(built.root, "archive", "--apply")
     assert got == 3 and "recover" in data["errors"][0]["message"]
