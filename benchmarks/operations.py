@@ -2,7 +2,8 @@
 
 The floor is a durable in-place rewrite of the files the run changes (read, write a temp
 file beside it, keep the mtime, rename, one os.sync at the end), best of three: the apply
-and undo make their effects durable too. Prints each phase and its ratio to the floor
+and undo make their effects durable too. Apply and undo are timed twice (apply, undo, apply, undo) and the
+better of each is kept. Prints each phase and its ratio to the floor
 (aim: apply and undo within 3x), plan time per thread (the plan must stay linear), the
 journal's growth per changed thread (format 3 records values, not whole lines), and `log --json`
 over that journal.
@@ -99,10 +100,15 @@ def bench(operation: str, sessions: int, folder: Path) -> None:
     journal = home / "codex-sessions" / "journal.jsonl"
     args = [operation, "--codex-home", str(home)] + (["--to", "azure"] if operation == "migrate-provider" else [])
     plan_s = cli("run", *args, "--json")
-    apply_s = cli("run", *args, "--apply", "--json")
-    grown = journal.stat().st_size
-    log_s = cli("log", "--json", "--codex-home", str(home))  # the aim: within 1 s for this run's journal
-    undo_s = cli("undo", last_run(home), "--apply", "--json", "--codex-home", str(home))
+    applies, undos, grown, log_s = [], [], 0, 0.0
+    for attempt in range(2):  # the machine is shared: the better of two apply/undo cycles
+        size_before = journal.stat().st_size if journal.exists() else 0
+        applies.append(cli("run", *args, "--apply", "--json"))
+        if attempt == 0:
+            grown = journal.stat().st_size - size_before
+            log_s = cli("log", "--json", "--codex-home", str(home))  # the aim: within 1 s for this run's journal
+        undos.append(cli("undo", last_run(home), "--apply", "--json", "--codex-home", str(home)))
+    apply_s, undo_s = min(applies), min(undos)
     size = sum(p.stat().st_size for p in paths) / 1e6
     print(f"{operation:<16} sessions={sessions:>6} ({size:5.0f} MB, {len(changed)} changed)  "
           f"floor(in-place rewrite)={floor_s:5.2f} s  plan={plan_s:5.2f} s ({1e6 * plan_s / sessions:5.0f} us/thread)  "
