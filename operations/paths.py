@@ -38,6 +38,10 @@ class CodexConfig:
 
 
 BUILTIN_PROVIDERS = ("openai", "amazon-bedrock", "ollama", "lmstudio")
+# A config.toml with a [model_providers.<one of these>] table is refused by Codex 0.128 to 0.171
+# ("reserved built-in provider IDs"; checked against the binaries): the CLI exits 1, and the
+# app-server runs with the defaults, so it lists the `openai` provider's sessions only.
+RESERVED_PROVIDER_IDS = ("openai", "ollama", "lmstudio")
 
 
 def read_config(codex_home: Path) -> CodexConfig:
@@ -49,6 +53,14 @@ def read_config(codex_home: Path) -> CodexConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         return CodexConfig(error=f"cannot read {path}: {exc}")
     providers = data.get("model_providers") or {}
+    reserved = sorted(p for p in providers if p in RESERVED_PROVIDER_IDS)
+    if reserved:  # as Codex: the whole file is refused, and the defaults apply
+        names = ", ".join(f"`{p}`" for p in reserved)
+        return CodexConfig(error=(
+            f"Codex refuses {path}: model_providers contains reserved built-in provider IDs ({names}); the CLI "
+            "exits with that error and the app-server runs with the defaults, listing only `openai` sessions. "
+            f"Rename the table (for example [model_providers.{reserved[0]}-custom]) and point model_provider at it"),
+            raw=data)
     provider = data.get("model_provider")
     return CodexConfig(
         model_provider=str(provider) if provider else "openai",

@@ -275,3 +275,26 @@ def test_a_rescan_takes_unchanged_files_as_read_and_reads_every_changed_one(tmp_
     assert all(a is known[a.path] for a in again if a.path != edited.path)  # taken as read
     fresh = next(a for a in again if a.path == edited.path)
     assert fresh is not known[edited.path] and fresh.meta is not None and fresh.meta.model_provider == "opena1"
+
+
+def test_a_config_codex_refuses_is_reported_and_migrations_need_a_named_provider(tmp_path: Path) -> None:
+    """A [model_providers.openai] table (reserved; checked against the binaries in
+    test_codex_audit) makes Codex refuse config.toml: the audit says so and models Codex's
+    fallback to `openai`; a migration to config.toml's provider is refused until it is named."""
+    from operations.paths import read_config
+
+    built = build_home(tmp_path / "home", HomeSpec(sessions=4, providers=("openai", "azure"), seed=5))
+    config = built.root / "config.toml"
+    config.write_text('model_provider = "azure"\n[model_providers.azure]\nname = "azure"\n'
+                      '[model_providers.OpenAI]\nname = "fine: ids are case-sensitive"\n')
+    assert read_config(built.root).error is None and read_config(built.root).model_provider == "azure"
+    config.write_text(config.read_text() + '[model_providers.openai]\nname = "x"\n[model_providers.ollama]\nname = "y"\n')
+    got = read_config(built.root)
+    assert got.error is not None and "(`ollama`, `openai`)" in got.error and got.model_provider == "openai"
+    code, data = cli_json("audit", "--codex-home", str(built.root))
+    assert code == 0 and any("reserved built-in provider IDs" in w for w in data["data"]["warnings"])
+    for args in (["fix"], ["run", "migrate-provider"]):
+        code, refused = cli_json(*args, "--codex-home", str(built.root))
+        assert code == 3 and "Fix config.toml first" in refused["errors"][0]["message"], args
+    code, named = cli_json("run", "migrate-provider", "--to", "openai", "--codex-home", str(built.root))
+    assert code == 0 and named["data"]["plan"]["operations"], named

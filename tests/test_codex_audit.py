@@ -56,3 +56,37 @@ def test_audit_agrees_with_thread_list(tmp_path: Path, codex_binary_for: Callabl
         finally:
             codex.close()
         assert codex.live_processes() == []
+
+
+@pytest.mark.parametrize("version", ["0.171.0", "0.169.0"])
+def test_a_reserved_provider_table_makes_codex_refuse_config_and_the_audit_says_so(
+        tmp_path: Path, codex_binary_for: Callable[[str], Path], version: str) -> None:
+    """[model_providers.openai] (a reserved built-in id) makes Codex refuse the whole config.toml:
+    the CLI exits 1, the app-server runs with the defaults and lists `openai` sessions only. The
+    audit says so, models the listing as Codex makes it, and `fix` will not migrate on a guess."""
+    from tests.helpers import cli_json
+
+    home = tmp_path / "home"
+    home.mkdir()
+    with MockResponsesAPI() as api:
+        codex = CodexSession(codex_binary_for(version), home, api)
+        try:
+            codex.write_config(current="mockA", providers=("mockA",))
+            made = codex.exec("before the config broke", tmp_path / "proj")
+            codex.write_config(current="mockA", providers=("mockA", "openai"))
+            refused = codex.run(["exec", "--skip-git-repo-check", "hi"], cwd=tmp_path / "proj", check=False)
+            assert refused.returncode == 1
+            assert "reserved built-in provider IDs: `openai`" in refused.stderr + refused.stdout
+            listed = {t["id"] for t in codex.thread_list(sourceKinds=["exec"])}
+            named = {t["id"] for t in codex.thread_list(sourceKinds=["exec"], modelProviders=["mockA"])}
+        finally:
+            codex.close()
+    report = run_audit(discover(home), now=real_time_clock().now())
+    assert any("reserved built-in provider IDs (`openai`)" in w for w in report.warnings)
+    assert report.current_provider == "openai"  # what Codex falls back to
+    facts = {t.id: t.facts for t in report.threads}
+    predicted = {tid for tid, f in facts.items() if f is not None
+                 and thread_list(f, report.current_provider, source_kinds=["exec"]).listed}
+    assert listed == predicted == set() and named == {made}  # hidden by the provider filter alone
+    code, fixed = cli_json("fix", "--codex-home", str(home))
+    assert code == 3 and "Fix config.toml first" in fixed["errors"][0]["message"]

@@ -17,7 +17,7 @@ from tests.codexhome import run, snapshot, undo
 
 def _home(tmp_path: Path, version: str = "0.171.0") -> BuiltHome:
     return build_home(tmp_path / "home", HomeSpec(version=version, sessions=4, providers=("openai",),
-                                                  current_provider="azure", defined_providers=("azure", "openai"),
+                                                  current_provider="azure", defined_providers=("azure",),
                                                   archived_share=0.0, exec_share=0.0, seed=11))
 
 

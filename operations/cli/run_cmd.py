@@ -40,7 +40,7 @@ from operations.cli.plan_view import emit_dry_run, plan_data, render_plan, rende
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
-from operations.repair.common import Plan, RepairContext, ThreadFilter
+from operations.repair.common import Plan, RepairContext, ThreadFilter, default_provider
 from operations.repair.cwd import plan_rewrite_cwd
 from operations.repair.execute import apply_plan, databases_in, prune_backups, refuse_unwritable, shape_verdicts
 from operations.repair.forget import plan_forget_missing
@@ -184,7 +184,7 @@ def migrate_provider_cmd(
     Example: codex-sessions run migrate-provider --to openai --from azure
     """
     def planner(ctx: RepairContext, flt: ThreadFilter) -> Plan:
-        target = to or ctx.home.config.model_provider
+        target = to or default_provider(ctx.home)
         return plan_migrate_provider(ctx, flt, target, sources=tuple(source or ()), db_only=db_only, force=force)
 
     _run("migrate-provider", planner,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.effects import Effect, FileMove, RowUpdate
+from journal.errors import Refused
 from journal.fileio import file_digest
 from journal.guard import cached_realpath, within_roots
 from journal.runner import PlannedOp
@@ -137,6 +138,14 @@ def move_effect(src: Rollout | str, dst: Path, touch_ns: int | None = None) -> F
     path = src.path if isinstance(src, Rollout) else src
     sha, size = file_digest(path)
     return FileMove(path, str(dst), sha, size, os.stat(path).st_mtime_ns, touch_ns)
+
+
+def default_provider(home: CodexHome) -> str:
+    """The provider a migration goes to when none is named: config.toml's. Refused when Codex
+    cannot use config.toml itself (it then runs with its defaults), which is rarely what was meant."""
+    if home.config.error:
+        raise Refused(f"{home.config.error}. Fix config.toml first, or name the provider with --to")
+    return home.config.model_provider
 
 
 def row_update(home: CodexHome, thread_id: str, before: dict[str, Any], after: dict[str, Any]) -> RowUpdate:

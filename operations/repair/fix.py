@@ -19,7 +19,7 @@ from journal.errors import UsageProblem
 from operations.audit import AuditReport, ThreadAudit, predict, summaries
 from operations.pathrules import rewrite
 from operations.repair.archive import plan_archive_change
-from operations.repair.common import Plan, RepairContext, ThreadFilter
+from operations.repair.common import Plan, RepairContext, ThreadFilter, default_provider
 from operations.repair.cwd import Mapping, plan_rewrite_cwd
 from operations.repair.forget import plan_forget_missing
 from operations.repair.orphans import plan_import_orphans
@@ -120,7 +120,7 @@ def plan_phase(name: str, ctx: RepairContext, flt: ThreadFilter, opts: FixOption
 
 
 def target_provider(ctx: RepairContext, opts: FixOptions) -> str:
-    return opts.to or ctx.home.config.model_provider
+    return opts.to or default_provider(ctx.home)
 
 
 def plan_fix(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions) -> FixPlan:
