@@ -20,9 +20,10 @@ from typing import Any
 import orjson
 
 from journal.codec import sql_from_json, sql_to_json
-from journal.errors import Refused, UsageProblem
+from journal.errors import UsageProblem
 from journal.sqlio import connect_ro
 from operations.audit import AuditReport
+from operations.errors import BundleRefused
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling
 from operations.repair.common import ThreadFilter, current_rows
@@ -171,19 +172,19 @@ def read(path: Path) -> Bundle:
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise Refused(f"{path} is not a readable bundle ({exc}); nothing was written") from None
+        raise BundleRefused(f"{path} is not a readable bundle ({exc}); nothing was written") from None
     with archive:
         try:
             manifest = orjson.loads(archive.read("manifest.json"))
             parts = {name: archive.read(name) for name in archive.namelist() if name != "manifest.json"}
         except (KeyError, orjson.JSONDecodeError, zipfile.BadZipFile, OSError) as exc:
-            raise Refused(f"{path}: its manifest or a part cannot be read ({exc}); nothing was written") from None
+            raise BundleRefused(f"{path}: its manifest or a part cannot be read ({exc}); nothing was written") from None
     if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-        raise Refused(f"{path} is not a {FORMAT} of version {VERSION}; nothing was written")
+        raise BundleRefused(f"{path} is not a {FORMAT} of version {VERSION}; nothing was written")
     expected: dict[str, str] = manifest.get("parts", {})
     for name in sorted(set(expected) | set(parts)):
         if name not in parts or name not in expected or sha256(parts[name]) != expected[name]:
-            raise Refused(f"{path}: part {name} fails its sha256 (the bundle is damaged or was changed); "
+            raise BundleRefused(f"{path}: part {name} fails its sha256 (the bundle is damaged or was changed); "
                           "nothing was written", details={"part": name})
     _check_schema(path, parts, manifest)
     threads = []
@@ -212,5 +213,5 @@ def _check_schema(path: Path, parts: dict[str, bytes], manifest: dict[str, Any])
         row = orjson.loads(parts[f"threads/{entry['id']}/row.json"])
         unknown = sorted(set(row) - known)
         if unknown:
-            raise Refused(f"{path}: thread {entry['id']} has `threads` columns no known Codex release has "
+            raise BundleRefused(f"{path}: thread {entry['id']} has `threads` columns no known Codex release has "
                           f"({', '.join(unknown)}); nothing was written", details={"columns": unknown})

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journal.effects import Effect, SqlEffect
-from journal.errors import Refused
 from journal.guard import PathGuard
+from operations.errors import UnknownShape
 from operations.paths import (
     CURRENT_STATE_DB,
     CodexConfig,
@@ -46,7 +46,7 @@ class Located:
         refuse_unless_safe(self.codex_home, sorted(dbs))
         problems = [p for verdict in judge_all(sorted(dbs)) for p in verdict.problems]
         if problems:
-            raise Refused(f"refusing to write: {'; '.join(problems)}", details={"schema_problems": problems})
+            raise UnknownShape(f"refusing to write: {'; '.join(problems)}", details={"schema_problems": problems})
 
 
 def locate(codex_home: str | None, journal: str | None) -> Located:

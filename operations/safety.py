@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from journal.errors import Refused
 from journal.sqlio import connect_ro
+from operations.errors import CodexRunning, HomeInUse
 from operations.pathrules import key as path_key
 from operations.schema import DatabaseDamaged, damaged
 
@@ -375,10 +375,10 @@ def check_running(codex_home: Path, databases: list[Path], *, try_write_lock: bo
 def refuse_if_running(codex_home: Path, databases: list[Path]) -> RunningCheck:
     check = check_running(codex_home, databases)
     if check.other_runs and not check.running:
-        raise Refused(f"another codex-sessions run is using this home: {'; '.join(check.other_runs)}. "
+        raise HomeInUse(f"another codex-sessions run is using this home: {'; '.join(check.other_runs)}. "
                       "Wait for it to finish, then try again.", details={"other_runs": list(check.other_runs)})
     if check.running:
-        raise Refused(f"Codex appears to be running: {check.describe()}. Stop Codex and try again.",
+        raise CodexRunning(f"Codex appears to be running: {check.describe()}. Stop Codex and try again.",
                       details={"writer_locks": list(check.held_writer_locks),
                                "locked_databases": list(check.locked_databases),
                                "processes": [p.__dict__ for p in check.processes]})

@@ -288,13 +288,14 @@ def test_a_config_codex_refuses_is_reported_and_migrations_need_a_named_provider
     config.write_text('model_provider = "azure"\n[model_providers.azure]\nname = "azure"\n'
                       '[model_providers.OpenAI]\nname = "fine: ids are case-sensitive"\n')
     assert read_config(built.root).error is None and read_config(built.root).model_provider == "azure"
-    config.write_text(config.read_text() + '[model_providers.openai]\nname = "x"\n[model_providers.ollama]\nname = "y"\n')
+    config.write_text(config.read_text() + '[model_providers.openai]\nname = "x"\n'
+                      '[model_providers.ollama]\nname = "y"\n')
     got = read_config(built.root)
     assert got.error is not None and "(`ollama`, `openai`)" in got.error and got.model_provider == "openai"
     code, data = cli_json("audit", "--codex-home", str(built.root))
     assert code == 0 and any("reserved built-in provider IDs" in w for w in data["data"]["warnings"])
     for args in (["fix"], ["run", "migrate-provider"]):
         code, refused = cli_json(*args, "--codex-home", str(built.root))
-        assert code == 3 and "Fix config.toml first" in refused["errors"][0]["message"], args
+        assert code == 3 and refused["errors"][0]["code"] == "config_refused", args
     code, named = cli_json("run", "migrate-provider", "--to", "openai", "--codex-home", str(built.root))
     assert code == 0 and named["data"]["plan"]["operations"], named

@@ -89,4 +89,4 @@ def test_a_reserved_provider_table_makes_codex_refuse_config_and_the_audit_says_
                  and thread_list(f, report.current_provider, source_kinds=["exec"]).listed}
     assert listed == predicted == set() and named == {made}  # hidden by the provider filter alone
     code, fixed = cli_json("fix", "--codex-home", str(home))
-    assert code == 3 and "Fix config.toml first" in fixed["errors"][0]["message"]
+    assert code == 3 and fixed["errors"][0]["code"] == "config_refused"

@@ -106,7 +106,8 @@ def test_1_provider_switch(make_codex: Callable[..., CodexSession], tmp_path: Pa
     appended = files[a1].read_bytes()[len(original[a1]) :]
 
     code, refused = undo(codex.home, applied["data"]["run"])
-    assert code == 3 and "changed since" in refused["errors"][0]["message"]
+    assert code == 3 and refused["errors"][0]["code"] == "conflict"
+    assert "grew by" in refused["errors"][0]["message"]  # appended to: the forceable kind of drift
     code, forced = undo(codex.home, applied["data"]["run"], "--force")
     assert code == 0, forced
     assert files[b1].read_bytes() == original[b1]  # byte-identical
@@ -231,7 +232,7 @@ def test_6_writes_are_refused_while_codex_runs(make_codex: Callable[..., CodexSe
                 assert data["data"]["plan"]["operations"] == []  # nothing to do is not a write
                 continue
             assert code == 3, data
-            assert "Codex appears to be running" in data["errors"][0]["message"]
+            assert data["errors"][0]["code"] == "codex_running", data
     after = snapshot(codex.home)
     assert after["files"] == before["files"]
     assert after["rows"]["state_5.sqlite:threads"] == before["rows"]["state_5.sqlite:threads"]

@@ -76,7 +76,7 @@ def test_codex_appends_after_a_migration_undo_refuses_then_force_keeps_the_turn(
         handle.write(turn)
     refused_state = snapshot(built.root)
     code, refused = undo(built.root, applied["data"]["run"])
-    assert code == 3
+    assert code == 3 and refused["errors"][0]["code"] == "conflict"
     assert "changed since" in refused["errors"][0]["message"]
     assert snapshot(built.root) == refused_state
     code, forced = undo(built.root, applied["data"]["run"], "--force")
@@ -96,7 +96,8 @@ def test_row_changed_after_the_run_undo_refuses_then_force(tmp_path: Path) -> No
     conn.close()
     before = snapshot(built.root)
     code, refused = undo(built.root, applied["data"]["run"])
-    assert code == 3 and "somebody-else" in refused["errors"][0]["message"]
+    assert code == 3 and refused["errors"][0]["code"] == "conflict"
+    assert "somebody-else" in refused["errors"][0]["message"]  # it says what the row holds now
     assert snapshot(built.root) == before
     code, forced = undo(built.root, applied["data"]["run"], "--force")
     assert code == 0
@@ -191,7 +192,8 @@ def test_a_pending_recovery_blocks_runs(tmp_path: Path) -> None:
     outcome = next(i for i, line in enumerate(lines) if b'"kind":"outcomes"' in line)
     journal.write_bytes(b"".join(lines[:outcome]))  # as if the run died after its intents
     got, data = run(built.root, "archive", "--apply")
-    assert got == 3 and "recover" in data["errors"][0]["message"]
+    assert got == 3 and data["errors"][0]["code"] == "pending_recovery", data
+    assert "recover" in data["errors"][0]["message"]  # it says what to run
 
 
 def test_the_audit_still_reads_a_home_whose_run_was_refused(tmp_path: Path) -> None:

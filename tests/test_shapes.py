@@ -109,7 +109,8 @@ def test_an_unknown_shape_of_a_table_we_touch_is_refused_and_nothing_changes(tmp
     assert message in dry["data"]["apply_refused"][0], dry["data"]["apply_refused"]
     before = snapshot(built.root)
     code, refused = run(built.root, "migrate-provider", "--apply")
-    assert code == 3 and message in refused["errors"][0]["message"], refused
+    assert code == 3 and refused["errors"][0]["code"] == "unknown_shape", refused
+    assert message in refused["errors"][0]["message"]  # it names the table and the difference
     assert snapshot(built.root) == before
     journal = built.root / "codex-sessions" / "journal.jsonl"
     assert not journal.exists() or b'"intent"' not in journal.read_bytes()
@@ -139,5 +140,6 @@ def test_undo_is_refused_too_once_a_table_it_would_write_has_an_unknown_shape(tm
     _migrate(built.state_db, "ALTER TABLE threads ADD COLUMN mood TEXT")
     before = snapshot(built.root)
     code, refused = undo(built.root, applied["data"]["run"])
-    assert code == 3 and "column mood added" in refused["errors"][0]["message"], refused
+    assert code == 3 and refused["errors"][0]["code"] == "unknown_shape", refused
+    assert "column mood added" in refused["errors"][0]["message"]
     assert snapshot(built.root) == before

@@ -75,8 +75,8 @@ def test_a_bundle_with_one_byte_changed_is_refused_and_nothing_is_written(tmp_pa
     before = snapshot(target.root)
     for extra in ([], ["--apply"]):
         code, data = cli_json("import", str(tampered), "--codex-home", str(target.root), *extra)
-        assert code == 3 and "fails its sha256" in data["errors"][0]["message"] and victim in data["errors"][0][
-            "message"], data
+        assert code == 3 and data["errors"][0]["code"] == "bundle_refused", data
+        assert "fails its sha256" in data["errors"][0]["message"] and victim in data["errors"][0]["message"]
     assert snapshot(target.root) == before
     assert not (target.root / "codex-sessions").exists()  # not even a journal or a staging folder
 
@@ -119,7 +119,8 @@ def test_a_bundle_with_an_unknown_schema_is_refused(tmp_path: Path) -> None:
     newer = _zipped(tmp_path / "newer.zip", parts)
     before = snapshot(target.root)
     code, data = cli_json("import", str(newer), "--apply", "--codex-home", str(target.root))
-    assert code == 3 and "mood_from_the_future" in data["errors"][0]["message"], data
+    assert code == 3 and data["errors"][0]["code"] == "bundle_refused", data
+    assert "mood_from_the_future" in data["errors"][0]["message"]
     assert snapshot(target.root) == before
 
 
@@ -139,6 +140,6 @@ def test_import_is_refused_while_codex_runs_in_the_target(tmp_path: Path) -> Non
         code, data = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
     finally:
         os.close(fd)
-    assert code == 3 and "Codex appears to be running" in data["errors"][0]["message"], data
+    assert code == 3 and data["errors"][0]["code"] == "codex_running", data
     assert snapshot(target.root) == before
     assert not (target.root / "codex-sessions" / "staging").exists()  # nothing staged either

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from journal.effects import Effect, FileMove, RowUpdate
-from journal.errors import Refused
 from journal.fileio import file_digest
 from journal.guard import cached_realpath, within_roots
 from journal.runner import PlannedOp
 from operations.audit import AuditReport, ThreadAudit
+from operations.errors import ConfigRefused
 from operations.home import CodexHome
 from operations.pathrules import key
 from operations.rollouts import Rollout
@@ -144,7 +144,7 @@ def default_provider(home: CodexHome) -> str:
     """The provider a migration goes to when none is named: config.toml's. Refused when Codex
     cannot use config.toml itself (it then runs with its defaults), which is rarely what was meant."""
     if home.config.error:
-        raise Refused(f"{home.config.error}. Fix config.toml first, or name the provider with --to")
+        raise ConfigRefused(f"{home.config.error}. Fix config.toml first, or name the provider with --to")
     return home.config.model_provider
 
 

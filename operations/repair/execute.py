@@ -17,6 +17,7 @@ from journal.guard import PathGuard
 from journal.runner import PlannedOp, RunResult, execute_phased_run
 from journal.sqlio import connect_ro
 from journal.store import JournalWriter
+from operations.errors import UnknownShape
 from operations.home import CodexHome
 from operations.repair.common import Plan
 from operations.safety import refuse_unless_safe
@@ -57,7 +58,7 @@ def refuse_unwritable(schema: StateSchema | None, dbs: Sequence[Path] = ()) -> N
     """Refuse (nothing changed) unless every table the write touches has a shape this tool knows."""
     problems, _ = shape_verdicts(schema, dbs)
     if problems:
-        raise Refused(f"refusing to write: {'; '.join(problems)}", details={"schema_problems": problems})
+        raise UnknownShape(f"refusing to write: {'; '.join(problems)}", details={"schema_problems": problems})
 
 
 def preflight(plan: Plan, home: CodexHome, schema: StateSchema | None) -> list[str]:

@@ -24,10 +24,10 @@ from typing import Any
 import orjson
 
 from journal.effects import Effect, FileMove, RowDelete, RowInsert
-from journal.errors import Refused
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
 from operations.bundle import Bundle, BundledThread, history_rows
+from operations.errors import NoStateDatabase, ProviderUndefined
 from operations.home import CodexHome
 from operations.jsonedit import EditRefused
 from operations.paths import BUILTIN_PROVIDERS
@@ -69,15 +69,15 @@ def plan_import(ctx: RepairContext, bundle: Bundle, opts: ImportOptions, staging
                 operation: str = "import") -> ImportPlan:
     home = ctx.home
     if home.state_db is None:
-        raise Refused(f"{home.codex_home} has no state database yet; run Codex there once (it creates it), then "
-                      "import")
+        raise NoStateDatabase(f"{home.codex_home} has no state database yet; run Codex there once (it creates it), "
+                              "then import")
     plan = Plan(operation, options=opts.describe())
     out = ImportPlan(plan)
     if opts.to_provider:
         defined = set(home.config.providers) | set(BUILTIN_PROVIDERS)
         if opts.to_provider not in defined and not opts.force:
-            raise Refused(f"provider `{opts.to_provider}` is not defined in {home.codex_home / 'config.toml'}; "
-                          "define it first, or pass --force")
+            raise ProviderUndefined(f"provider `{opts.to_provider}` is not defined in "
+                                    f"{home.codex_home / 'config.toml'}; define it first, or pass --force")
     columns, required = _threads_columns(home)
     existing = current_rows(home, [t.id for t in bundle.threads])
     here = {t.id: t for t in ctx.report.threads}

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import orjson
 
-from journal.errors import Refused
 from journal.runner import PlannedOp
 from operations.audit import ThreadAudit
+from operations.errors import ProviderUndefined
 from operations.jsonedit import EditRefused, append_to_payload, replace_value
 from operations.paths import BUILTIN_PROVIDERS
 from operations.repair.common import (
@@ -61,7 +61,7 @@ def _edit_provider_lines(edit: RolloutEdit, to: str) -> None:
 def check_target(ctx: RepairContext, to: str, force: bool) -> None:
     defined = set(ctx.home.config.providers) | set(BUILTIN_PROVIDERS)
     if to not in defined and not force:
-        raise Refused(f"provider `{to}` is not defined in {ctx.home.codex_home / 'config.toml'} "
+        raise ProviderUndefined(f"provider `{to}` is not defined in {ctx.home.codex_home / 'config.toml'} "
                       f"(defined: {', '.join(sorted(defined))}); Codex could not resume threads under it. "
                       "Define it first, or pass --force")
 

@@ -1,0 +1,51 @@
+"""The refusals this tool's Codex work can meet, each with a stable `code` for `--json`.
+
+They extend the one hierarchy in `journal.errors` (every one is a Refused: exit 3, nothing
+changed); the codes are listed in the README under "Exit codes".
+"""
+
+from __future__ import annotations
+
+from journal.errors import Refused
+
+
+class CodexRunning(Refused):
+    """Codex holds a writer lock, the database, or runs with this home."""
+
+    code = "codex_running"
+
+
+class HomeInUse(Refused):
+    """Another codex-sessions run is writing to this home."""
+
+    code = "home_in_use"
+
+
+class UnknownShape(Refused):
+    """A table a write would touch has a shape no known Codex release has."""
+
+    code = "unknown_shape"
+
+
+class ConfigRefused(Refused):
+    """Codex itself cannot use config.toml, so its provider is no basis for a migration."""
+
+    code = "config_refused"
+
+
+class ProviderUndefined(Refused):
+    """The target provider is neither built in nor defined in config.toml."""
+
+    code = "provider_undefined"
+
+
+class BundleRefused(Refused):
+    """An export bundle that cannot be read, fails its digests, or holds unknown columns."""
+
+    code = "bundle_refused"
+
+
+class NoStateDatabase(Refused):
+    """The target home has no state database yet (Codex never ran there)."""
+
+    code = "no_state_database"
