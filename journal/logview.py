@@ -102,9 +102,9 @@ def chain_checker(path: str, limit: int | None) -> Callable[[], LogHealth] | Non
     None: check inline (small files; --limit reads only the newest part)."""
     if limit is not None or os.path.getsize(path) < PARALLEL_CHECK_FROM:
         return None
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None  # Windows: a spawned interpreter costs more than it saves, and re-imports the CLI
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
     future = pool.submit(check_chain, path)
 
     def collect() -> LogHealth:
