@@ -121,3 +121,21 @@ def test_log_and_show_warn_when_the_chain_is_broken(world: World, monkeypatch: p
     for args in (["log"], ["log", "--json"]):
         result = cli(*args, J, str(world.journal))
         assert result.exit_code == 0 and "WARNING" in result.stderr and "verify" in result.stderr, args
+
+
+def test_an_apply_lists_a_screenful_of_applied_operations_and_every_one_left_out(tmp_path: Path) -> None:
+    from fixtures.generator import HomeSpec, build_home
+
+    built = build_home(tmp_path / "home", HomeSpec(sessions=60, providers=("openai", "azure"),
+                                                   current_provider="azure", archived_share=0.0, seed=9))
+    moving = sum(1 for s in built.sessions.values() if s.provider == "openai")
+    assert moving > 25
+    result = cli("run", "migrate-provider", "--apply", "--codex-home", str(built.root))
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert sum(1 for line in lines if line.startswith("  applied ")) == 20
+    assert f"… and {moving - 20} more applied" in result.stdout and "codex-sessions show" in result.stdout
+    undone = cli("undo", lines[-1].split()[-2], "--apply", "--codex-home", str(built.root))
+    assert undone.exit_code == 0
+    verbose = cli("run", "migrate-provider", "--apply", "--verbose", "--codex-home", str(built.root))
+    assert sum(1 for line in verbose.stdout.splitlines() if line.startswith("  applied ")) == moving

@@ -180,6 +180,6 @@ def fix_cmd(
             echo(line)
         for text in data["after"].values():
             echo(f"now: {text}")
-        render_result(result, "fix")
+        render_result(result, "fix", verbose)
 
     emit("fix", data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)

@@ -97,9 +97,17 @@ def result_data(result: RunResult) -> dict[str, Any]:
             "operations": [asdict(o) for o in result.ops], "journal_head": result.head}
 
 
-def render_result(result: RunResult, verb: str) -> None:
+def render_result(result: RunResult, verb: str, verbose: bool = False) -> None:
+    """Every operation not applied, with its reason; the applied ones up to a screenful unless
+    `verbose` (`show RUN` lists them all)."""
+    applied = [op for op in result.ops if op.status == "applied"]
+    listed = applied if verbose else applied[:SHOWN_WITHOUT_VERBOSE]
+    shown = {op.op_id for op in listed}
     for op in result.ops:
-        echo(f"  {op.status:<8} {op.label}{'  (' + op.reason + ')' if op.reason else ''}")
+        if op.status != "applied" or op.op_id in shown:
+            echo(f"  {op.status:<8} {op.label}{'  (' + op.reason + ')' if op.reason else ''}")
+    if len(listed) < len(applied):
+        echo(f"  … and {len(applied) - len(listed)} more applied (`codex-sessions show {result.run_id}` lists them)")
     c = result.counts
     echo(f"{verb}: {c['applied']} applied, {c['skipped']} skipped, {c['failed']} failed; run {result.run_id}")
     echo(f"journal head: seq {result.head['seq']} sha256 {result.head['sha256']}")

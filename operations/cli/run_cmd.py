@@ -117,7 +117,7 @@ def _run(operation: str, planner: Planner, common: Common) -> None:
             echo(f"backup of {b.db}: {b.path} (sha256 {b.sha256[:16]}…)")
         for line in render_report(data["report"]):
             echo(line)
-        render_result(result, f"run {operation}")
+        render_result(result, f"run {operation}", common.verbose)
 
     emit("run", data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
 

@@ -127,7 +127,7 @@ def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, co
         summary()
         for b in backups:
             echo(f"backup of {b.db}: {b.path} (sha256 {b.sha256[:16]}…)")
-        render_result(result, operation)
+        render_result(result, operation, verbose)
 
     emit(operation, data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
 
