@@ -16,12 +16,37 @@ class IOContext:
     each time), with `synchronous=NORMAL` as Codex itself uses. With `deferred_sync`, file
     and directory syncs are collected and made at once by `flush()` (one syncfs per file
     system), which the runner calls before it makes the batch's outcomes durable.
+
+    With `deferred_sync`, each database also gets one write transaction per batch (opened at
+    its first step, committed by `flush()`), and each step runs in a savepoint of it: an
+    operation's row changes are still all or nothing, and a batch commits once instead of
+    once per operation (each commit appends the pages it touched to the WAL again). A crash
+    before the commit leaves the batch's rows at `before` and its files at `after`: `recover`
+    sees the mix and completes the operations, as it does for any interrupted one.
     """
 
     def __init__(self, *, deferred_sync: bool = False) -> None:
         self.deferred_sync = deferred_sync
         self._conns: dict[str, sqlite3.Connection] = {}
         self._dirty: set[str] = set()
+        self._open: set[str] = set()  # databases with this batch's transaction open
+
+    def transaction(self, db: str) -> sqlite3.Connection | None:
+        """The batch's open transaction on `db` (begun now if need be), or None when this
+        context commits every step on its own."""
+        if not self.deferred_sync:
+            return None
+        conn = self.conn(db)
+        if db not in self._open:
+            conn.execute("BEGIN IMMEDIATE")
+            self._open.add(db)
+        return conn
+
+    def commit(self) -> None:
+        """Commit every batch transaction (before anything reports the batch's effects)."""
+        for db in sorted(self._open):
+            self._conns[db].execute("COMMIT")
+        self._open.clear()
 
     def conn(self, db: str) -> sqlite3.Connection:
         conn = self._conns.get(db)
@@ -48,6 +73,7 @@ class IOContext:
     def flush(self) -> None:
         """Make every deferred write durable: one syncfs per file system touched (Linux), or
         each touched folder's fsync where files were already synced one by one."""
+        self.commit()
         dirty = set(self._dirty) | {os.path.dirname(db) for db in self._conns}
         self._dirty.clear()
         seen: set[int] = set()
@@ -63,6 +89,9 @@ class IOContext:
                 syncfs(folder)
 
     def close(self) -> None:
+        for db in self._open:  # not flushed: an error ended the run; what is not committed did not happen
+            self._conns[db].execute("ROLLBACK")
+        self._open.clear()
         for conn in self._conns.values():
             conn.close()
         self._conns.clear()

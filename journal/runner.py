@@ -181,6 +181,7 @@ def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], g
                     progress(len(results), len(ops))
         finally:  # even when a rollback failed: what was done must be durable, and then recorded
             io.flush()
+            step("effects_durable")
             if done:
                 writer.append(records.outcomes(run_id, done))
             writer.sync()

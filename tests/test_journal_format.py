@@ -43,13 +43,14 @@ def test_intent_is_on_disk_before_the_effect_runs(world: World) -> None:
     seen: list[list[str]] = []
 
     def look(step: str) -> None:
-        if step == "effect":
+        if step in ("effect", "effects_durable"):
             kinds = [orjson.loads(x)["kind"] for x in world.journal.read_bytes().splitlines()]
             seen.append(kinds)
+        if step == "effects_durable":  # committed, and still no outcome on disk
             assert world.row("a")["name"] == "ALPHA"  # type: ignore[index]
 
     world.execute([PlannedOp("rename a", (world.update("a", name="ALPHA"),))], on_step=look)
-    assert seen == [["genesis", "run_begin", "intent"]]
+    assert seen == [["genesis", "run_begin", "intent"]] * 2
 
 
 def test_uuid7_ids_sort_by_time_even_under_a_frozen_clock() -> None:

@@ -65,6 +65,18 @@ class SqlEffect(Effect):
     @classmethod
     def apply_step(cls, effects: Sequence[Effect], io: IOContext | None, hook: StepHook | None) -> None:
         sql = [e for e in effects if isinstance(e, SqlEffect)]
+        batch = io.transaction(sql[0].db) if io is not None else None
+        if batch is not None:  # inside the batch's transaction: this step is a savepoint of it
+            batch.execute("SAVEPOINT step")
+            try:
+                for effect in sql:
+                    effect.apply_in(batch)
+            except BaseException:
+                batch.execute("ROLLBACK TO step")
+                batch.execute("RELEASE step")
+                raise
+            batch.execute("RELEASE step")
+            return
         conn = io.conn(sql[0].db) if io is not None else connect_rw(sql[0].db)
         try:
             conn.execute("BEGIN IMMEDIATE")
