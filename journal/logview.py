@@ -47,12 +47,6 @@ def iter_blocks_reversed(path: str) -> Iterator[list[bytes]]:
             yield [carry]
 
 
-def iter_lines_reversed(path: str) -> Iterator[bytes]:
-    """Complete lines from last to first; a torn last line (no newline) is skipped."""
-    for block in iter_blocks_reversed(path):
-        yield from block
-
-
 @dataclass
 class LogHealth:
     """What the streamed lines said of the hash chain (only the part read, with --limit)."""
@@ -114,13 +108,6 @@ def chain_checker(path: str, limit: int | None) -> Callable[[], LogHealth] | Non
             pool.shutdown()
 
     return collect
-
-
-@dataclass
-class _Comp:
-    """Compensating operations seen so far (they come after their target in the file)."""
-
-    in_effect: bool
 
 
 def iter_log(

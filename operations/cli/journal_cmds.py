@@ -23,10 +23,15 @@ from operations.cli.plan_view import effect_lines, render_result, result_data
 from operations.compensate import compensate, preview, recover
 
 
-def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located, JournalIndex]:
+def _recorded(journal: str | None, codex_home: str | None) -> context.Located:
     loc = context.locate(codex_home, journal)
     if not loc.journal.exists():
         raise NotFound(f"no journal at {loc.journal}; nothing has been recorded yet")
+    return loc
+
+
+def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located, JournalIndex]:
+    loc = _recorded(journal, codex_home)
     return loc, JournalIndex.load(str(loc.journal))
 
 
@@ -161,8 +166,8 @@ def _compensate(
     action: str, ref: str, apply: bool, force: bool, cascade: bool, codex_home: str | None, journal: str | None,
     json_: bool,
 ) -> None:
-    loc, index = _index(journal, codex_home)
     if not apply:
+        loc, index = _index(journal, codex_home)
         found = preview(action, ref, loc, index, force=force, cascade=cascade)
         data = {"dry_run": True, "plan": found.plan.to_json(), "would_refuse": found.refusal}
 
@@ -173,7 +178,8 @@ def _compensate(
 
         emit(action, data, json_, human)
         return
-    done = compensate(action, ref, loc, context.make_services(), sys.argv[1:], force=force, cascade=cascade)
+    done = compensate(action, ref, _recorded(journal, codex_home), context.make_services(), sys.argv[1:], force=force,
+                      cascade=cascade)  # it reads the journal under the lock
     assert done.result is not None
     result = done.result
     code = OK if done.settled else REFUSED
@@ -283,10 +289,7 @@ def recover_cmd(apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journa
 
     Example: codex-sessions recover --apply
     """
-    loc = context.locate(codex_home, journal)
-    if not loc.journal.exists():
-        raise NotFound(f"no journal at {loc.journal}")
-    found = recover(loc, context.make_services(), sys.argv[1:], apply=apply)
+    found = recover(_recorded(journal, codex_home), context.make_services(), sys.argv[1:], apply=apply)
     items, open_runs, run_id = found.items, found.open_runs, found.run_id
     stuck = found.stuck
     data = {"dry_run": not apply, "run": run_id, "operations": [asdict(i) for i in items],
