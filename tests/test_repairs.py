@@ -235,3 +235,39 @@ def test_prune_keeps_the_newest_backups(tmp_path: Path) -> None:
     assert code == 0 and len(pruned["data"]["kept"]) == 1
     assert len(list(backups.iterdir())) == 1  # unarchive touches only state_5, so only it was backed up
     assert os.stat(backups).st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("child_migrates", [False, True])
+def test_a_forks_history_base_keeps_pointing_at_the_same_bytes_of_its_migrated_parent(
+        tmp_path: Path, child_migrates: bool) -> None:
+    """A fork's first line holds `history_base.end_byte_offset`, an offset into its parent's
+    rollout. Migrating the parent shortens lines before that offset, so the offset moves with
+    them: in the child's own edit when the child migrates too, else in the parent's operation."""
+    built = _home(tmp_path, "0.169.0", providers=("openai", "azure"), sessions=8, turns=3, seed=21)
+    parent = next(s for s in built.sessions.values() if s.provider == "openai" and not s.archived)
+    child = next(s for s in built.sessions.values() if s.id != parent.id and not s.archived
+                 and s.provider == ("openai" if child_migrates else "azure"))
+    parent_before = parent.path.read_bytes()
+    end = len(parent_before)  # the fork saw the whole parent
+    lines = child.path.read_bytes().split(b"\n")
+    meta = orjson.loads(lines[0])
+    meta["payload"]["history_base"] = {"thread_id": parent.id, "end_byte_offset": end}
+    lines[0] = orjson.dumps(meta)
+    stat = child.path.stat()
+    child.path.write_bytes(b"\n".join(lines))
+    os.utime(child.path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    before = snapshot(built.root)
+    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--apply")
+    assert code == 0, applied
+    parent_after = parent.path.read_bytes()
+    assert len(parent_after) < end  # "openai" -> "azure" shortened lines before the offset
+    child_meta = orjson.loads(child.path.read_bytes().split(b"\n")[0])
+    assert child_meta["payload"]["history_base"]["end_byte_offset"] == len(parent_after)
+    assert (child_meta["payload"]["model_provider"] == "azure") is True
+    ops = {op["subject"]: op for op in applied["data"]["plan"]["operations"]}
+    carrier = ops[child.id] if child_migrates else ops[parent.id]
+    edited = {e["path"] for e in carrier["effects"] if e["kind"] == "file_edit"}
+    assert str(child.path) in edited and (child.id in ops) is child_migrates
+    code, undone = undo(built.root, applied["data"]["run"])
+    assert code == 0, undone
+    assert snapshot(built.root) == before and parent.path.read_bytes() == parent_before
