@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from journal.effects import Effect, FileEdit, RowChange, RowsUpdate, RowUpdate, plan_file_edit
+from journal.fileio import sha256_hex
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
 from operations.audit import ThreadAudit
@@ -36,6 +37,10 @@ class RolloutEdit:
     # planning need not parse the lines again to find them; a line edited without saying is diffed
     said: dict[int, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
     unsaid: set[int] = field(default_factory=set)
+    deltas: dict[int, int] = field(default_factory=dict)  # line -> how much longer it became
+    # `settle()` makes the file_edit and lets go of the bytes (a plan over thousands of rollouts
+    # would hold them all); a later change (a fork's offset) reads the file again
+    settled: FileEdit | None = None
 
     @classmethod
     def read(cls, rollout: Rollout) -> RolloutEdit:
@@ -55,7 +60,9 @@ class RolloutEdit:
     def change(self, number: int, new: bytes, path: str | None = None, old: Any = None, value: Any = None) -> None:
         """Line `number` becomes `new`: the JSON value at dotted `path` went from `old` to `value`
         (`path` None: the change is found by comparing the lines)."""
+        self._reopen()
         self.new_lines[number] = new
+        self.deltas[number] = len(new) - len(self.lines[number - 1])
         if path is None:
             self.unsaid.add(number)
             return
@@ -64,17 +71,16 @@ class RolloutEdit:
         fields[path] = (first, value)
 
     def line(self, number: int) -> bytes:
+        self._reopen()
         return self.new_lines.get(number, self.lines[number - 1])
 
     def shift(self, offset: int) -> int:
         """Where a byte offset of the old file lands in the new one."""
-        moved = offset
-        for number, new in self.new_lines.items():
-            if self.starts[number - 1] < offset:
-                moved += len(new) - len(self.lines[number - 1])
-        return moved
+        return offset + sum(delta for number, delta in self.deltas.items() if self.starts[number - 1] < offset)
 
     def effects(self) -> tuple[FileEdit, ...]:
+        if self.settled is not None:
+            return (self.settled,) if self.settled.splices else ()
         if not self.new_lines:
             return ()
         assert self.rollout is not None, "an edit of bytes alone has no file to rewrite"
@@ -82,6 +88,27 @@ class RolloutEdit:
                   if n not in self.unsaid}
         edit = plan_file_edit(self.rollout.path, self.new_lines, self.data, fields)
         return (edit,) if edit.splices else ()
+
+    def settle(self) -> None:
+        """Make the file_edit now and let go of the file's bytes, its lines and the new lines."""
+        if self.rollout is None or not self.new_lines:
+            return
+        (self.settled,) = self.effects() or (plan_file_edit(self.rollout.path, {}, self.data),)
+        self.data, self.lines, self.new_lines = b"", [], {}
+
+    def _reopen(self) -> None:
+        """Bring back what `settle()` let go: the file as planned, with the settled edit made."""
+        if self.settled is None:
+            return
+        assert self.rollout is not None
+        with open(self.rollout.path, "rb") as handle:
+            data = handle.read()
+        if sha256_hex(data) != self.settled.sha256_before:
+            raise EditRefused(f"{self.rollout.path} changed while the plan was being made")
+        after = self.settled.spliced(data).split(b"\n")
+        self.data, self.lines = data, data.split(b"\n")
+        self.new_lines = {n: after[n - 1] for n in self.deltas}
+        self.settled = None
 
 
 def set_path(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], None]:
@@ -97,7 +124,7 @@ def set_path(path: tuple[str, ...], value: Any) -> Callable[[dict[str, Any]], No
 def history_shifts(db: str, conn: sqlite3.Connection, thread_id: str, edit: RolloutEdit) -> list[Effect]:
     """Row updates that keep thread_history_1's byte offsets true after the edit: the thread's
     projection state, and its turns' offsets in one `rows_update`."""
-    if not edit.new_lines:
+    if not edit.deltas:
         return []
     effects: list[Effect] = []
     state = conn.execute("SELECT next_rollout_byte_offset FROM thread_history_projection_state "
@@ -176,6 +203,7 @@ def edit_rollouts(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit],
         except (EditRefused, orjson.JSONDecodeError) as exc:
             plan.refuse(t.id, f"{file.path}: {exc}")
             continue
+        edit.settle()
         edits[t.id] = edit
     return edits
 
