@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from journal.effects import json_targets
-from journal.records import op_state
+from journal.records import op_state, results_of
 
 BLOCK = 1 << 20
 
@@ -147,11 +147,9 @@ def iter_log(
                     health.damaged_at_seq = record.get("seq")
                 expected_prev = record.get("prev")
             kind = record.get("kind")
-            if kind == "outcomes":
-                for done in record.get("results", ()):
+            if kind in ("outcome", "outcomes"):
+                for done in results_of(record):
                     outcomes[done["op"]] = done
-            elif kind == "outcome":
-                outcomes[record["op"]] = record
             elif kind == "intent":
                 op_id = record["op"]
                 outcome = outcomes.pop(op_id, None)

@@ -67,26 +67,11 @@ class SqlEffect(Effect):
         sql = [e for e in effects if isinstance(e, SqlEffect)]
         batch = io.transaction(sql[0].db) if io is not None else None
         if batch is not None:  # inside the batch's transaction: this step is a savepoint of it
-            batch.execute("SAVEPOINT step")
-            try:
-                for effect in sql:
-                    effect.apply_in(batch)
-            except BaseException:
-                batch.execute("ROLLBACK TO step")
-                batch.execute("RELEASE step")
-                raise
-            batch.execute("RELEASE step")
+            _all_or_none(batch, sql, "SAVEPOINT step", "RELEASE step", ("ROLLBACK TO step", "RELEASE step"))
             return
         conn = io.conn(sql[0].db) if io is not None else connect_rw(sql[0].db)
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for effect in sql:
-                    effect.apply_in(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+            _all_or_none(conn, sql, "BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
         finally:
             if io is None:
                 conn.close()
@@ -94,6 +79,19 @@ class SqlEffect(Effect):
     def _refuse_unless_before(self, seen: Probe) -> None:
         if seen.state != "before":
             raise CasFailed(f"{self.describe()}: {seen.detail or 'already ' + seen.state}")
+
+
+def _all_or_none(conn: sqlite3.Connection, effects: Sequence[SqlEffect], begin: str, end: str,
+                 undo: tuple[str, ...]) -> None:
+    conn.execute(begin)
+    try:
+        for effect in effects:
+            effect.apply_in(conn)
+    except BaseException:
+        for statement in undo:
+            conn.execute(statement)
+        raise
+    conn.execute(end)
 
 
 def _where(key: dict[str, Any]) -> str:

@@ -79,22 +79,23 @@ class RolloutEdit:
         return offset + sum(delta for number, delta in self.deltas.items() if self.starts[number - 1] < offset)
 
     def effects(self) -> tuple[FileEdit, ...]:
-        if self.settled is not None:
-            return (self.settled,) if self.settled.splices else ()
-        if not self.new_lines:
+        if self.settled is None and not self.new_lines:
             return ()
-        assert self.rollout is not None, "an edit of bytes alone has no file to rewrite"
-        fields = {n: tuple((p, a, b) for p, (a, b) in said.items()) for n, said in self.said.items()
-                  if n not in self.unsaid}
-        edit = plan_file_edit(self.rollout.path, self.new_lines, self.data, fields)
+        edit = self.settled or self._file_edit()
         return (edit,) if edit.splices else ()
 
     def settle(self) -> None:
         """Make the file_edit now and let go of the file's bytes, its lines and the new lines."""
         if self.rollout is None or not self.new_lines:
             return
-        (self.settled,) = self.effects() or (plan_file_edit(self.rollout.path, {}, self.data),)
+        self.settled = self._file_edit()
         self.data, self.lines, self.new_lines = b"", [], {}
+
+    def _file_edit(self) -> FileEdit:
+        assert self.rollout is not None, "an edit of bytes alone has no file to rewrite"
+        fields = {n: tuple((p, a, b) for p, (a, b) in said.items()) for n, said in self.said.items()
+                  if n not in self.unsaid}
+        return plan_file_edit(self.rollout.path, self.new_lines, self.data, fields)
 
     def _reopen(self) -> None:
         """Bring back what `settle()` let go: the file as planned, with the settled edit made."""
