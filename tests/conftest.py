@@ -7,9 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from operations.cli import context
 from tests.helpers import World, fixed_services, make_world, real_time_services
+
+# Property tests: a fixed seed (derandomize), no example database, no deadline (this
+# machine is shared and noisy, so no test may depend on its speed).
+settings.register_profile("suite", derandomize=True, database=None, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("suite")
 
 LINUX_ONLY = "drives the Linux x86-64 Codex binary through /proc and process groups: Linux only"
 
