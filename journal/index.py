@@ -12,7 +12,7 @@ from typing import Any
 
 from journal.codec import decode_line
 from journal.effects import Effect, effect_from_json
-from journal.errors import NotFound, UsageProblem
+from journal.prefix import resolve_prefix
 from journal.records import op_state, results_of
 from journal.scan import iter_raw_lines, read_record_at
 
@@ -140,30 +140,17 @@ class JournalIndex:
 
     def resolve(self, ref: str) -> tuple[str, str]:
         """('op'|'run', full id) for an id or a unique prefix of one (at least 4 characters, any case)."""
-        ref = ref.strip().lower()
-        if ref in self.ops:
-            return "op", ref
-        if ref in self.runs:
-            return "run", ref
-        if len(ref) < 4:
-            raise UsageProblem(f"id {ref!r} is too short; give at least 4 characters")
-        found = [("op", i) for i in self.ops if i.startswith(ref)]
-        found += [("run", i) for i in self.runs if i.startswith(ref)]
-        if not found:
-            raise NotFound(f"no operation or run with id {ref!r} in {self.path}")
-        if len(found) > 1:
-            shown = "; ".join(f"{kind} {i} ({self._describe(kind, i)})" for kind, i in found[:6])
-            more = f"; and {len(found) - 6} more" if len(found) > 6 else ""
-            raise UsageProblem(f"id {ref!r} is ambiguous; it could mean: {shown}{more}. Give more characters "
-                               "(a run's operations share its first 13)")
-        return found[0]
+        full = resolve_prefix(ref, [*self.ops, *self.runs], noun="operation or run", where=self.path, min_length=4,
+                              describe=lambda i: self._describe("op" if i in self.ops else "run", i),
+                              hint=" (a run's operations share its first 13)")
+        return ("op" if full in self.ops else "run"), full
 
     def _describe(self, kind: str, full: str) -> str:
         if kind == "op":
             op = self.ops[full]
-            return f"{op.label}, in run {op.run_id}"
+            return f"op {op.label}, in run {op.run_id}"
         run = self.runs[full]
-        return f"`{run.command}` at {run.ts}"
+        return f"run `{run.command}` at {run.ts}"
 
     def later_touching(self, chosen: set[str]) -> list[str]:
         """In-effect operations made after a chosen one that touched one of its targets.

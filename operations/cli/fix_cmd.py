@@ -119,7 +119,7 @@ def fix_cmd(
         report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
         if apply:
             refuse_unwritable(report.schema, dbs)
-        require_known_threads(flt, report)
+        flt = require_known_threads(flt, report)
         ctx = RepairContext(home, report, services.clock.now())
         fix = plan_fix(ctx, flt, opts)
         warnings = (shape_verdicts(report.schema, dbs)[1] + ctx.unreadable(flt)

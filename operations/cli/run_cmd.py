@@ -88,11 +88,11 @@ def _run(operation: str, planner: Planner, common: Common) -> None:
         report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
         if common.apply:
             refuse_unwritable(report.schema)
+        flt = require_known_threads(flt, report)
         ctx = RepairContext(home, report, services.clock.now())
         plan = planner(ctx, flt)
         plan.warnings[:0] = shape_verdicts(report.schema, databases_in(plan, home))[1] + ctx.unreadable(flt)
         data: dict[str, Any] = {"dry_run": not common.apply, "plan": plan_data(plan)}
-        require_known_threads(flt, report)
         if writer is None:
             emit_dry_run("run", plan, home, report.schema, data, json_, common.verbose)
             return

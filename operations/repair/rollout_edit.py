@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from journal.effects import Effect, FileEdit, RowChange, RowsUpdate, RowUpdate, plan_file_edit
-from journal.fileio import sha256_hex
+from journal.fileio import open_regular, sha256_hex
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
 from operations.audit import ThreadAudit
@@ -44,7 +44,7 @@ class RolloutEdit:
 
     @classmethod
     def read(cls, rollout: Rollout) -> RolloutEdit:
-        with open(rollout.path, "rb") as handle:
+        with open_regular(rollout.path) as handle:
             return cls.of(handle.read(), rollout)
 
     @classmethod
@@ -102,7 +102,7 @@ class RolloutEdit:
         if self.settled is None:
             return
         assert self.rollout is not None
-        with open(self.rollout.path, "rb") as handle:
+        with open_regular(self.rollout.path) as handle:
             data = handle.read()
         if sha256_hex(data) != self.settled.sha256_before:
             raise EditRefused(f"{self.rollout.path} changed while the plan was being made")
