@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from journal.errors import UsageProblem
+from journal.fileio import open_regular
 from operations.pathrules import PathKey, is_windows_spelling, key
 
 JOURNAL_ENV = "CODEX_SESSIONS_JOURNAL"
+MAX_CONFIG_BYTES = 16 << 20  # a config.toml is a few KB; more is not a config to trust whole
 STATE_DB_NAMES = ("state_5.sqlite", "state_4.sqlite", "state_2.sqlite", "state.sqlite")
 CURRENT_STATE_DB = "state_5.sqlite"
 
@@ -50,7 +52,11 @@ def read_config(codex_home: Path) -> CodexConfig:
     if not path.exists():
         return CodexConfig()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open_regular(path) as handle:  # a FIFO named config.toml must not hang a read-only audit
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            return CodexConfig(error=f"cannot read {path}: larger than {MAX_CONFIG_BYTES >> 20} MB")
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         return CodexConfig(error=f"cannot read {path}: {exc}")
     providers = data.get("model_providers") or {}
