@@ -117,7 +117,7 @@ def journal_file(path: Path, named: str) -> Path:
     or a path through a file is a usage error here, not a traceback later."""
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the folders below say which part is wrong
         mode = None
     except OSError as exc:
         raise UsageProblem(f"{named} {path} cannot be used: {exc.strerror or exc}") from None

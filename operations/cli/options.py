@@ -29,6 +29,15 @@ def non_empty(value: Any) -> Any:
     return value
 
 
+def absolute_folder(value: str | None) -> str | None:
+    """A folder as Codex records one: absolute (POSIX, a drive, a share or a WSL path)."""
+    if value is not None:
+        non_empty(value)
+        if key(value, "wsl").kind == "relative":
+            raise typer.BadParameter(f"{value!r} is relative; give an absolute folder")
+    return value
+
+
 def from_style(value: str) -> str:
     if value not in STYLES:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(STYLES)}")
