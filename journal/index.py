@@ -15,6 +15,7 @@ from journal.effects import Effect, effect_from_json
 from journal.prefix import resolve_prefix
 from journal.records import op_state, results_of
 from journal.scan import iter_raw_lines, read_record_at
+from journal.validate import record_problem
 
 APPLIED = "applied"
 
@@ -57,6 +58,7 @@ class JournalIndex:
         self.ops: dict[str, OpInfo] = {}
         self.runs: dict[str, RunInfo] = {}
         self.by_target: dict[str, list[str]] = {}
+        self.problems: list[str] = []  # lines left out: not records, or records of no valid shape
 
     @classmethod
     def load(cls, path: str) -> JournalIndex:
@@ -67,6 +69,11 @@ class JournalIndex:
             try:
                 record = decode_line(raw.data)
             except ValueError:
+                index.problems.append(f"line {raw.number} is not a JSON object")
+                continue
+            problem = record_problem(record)
+            if problem:
+                index.problems.append(f"line {raw.number}: {problem}")
                 continue
             index._add(record, raw.offset)
         return index
@@ -74,11 +81,23 @@ class JournalIndex:
     def _add(self, record: dict[str, Any], offset: int) -> None:
         kind = record.get("kind")
         if kind == "run_begin":
+            if record["run"] in self.runs:
+                self.problems.append(f"run {record['run']} begins twice; the second is left out")
+                return
             self.runs[record["run"]] = RunInfo(
                 record["run"], record["seq"], record["ts"], record.get("command", ""),
                 record.get("argv", []), record.get("links", {}), record.get("meta", {}),
             )
         elif kind == "intent":
+            if record["op"] in self.ops:
+                self.problems.append(f"operation {record['op']} is recorded twice; the second is left out")
+                return
+            for link in ("compensates", "redoes", "replays"):
+                if record.get(link) is not None and record[link] not in self.ops:
+                    # a link points only ever to an earlier operation: anything else is damage
+                    self.problems.append(f"operation {record['op']} {link} {record[link]}, which no earlier "
+                                         "line records; the link is left out")
+                    record = {**record, link: None}
             targets: set[str] = set()
             for data in record.get("effects", []):
                 targets.update(effect_from_json(data).targets())

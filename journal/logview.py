@@ -18,6 +18,7 @@ import orjson
 
 from journal.effects import json_targets
 from journal.records import op_state, results_of
+from journal.validate import record_problem
 
 BLOCK = 1 << 20
 
@@ -135,7 +136,7 @@ def iter_log(
                 record = loads(line)
             except orjson.JSONDecodeError:
                 record = None
-            if type(record) is not dict:
+            if type(record) is not dict or record_problem(record, effects=False) or not _effects_shaped(record):
                 if health is not None:
                     health.unreadable_lines += 1
                 expected_prev = False
@@ -179,6 +180,17 @@ def iter_log(
                 if record["run"] not in runs_shown and _run_wanted(record["run"], run, op, target) and not op:
                     yield _run_item(record, ended=False)
                 runs_shown.discard(record["run"])
+
+
+def _effects_shaped(record: dict[str, Any]) -> bool:
+    """An intent's effects name their targets as strings (what `log` shows and filters on); the
+    rest of each effect is checked where it is used (`show`, `undo`)."""
+    if record.get("kind") != "intent":
+        return True
+    try:
+        return all(isinstance(t, str) for e in record["effects"] for t in json_targets(e))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return False
 
 
 def _run_wanted(run_id: str, run: str | None, op: str | None, target: str | None) -> bool:

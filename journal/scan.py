@@ -14,6 +14,7 @@ from typing import Any
 from journal import READABLE_VERSIONS
 from journal.codec import decode_line, line_hash
 from journal.records import results_of
+from journal.validate import record_problem
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class RawLine:
 class Problem:
     line: int
     offset: int
-    kind: str  # corrupt_line, broken_chain, bad_seq, bad_version
+    kind: str  # corrupt_line, broken_chain, bad_seq, bad_version, bad_record
     message: str
 
 
@@ -119,6 +120,10 @@ def _check_record(result: ScanResult, raw: RawLine, record: dict[str, Any], expe
         result.problems.append(Problem(raw.number, raw.offset, "bad_seq", f"seq {seq!r} after {result.last_seq}"))
     if isinstance(seq, int):
         result.last_seq = seq
+    problem = record_problem(record)
+    if problem:
+        result.problems.append(Problem(raw.number, raw.offset, "bad_record", problem))
+        return
     kind = record.get("kind")
     if kind == "intent":
         result.pending[record["op"]] = Pending(record["op"], record["run"], seq or 0, raw.offset)

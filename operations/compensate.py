@@ -84,7 +84,9 @@ def preview(action: str, ref: str, loc: Located, index: JournalIndex, *, force: 
     """The dry run: the plan, and what `--apply` would refuse. Writes nothing."""
     loc.refuse_if_damaged()  # a damaged database is the same error here as on `run`, not a conflict
     plan = plan_for(action, index, ref, cascade)
-    return Compensation(action, plan, refusal_for(plan, force) or outside_targets(plan, loc))
+    damaged = (f"the journal is damaged ({index.problems[0]}); `verify` says more, and writes are refused"
+               if index.problems else None)
+    return Compensation(action, plan, damaged or refusal_for(plan, force) or outside_targets(plan, loc))
 
 
 def compensate(action: str, ref: str, loc: Located, services: Services, argv: Sequence[str], *,
