@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,12 @@ def test_mutated_journals_never_crash_never_write_outside_and_refusals_change_no
         for command in commands:
             name, *flags = command.split()
             args = [name, *([target] if name in ("show", "undo", "redo", "replay") else []), *flags, *h]
-            checked(box, args, writes="--apply" in flags)
+            out = checked(box, args, writes="--apply" in flags)
+            seen[(command, out.code)] += 1
 
+    seen: Counter[tuple[str, int]] = Counter()
     case()
     assert COUNTS["journals"] == CASES
+    # the mutations reach the write path, not only the refusals in front of it
+    assert sum(n for (command, code), n in seen.items() if "--apply" in command and code == 0) > CASES // 20, seen
+    assert sum(n for (command, code), n in seen.items() if "--apply" in command and code == 3) > CASES // 20, seen

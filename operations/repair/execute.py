@@ -20,7 +20,7 @@ from journal.store import JournalWriter
 from operations.errors import UnknownShape
 from operations.home import CodexHome
 from operations.repair.common import Plan
-from operations.safety import refuse_unless_safe
+from operations.safety import refuse_if_damaged, refuse_unless_safe
 from operations.schema import StateSchema, damaged
 from operations.shapes import judge_all
 
@@ -135,6 +135,7 @@ def apply_phases(
     caller holds the journal's lock since before it planned)."""
     refuse_unwritable(schema, dbs)
     refuse_unless_safe(home.codex_home, dbs)
+    refuse_if_damaged(home.databases)  # every database of the home, as undo and redo check them
     journal = Path(writer.path)
     stamp = services.clock.now().strftime("%Y%m%dT%H%M%S") + "-" + services.ids.new_id()[-8:]
     backups = [online_backup(db, journal.parent / BACKUPS, stamp) for db in dbs if db.exists()]

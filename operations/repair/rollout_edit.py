@@ -22,6 +22,7 @@ from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, replace_value
 from operations.repair.common import Plan, RepairContext, row_update, writable_single_file
 from operations.rollouts import Rollout
+from operations.schema import damaged
 
 
 @dataclass
@@ -204,6 +205,12 @@ def edit_rollouts(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit],
         except (EditRefused, orjson.JSONDecodeError) as exc:
             plan.refuse(t.id, f"{file.path}: {exc}")
             continue
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:  # a damaged or hand-made file
+            plan.refuse(t.id, f"{file.path}: a line is not shaped as Codex writes it ({type(exc).__name__}: {exc})")
+            continue
+        except OSError as exc:
+            plan.refuse(t.id, f"cannot read {file.path}: {exc}")
+            continue
         edit.settle()
         edits[t.id] = edit
     return edits
@@ -216,7 +223,10 @@ def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edi
     refused = {r.thread for r in plan.refused}
     extra = fork_offsets(ctx, edits, plan)
     history_db = ctx.home.thread_history_db
-    history = connect_ro(str(history_db)) if history_db is not None and edits else None
+    try:
+        history = connect_ro(str(history_db)) if history_db is not None and edits else None
+    except sqlite3.DatabaseError as exc:
+        raise damaged(str(history_db), exc) from None
     try:
         for t in candidates:
             if t.id in refused:
@@ -226,7 +236,10 @@ def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edi
             if own is not None:
                 effects += own.effects()
                 if history is not None:
-                    effects += history_shifts(str(history_db), history, t.id, own)
+                    try:
+                        effects += history_shifts(str(history_db), history, t.id, own)
+                    except sqlite3.DatabaseError as exc:  # unreadable, or not the tables Codex makes
+                        raise damaged(str(history_db), exc) from None
             effects += extra.get(t.id, [])
             row = rows.get(t.id)
             if row is not None:
