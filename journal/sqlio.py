@@ -11,6 +11,9 @@ from typing import Any
 from journal.errors import CasFailed
 
 SQLITE_TIMEOUT_S = 5.0
+# SQLite's errors, and the UnicodeDecodeError Python's sqlite3 raises in their place when the
+# message itself holds bytes that are not UTF-8 (a damaged schema quoted back in the error).
+SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
 
 
 def quote_ident(name: str) -> str:

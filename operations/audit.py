@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,7 +17,7 @@ from typing import Any
 
 from journal.fileio import open_regular
 from journal.guard import symlink_in
-from journal.sqlio import connect_ro
+from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling, spellings
 from operations.paths import BUILTIN_PROVIDERS, home_of_rollout, is_inside
@@ -181,7 +180,7 @@ def _best_rank(files: list[Rollout], ranks: dict[str, int]) -> int | None:
 def _backfill(db: Path, schema: StateSchema) -> dict[str, Any] | None:
     try:
         return _read_backfill(db)
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise damaged(db, exc) from None
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from journal.sqlio import connect_ro, require_regular
+from journal.sqlio import SQLITE_ERRORS, connect_ro, require_regular
 from operations.errors import CodexRunning, HomeInUse
 from operations.pathrules import key as path_key
 from operations.schema import RECOVERY_ADVICE, DatabaseDamaged, damaged
@@ -347,7 +347,7 @@ def database_is_locked(db: Path, timeout_s: float = 0.5) -> bool:
     try:
         require_regular(str(db))
         conn = sqlite3.connect(db, timeout=timeout_s, isolation_level=None)
-    except sqlite3.Error:
+    except SQLITE_ERRORS:
         return False  # not a database SQLite can open: the damage check says so
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -355,7 +355,7 @@ def database_is_locked(db: Path, timeout_s: float = 0.5) -> bool:
         return False
     except sqlite3.OperationalError as exc:
         return "locked" in str(exc) or "busy" in str(exc)
-    except sqlite3.DatabaseError:
+    except SQLITE_ERRORS:
         return False
     finally:
         conn.close()
@@ -403,7 +403,7 @@ def refuse_if_damaged(databases: list[Path]) -> None:
                 rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
             finally:
                 conn.close()
-        except sqlite3.DatabaseError as exc:  # cannot be read at all: the same error (exit 1) on every command
+        except SQLITE_ERRORS as exc:  # cannot be read at all: the same error (exit 1) on every command
             raise damaged(db, exc) from None
         if rows != ["ok"]:  # damaged: the same error (exit 1) whichever command meets it
             raise DatabaseDamaged(f"{db} is damaged (quick_check: {'; '.join(map(str, rows))}); nothing was "

@@ -7,12 +7,11 @@ levels below were captured from the real binaries (fixtures/schemas/).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from journal.errors import ToolError, UsageProblem
-from journal.sqlio import connect_ro
+from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.shapes import judge, known_shapes
 
 # highest applied state migration -> the Codex releases that ship it (storage doc, section 7)
@@ -76,7 +75,7 @@ def inspect_state_db(path: Path) -> StateSchema:
         raise UsageProblem(f"no state database at {path}")
     try:
         conn = connect_ro(str(path))
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         raise damaged(path, exc) from None
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -91,7 +90,7 @@ def inspect_state_db(path: Path) -> StateSchema:
             if max_migration is not None and not isinstance(max_migration, int):
                 raise damaged(path, f"_sqlx_migrations holds a version {max_migration!r} that is not a number")
         verdict = judge(path.with_name("state_5.sqlite"), conn) if generation_of(path) == "state_5" else None
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise damaged(path, exc) from None
     finally:
         conn.close()

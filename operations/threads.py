@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal.sqlio import connect_ro, fetch_row, quote_ident
+from journal.sqlio import SQLITE_ERRORS, connect_ro, fetch_row, quote_ident
 from operations.schema import StateSchema, damaged
 
 INTEGER_COLUMNS = ("archived", "archived_at", "created_at", "updated_at", "updated_at_ms", "recency_at_ms")
@@ -42,7 +41,7 @@ class ThreadRow:
 def load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
     try:
         return _load_rows(db, schema)
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise damaged(db, exc) from None
 
 

@@ -5,6 +5,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -40,6 +41,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(f"FAILED home guard: {message}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many cases each property test ran (tests/fuzzing.py counts them)."""
+    from tests.fuzzing import COUNTS
+
+    if COUNTS:
+        terminalreporter.write_line("fuzz cases: " + ", ".join(f"{name} {n}" for name, n in COUNTS.items())
+                                    + f"; {sum(COUNTS.values())} in all")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -53,7 +53,10 @@ class ThreadFilter:
 
 def _created(t: ThreadAudit) -> datetime | None:
     if t.row is not None and t.row.created_at is not None:
-        return datetime.fromtimestamp(t.row.created_at, UTC)
+        try:
+            return datetime.fromtimestamp(t.row.created_at, UTC)
+        except (OverflowError, OSError, ValueError):  # a time no calendar holds: a damaged row
+            return None
     for f in t.files:
         if f.meta and f.meta.timestamp:
             try:

@@ -15,7 +15,7 @@ from journal.effects import SqlEffect
 from journal.errors import Refused
 from journal.guard import PathGuard
 from journal.runner import PlannedOp, RunResult, execute_phased_run
-from journal.sqlio import connect_ro
+from journal.sqlio import SQLITE_ERRORS, connect_ro
 from journal.store import JournalWriter
 from operations.errors import UnknownShape
 from operations.home import CodexHome
@@ -46,7 +46,7 @@ def shape_verdicts(schema: StateSchema | None, dbs: Sequence[Path] = ()) -> tupl
             continue  # judged with `schema`
         try:
             verdicts = judge_all([db])
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_ERRORS as exc:
             raise damaged(db, exc) from None
         for verdict in verdicts:
             problems += verdict.problems

@@ -17,7 +17,7 @@ import orjson
 from journal.effects import Effect, FileEdit, RowChange, RowsUpdate, RowUpdate, plan_file_edit
 from journal.fileio import open_regular, sha256_hex
 from journal.runner import PlannedOp
-from journal.sqlio import connect_ro
+from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, replace_value
 from operations.repair.common import Plan, RepairContext, row_update, writable_single_file
@@ -225,7 +225,7 @@ def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edi
     history_db = ctx.home.thread_history_db
     try:
         history = connect_ro(str(history_db)) if history_db is not None and edits else None
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise damaged(str(history_db), exc) from None
     try:
         for t in candidates:
@@ -238,7 +238,7 @@ def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edi
                 if history is not None:
                     try:
                         effects += history_shifts(str(history_db), history, t.id, own)
-                    except sqlite3.DatabaseError as exc:  # unreadable, or not the tables Codex makes
+                    except SQLITE_ERRORS as exc:  # unreadable, or not the tables Codex makes
                         raise damaged(str(history_db), exc) from None
             effects += extra.get(t.id, [])
             row = rows.get(t.id)
