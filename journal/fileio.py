@@ -69,6 +69,21 @@ def file_digest(path: str | Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def prefix_digest(path: str | Path, length: int) -> str | None:
+    """sha256 of the first `length` bytes, read in chunks (a file handed over by a journal may be
+    any size); None when the file is shorter."""
+    digest = hashlib.sha256()
+    left = length
+    with open_regular(path) as handle:
+        while left > 0:
+            chunk = handle.read(min(left, 1 << 20))
+            if not chunk:
+                return None
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
 def read_line(path: str | Path, number: int) -> bytes | None:
     """Line `number` (1-based) without its newline, or None if the file is shorter."""
     with open_regular(path) as handle:

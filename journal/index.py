@@ -15,7 +15,7 @@ from journal.effects import Effect, effect_from_json
 from journal.prefix import resolve_prefix
 from journal.records import op_state, results_of
 from journal.scan import iter_raw_lines, read_record_at
-from journal.validate import record_problem
+from journal.validate import decode_effect, record_problem
 
 APPLIED = "applied"
 
@@ -71,14 +71,14 @@ class JournalIndex:
             except ValueError:
                 index.problems.append(f"line {raw.number} is not a JSON object")
                 continue
-            problem = record_problem(record)
+            problem = record_problem(record, effects=False)
             if problem:
                 index.problems.append(f"line {raw.number}: {problem}")
                 continue
-            index._add(record, raw.offset)
+            index._add(record, raw.offset, raw.number)
         return index
 
-    def _add(self, record: dict[str, Any], offset: int) -> None:
+    def _add(self, record: dict[str, Any], offset: int, number: int = 0) -> None:
         kind = record.get("kind")
         if kind == "run_begin":
             if record["run"] in self.runs:
@@ -100,7 +100,11 @@ class JournalIndex:
                     record = {**record, link: None}
             targets: set[str] = set()
             for data in record.get("effects", []):
-                targets.update(effect_from_json(data).targets())
+                effect, problem = decode_effect(data)
+                if effect is None:
+                    self.problems.append(f"line {number}: operation {record['op']}: {problem}; it is left out")
+                    return
+                targets.update(effect.targets())
             op = OpInfo(
                 record["op"], record["run"], record["seq"], offset, record.get("label", ""),
                 record.get("subject"), record.get("compensates"), record.get("redoes"),

@@ -136,7 +136,7 @@ def iter_log(
                 record = loads(line)
             except orjson.JSONDecodeError:
                 record = None
-            if type(record) is not dict or record_problem(record, effects=False) or not _effects_shaped(record):
+            if type(record) is not dict or record_problem(record, effects=False):
                 if health is not None:
                     health.unreadable_lines += 1
                 expected_prev = False
@@ -164,8 +164,11 @@ def iter_log(
                     continue
                 if op and not op_id.startswith(op):
                     continue
-                effects = record.get("effects") or ()
-                targets = [t for effect in effects for t in json_targets(effect)]
+                effects = record["effects"]
+                try:
+                    targets = [t for effect in effects for t in json_targets(effect)]
+                except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                    targets = ["(an effect that cannot be read: `show` or `verify` says more)"]
                 if target and not any(target in t for t in targets):
                     continue
                 yield _op_item(record, outcome, op_state(status, effective, bool(comps)), targets, len(effects))
@@ -180,17 +183,6 @@ def iter_log(
                 if record["run"] not in runs_shown and _run_wanted(record["run"], run, op, target) and not op:
                     yield _run_item(record, ended=False)
                 runs_shown.discard(record["run"])
-
-
-def _effects_shaped(record: dict[str, Any]) -> bool:
-    """An intent's effects name their targets as strings (what `log` shows and filters on); the
-    rest of each effect is checked where it is used (`show`, `undo`)."""
-    if record.get("kind") != "intent":
-        return True
-    try:
-        return all(isinstance(t, str) for e in record["effects"] for t in json_targets(e))
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-        return False
 
 
 def _run_wanted(run_id: str, run: str | None, op: str | None, target: str | None) -> bool:

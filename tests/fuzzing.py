@@ -213,6 +213,18 @@ def count(name: str) -> Callable[[], int]:
     return bump
 
 
+def rechain(records: list[dict[str, Any]]) -> bytes:
+    """The records as a journal whose sequence and hash chain hold, as a forger would rebuild it."""
+    from journal.codec import encode_line, line_hash
+
+    lines, prev = [], None
+    for seq, record in enumerate(records):
+        line = encode_line({**record, "seq": seq, "prev": prev})
+        lines.append(line)
+        prev = line_hash(line)
+    return b"".join(line + b"\n" for line in lines)
+
+
 # ------------------------------------------------------------------------- mutations of bytes
 
 def flip_bytes(data: bytes, positions: list[float], values: list[int]) -> bytes:

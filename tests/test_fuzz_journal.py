@@ -22,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.generator import HomeSpec, build_home
-from journal.codec import encode_line, line_hash
 from operations import safety
 from tests.fuzzing import (
     COUNTS,
@@ -35,6 +34,7 @@ from tests.fuzzing import (
     hostile_names,
     leaves,
     make_outside,
+    rechain,
     replaced,
     unsynced,
 )
@@ -50,16 +50,6 @@ def no_process_table(monkeypatch: pytest.MonkeyPatch) -> None:
     its own), and reading every process's environment costs more than the rest of a command."""
     monkeypatch.setattr(safety, "codex_processes", lambda home: [])
     unsynced(monkeypatch)
-
-
-def rechain(records: list[dict[str, Any]]) -> bytes:
-    """The records as a journal whose sequence and hash chain hold, as a forger would rebuild it."""
-    lines, prev = [], None
-    for seq, record in enumerate(records):
-        line = encode_line({**record, "seq": seq, "prev": prev})
-        lines.append(line)
-        prev = line_hash(line)
-    return b"".join(line + b"\n" for line in lines)
 
 
 def _template(root: Path) -> tuple[Sandbox, list[str], list[str]]:
