@@ -471,7 +471,10 @@ def _audit_unread(file_id: str, skipped: list[Found], current: str, picker_cwd: 
     """A thread known only by entries named like its rollout that are not files: reported, never read."""
     t = ThreadAudit(file_id, None, [], skipped=skipped)
     _file_problems(t, [])
-    facts = Facts(provider=current, source="unknown", cwd="", archived=skipped[0].location.startswith("archived"),
+    # nothing was read, so no source is known: Codex's default for a missing one, so that the
+    # only reason given is the file's
+    facts = Facts(provider=current, source=source_kind(None), cwd="",
+                  archived=skipped[0].location.startswith("archived"),
                   empty_preview=False, scan_preview_empty=False, in_scan=False, row_file=None,
                   file_problem=_unread_reason(skipped))
     _visibility(t, facts, current, picker_cwd)
