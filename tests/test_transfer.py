@@ -114,7 +114,8 @@ def test_a_bundle_with_an_unknown_schema_is_refused(tmp_path: Path) -> None:
     row_data = orjson.loads(parts[name])
     row_data["mood_from_the_future"] = "curious"  # a column no known Codex release has
     parts[name] = orjson.dumps(row_data)
-    manifest["parts"][name] = hashlib.sha256(parts[name]).hexdigest()  # consistent, so only the schema is wrong
+    manifest["parts"][name] = {"sha256": hashlib.sha256(parts[name]).hexdigest(),  # consistent, so only
+                               "size": len(parts[name])}  # the schema is wrong
     parts["manifest.json"] = orjson.dumps(manifest)
     newer = _zipped(tmp_path / "newer.zip", parts)
     before = snapshot(target.root)
