@@ -177,8 +177,9 @@ class _Checker:
         for info in self.archive.infolist():
             name = info.orig_filename
             mode = info.external_attr >> 16  # Unix mode; many zip writers leave the file type bits 0
-            if info.is_dir() or stat.S_IFMT(mode) not in (0, stat.S_IFREG):
-                kind = "a symlink" if stat.S_ISLNK(mode) else "a folder" if info.is_dir() else "not a regular file"
+            folder = name.endswith("/") or stat.S_ISDIR(mode)  # not info.is_dir(): an empty name breaks it
+            if folder or stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+                kind = "a symlink" if stat.S_ISLNK(mode) else "a folder" if folder else "not a regular file"
                 raise self.refuse(name, "not_a_regular_file", f"is {kind}")
             problem = unsafe_name_problem(name)
             if problem:

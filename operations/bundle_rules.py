@@ -23,6 +23,7 @@ UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 THREAD_ID_RE = re.compile(UUID)  # always fullmatch: `$` would let a trailing newline through
 ROLLOUT_NAME_RE = re.compile(
     rf"rollout-([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T[0-9]{{2}}-[0-9]{{2}}-[0-9]{{2}})-({UUID})\.jsonl(\.zst)?")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 INT64 = (-(1 << 63), (1 << 63) - 1)
 FIRST_LINE_LIMIT = MAX_FIRST_LINE  # the audit reads no more of a first line either
 
@@ -45,7 +46,7 @@ def unsafe_name_problem(name: str) -> str | None:
     """Why a path inside the bundle could point outside its folder once joined or normalised."""
     if "\x00" in name:
         return "it holds a NUL byte"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if CONTROL_RE.search(name):
         return "it holds a control character"
     if "\\" in name:
         return "it holds a backslash"
@@ -102,6 +103,14 @@ def _columns(db: str, table: str) -> dict[str, tuple[str, bool]]:
     return out
 
 
+@cache
+def _required(db: str, table: str) -> tuple[str, ...]:
+    """Columns every known release has, NOT NULL without a default: an insert must name them."""
+    shapes = [{c[0]: c for c in shape["shape"]["columns"]} for shape in known_shapes()["databases"][db]["tables"][table]]
+    return tuple(sorted(name for name in shapes[0] if all(
+        name in s and s[name][2] and s[name][3] is None and not s[name][4] for s in shapes)))
+
+
 def _value_problem(column: str, value: Any, declared: str, not_null: bool) -> str | None:
     if value is None:
         return f"column {column} is null, which no known Codex release allows" if not_null else None
@@ -128,6 +137,9 @@ def row_problem(row: object, thread_id: str, db: str = "state_5.sqlite", table: 
     unknown = sorted(str(k) for k in row if k not in columns)
     if unknown:
         return Problem(rule, f"the {table} row has columns no known Codex release has ({', '.join(unknown)})")
+    missing = [c for c in _required(db, table) if c not in row]
+    if missing:
+        return Problem(rule, f"the {table} row lacks {', '.join(missing)}, which every Codex release requires")
     for column, value in row.items():
         declared, not_null = columns[column]
         problem = _value_problem(column, value, declared, not_null)

@@ -6,8 +6,11 @@ bundle tries to overwrite), and the target home is unchanged to the byte and the
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +22,24 @@ import pytest
 
 from fixtures.generator import HomeSpec, build_home
 from operations import bundle_check
-from tests.bundles import Member, export, members, parts_of, reseal, sealed, tree, write_zip
+from tests.bundles import (
+    Member,
+    deflated,
+    export,
+    members,
+    parts_of,
+    reseal,
+    sealed,
+    tree,
+    write_raw_zip,
+    write_zip,
+    zeros_bomb,
+)
+from tests.codexhome import snapshot
 from tests.helpers import cli_json
 
 OTHER_ID = "01a2b3c4-d5e6-7f80-9a1b-2c3d4e5f6a7b"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -378,3 +395,72 @@ def test_a_dated_folder_linked_outside_is_not_written_through(scene: Scene) -> N
     assert tree(scene.outside) == outside
     refused = data["data"]["plan"]["refused"]
     assert refused and all("outside the Codex home" in r["reason"] for r in refused), data
+
+
+# The import runs as the only child of this small process, which reports that child's peak RSS
+# (RUSAGE_CHILDREN of a process with one child is that child's own peak, whatever other
+# processes the test session started before).
+MEASURED = """
+import json, resource, subprocess, sys
+done = subprocess.run([sys.executable, "-m", "operations", *sys.argv[1:]], capture_output=True)
+print(json.dumps({"exit": done.returncode, "stdout": done.stdout.decode(), "stderr": done.stderr.decode()[-4000:],
+                  "maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+MIB = 1 << 20
+
+
+def _import_measured(scene: Scene, bundle: Path, *extra: str) -> tuple[int, dict[str, Any], int]:
+    """(exit code, --json envelope, peak RSS in bytes) of an import run in a child process."""
+    pytest.importorskip("resource")  # POSIX: there is no getrusage on Windows
+    done = subprocess.run([sys.executable, "-c", MEASURED, "import", str(bundle), "--json",
+                           "--codex-home", str(scene.home), *extra], capture_output=True, check=True, cwd=REPO)
+    report = json.loads(done.stdout)
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return report["exit"], json.loads(report["stdout"]), report["maxrss"] * unit
+
+
+def _bomb(scene: Scene, *, declared: int, headers_claim: int | None = None) -> Path:
+    """The real bundle with its first rollout followed by 1 GiB of zeros (about 5 MB compressed),
+    declared in the manifest as `declared` bytes; the zip's own headers claim the true size, or
+    `headers_claim`. Every other part and hash is as the export made it."""
+    manifest, parts = parts_of(scene.bundle)
+    tid, f = _first(manifest)
+    name = f"threads/{tid}/files/{f['name']}"
+    bomb, digest = zeros_bomb(parts.pop(name), 1024)
+    reseal(manifest, parts)
+    manifest["parts"][name] = {"sha256": digest, "size": declared}
+    f["size"] = declared
+    entries = [deflated(orjson.dumps(manifest)), *(deflated(data) for data in parts.values()), bomb]
+    for entry, member_name in zip(entries, ["manifest.json", *parts, name], strict=True):
+        entry.name = member_name
+    if headers_claim is not None:
+        bomb.size = headers_claim
+    return write_raw_zip(scene.work / "bomb.zip", entries)
+
+
+@pytest.mark.parametrize(("headers", "rule"), [("true", "size_mismatch"), ("lying", "damaged")])
+def test_an_inflation_bomb_is_refused_without_inflating_it(scene: Scene, headers: str, rule: str) -> None:
+    """A part declared as 5 KiB that inflates to 1 GiB: refused before it is inflated past 5 KiB,
+    whether the zip's headers tell its true size or claim 5 KiB too; the import's peak memory
+    stays far below the inflated size."""
+    bundle = _bomb(scene, declared=5 * 1024, headers_claim=5 * 1024 if headers == "lying" else None)
+    outside, home = tree(scene.outside), tree(scene.home)
+    code, data, peak = _import_measured(scene, bundle, "--apply")
+    assert code == 3 and data["errors"][0]["code"] == "bundle_refused" and data["errors"][0]["rule"] == rule, data
+    print(f"peak RSS {peak / MIB:.0f} MiB")
+    assert peak < 200 * MIB, f"peak RSS {peak / MIB:.0f} MiB"
+    assert tree(scene.outside) == outside and tree(scene.home) == home
+
+
+def test_a_part_that_truly_holds_1_gib_is_checked_in_bounded_memory(scene: Scene) -> None:
+    """The same 1 GiB, declared honestly: the check inflates and hashes all of it, in chunks, and
+    the dry run's peak memory stays far below it."""
+    manifest, parts = parts_of(scene.bundle)
+    bundle = _bomb(scene, declared=1024 * MIB + len(parts[f"threads/{_first(manifest)[0]}/files/"
+                                                          f"{_rollout_name(manifest)}"]))
+    before = snapshot(scene.home)  # rows and rollouts: the dry run's audit reads the database (-shm)
+    code, data, peak = _import_measured(scene, bundle)
+    assert code == 0 and data["data"]["dry_run"] and len(data["data"]["plan"]["operations"]) == 6, data
+    print(f"peak RSS {peak / MIB:.0f} MiB")
+    assert peak < 200 * MIB, f"peak RSS {peak / MIB:.0f} MiB"
+    assert snapshot(scene.home) == before
