@@ -106,7 +106,8 @@ def _columns(db: str, table: str) -> dict[str, tuple[str, bool]]:
 @cache
 def _required(db: str, table: str) -> tuple[str, ...]:
     """Columns every known release has, NOT NULL without a default: an insert must name them."""
-    shapes = [{c[0]: c for c in shape["shape"]["columns"]} for shape in known_shapes()["databases"][db]["tables"][table]]
+    tables = known_shapes()["databases"][db]["tables"][table]
+    shapes = [{c[0]: c for c in shape["shape"]["columns"]} for shape in tables]
     return tuple(sorted(name for name in shapes[0] if all(
         name in s and s[name][2] and s[name][3] is None and not s[name][4] for s in shapes)))
 

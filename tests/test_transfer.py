@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fixtures.generator import BuiltHome, HomeSpec, build_home
+from tests.bundles import tree
 from tests.codexhome import audit, row, snapshot, undo
 from tests.helpers import cli_json
 
@@ -144,3 +146,54 @@ def test_import_is_refused_while_codex_runs_in_the_target(tmp_path: Path) -> Non
     assert code == 3 and data["errors"][0]["code"] == "codex_running", data
     assert snapshot(target.root) == before
     assert not (target.root / "codex-sessions" / "staging").exists()  # nothing staged either
+
+
+def test_a_row_that_is_not_utf8_is_exported_and_merged_as_the_audit_reads_it(tmp_path: Path) -> None:
+    """Such a row never blocks the home (README): export and merge carry the thread with the row's
+    text as the audit reads it (U+FFFD for the bad bytes), say so, and leave the source alone."""
+    import sqlite3
+
+    source, target = _homes(tmp_path)
+    bad = sorted(source.sessions)[0]
+    conn = sqlite3.connect(source.root / "state_5.sqlite")
+    conn.execute("UPDATE threads SET title = CAST(X'6669782074686520ff2074657374' AS TEXT) WHERE id = ?", (bad,))
+    conn.commit()
+    conn.close()
+    assert "undecodable_row" in next(t for t in audit(source.root)["threads"] if t["id"] == bad)["problems"]
+    def files(home: Path) -> dict[str, Any]:  # bytes and mtimes (the row cannot be read as text), less the
+        return {k: v for k, v in tree(home).items()  # -shm and empty -wal SQLite makes for a reader
+                if v[0] == "file" and not k.endswith(("-shm", "-wal"))}
+
+    source_before = files(source.root)
+    bundle = tmp_path / "moved.zip"
+    code, exported = cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))
+    assert code == 0 and exported["data"]["threads"] == 6, exported
+    assert exported["data"]["undecodable"] == [{"id": bad, "columns": ["title"]}]
+    code, applied = cli_json("import", str(bundle), "--apply", "--codex-home", str(target.root))
+    assert code == 0 and applied["data"]["counts"]["applied"] == 6, applied
+    assert any("not UTF-8" in w and bad in w for w in applied["data"]["plan"]["warnings"])
+    assert row(target.root, bad)["title"] == "fix the \ufffd test"  # type: ignore[index]
+    merged = build_home(tmp_path / "merged", HomeSpec(version="0.171.0", sessions=3, providers=("azure",),
+                                                      archived_share=0.0, exec_share=0.0, seed=22))
+    code, data = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(merged.root))
+    assert code == 0 and data["data"]["counts"]["applied"] == 6, data
+    assert row(merged.root, bad)["title"] == "fix the \ufffd test"  # type: ignore[index]
+    assert files(source.root) == source_before
+    for home in (target.root, merged.root):
+        assert audit(home)["integrity_problem_count"] == 0
+
+
+def test_export_to_a_missing_folder_or_onto_a_folder_or_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    from tests.helpers import cli
+
+    source = build_home(tmp_path / "source", HomeSpec(version="0.169.0", sessions=2, seed=3))
+    existing = tmp_path / "taken.zip"
+    existing.write_bytes(b"mine")
+    for out, says in ((tmp_path / "missing" / "x.zip", "not an existing folder"), (tmp_path, "is a folder"),
+                      (existing, "exists")):
+        code, data = cli_json("export", "-o", str(out), "--codex-home", str(source.root))
+        assert code == 2 and data["errors"][0]["code"] == "usage" and says in data["errors"][0]["message"], data
+        result = cli("export", "-o", str(out), "--codex-home", str(source.root))
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit) and says in result.stderr
+    assert existing.read_bytes() == b"mine" and not (tmp_path / "missing").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "taken.zip"]  # no partial file left
