@@ -447,7 +447,6 @@ def test_an_inflation_bomb_is_refused_without_inflating_it(scene: Scene, headers
     outside, home = tree(scene.outside), tree(scene.home)
     code, data, peak = _import_measured(scene, bundle, "--apply")
     assert code == 3 and data["errors"][0]["code"] == "bundle_refused" and data["errors"][0]["rule"] == rule, data
-    print(f"peak RSS {peak / MIB:.0f} MiB")
     assert peak < 200 * MIB, f"peak RSS {peak / MIB:.0f} MiB"
     assert tree(scene.outside) == outside and tree(scene.home) == home
 
@@ -461,6 +460,42 @@ def test_a_part_that_truly_holds_1_gib_is_checked_in_bounded_memory(scene: Scene
     before = snapshot(scene.home)  # rows and rollouts: the dry run's audit reads the database (-shm)
     code, data, peak = _import_measured(scene, bundle)
     assert code == 0 and data["data"]["dry_run"] and len(data["data"]["plan"]["operations"]) == 6, data
-    print(f"peak RSS {peak / MIB:.0f} MiB")
     assert peak < 200 * MIB, f"peak RSS {peak / MIB:.0f} MiB"
     assert snapshot(scene.home) == before
+
+
+def test_a_version_1_bundle_is_still_read(scene: Scene) -> None:
+    """Bundles written before sizes were declared: {part: sha256}, no undecodable_columns."""
+    manifest, parts = parts_of(scene.bundle)
+    manifest["version"] = 1
+    manifest["parts"] = {name: declared["sha256"] for name, declared in manifest["parts"].items()}
+    for thread in manifest["threads"]:
+        del thread["undecodable_columns"]
+    bundle = write_zip(scene.work / "v1.zip", [Member("manifest.json", orjson.dumps(manifest)),
+                                               *(Member(n, d) for n, d in parts.items())])
+    code, data = cli_json("import", str(bundle), "--apply", "--codex-home", str(scene.home))
+    assert code == 0 and data["data"]["counts"]["applied"] == 6, data
+
+
+def test_staging_removes_what_it_wrote_when_a_file_does_not_come_out_as_planned(scene: Scene) -> None:
+    """A file read again from the bundle that no longer matches what was checked: refused, and
+    the files and folders staged so far are removed."""
+    from dataclasses import replace
+
+    from journal.guard import PathGuard
+    from operations.bundle_check import open_bundle
+    from operations.errors import BundleRefused
+    from operations.repair.importing import ImportOptions, StagedFile, write_staging
+
+    staging = scene.home / "codex-sessions" / "staging" / "run"
+    before = {k: v for k, v in tree(scene.home).items() if v[0] != "dir"}
+    with open_bundle(scene.bundle) as bundle:
+        files = [f for t in bundle.threads for f in t.files]
+        staged = [StagedFile(str(staging / f.name), str(scene.home / "archived_sessions" / f.name), f,
+                             str(f.sha256), f.size, False) for f in files]
+        staged[-1] = replace(staged[-1], sha256="0" * 64)
+        with pytest.raises(BundleRefused) as refused:
+            write_staging(staged, ImportOptions(), PathGuard([scene.home]))
+    assert refused.value.details["rule"] == "changed_since_check"
+    assert not (scene.home / "codex-sessions").exists()
+    assert {k: v for k, v in tree(scene.home).items() if v[0] != "dir"} == before
