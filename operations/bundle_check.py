@@ -100,25 +100,36 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 
 
 def _central_directory(path: Path) -> tuple[int, int]:
-    """(entries, bytes) of the zip's central directory, from its end records, before zipfile
-    reads (and holds) all of it. (0, 0) when there is no end record: zipfile then refuses it."""
+    """(members, bytes) of the zip's central directory, before zipfile reads all of it and makes
+    an object per member: its size from the end records, found as zipfile finds them, and its
+    members counted record by record (the end record's own count could lie). (0, 0) when there
+    is no end record: zipfile then refuses the file."""
     with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        length = handle.tell()
-        handle.seek(max(0, length - (22 + 0xFFFF)))
+        length = handle.seek(0, os.SEEK_END)
+        start = max(0, length - (22 + 0xFFFF))
+        handle.seek(start)
         tail = handle.read()
         at = tail.rfind(b"PK\x05\x06")
         if at < 0 or len(tail) - at < 22:
             return 0, 0
-        entries, size = struct.unpack("<HI", tail[at + 10 : at + 16])
-        locator = tail[at - 20 : at] if at >= 20 else b""
-        if (entries == 0xFFFF or size == 0xFFFFFFFF) and locator[:4] == b"PK\x06\x07":
-            (offset,) = struct.unpack("<Q", locator[8:16])
-            handle.seek(offset)
-            record = handle.read(56)
-            if record[:4] == b"PK\x06\x06" and len(record) == 56:
-                entries, size = struct.unpack("<QQ", record[32:48])
-        return entries, size
+        size: int = struct.unpack_from("<I", tail, at + 12)[0]
+        end = start + at  # where the directory ends, as zipfile computes it
+        if start + at >= 76:
+            handle.seek(start + at - 76)
+            record = handle.read(76)  # a zip64 end record, then its locator, right before
+            if record[:4] == b"PK\x06\x06" and record[56:60] == b"PK\x06\x07":
+                size = struct.unpack_from("<Q", record, 40)[0]
+                end -= 76
+        if size > MAX_CENTRAL_DIRECTORY:
+            return 0, size
+        handle.seek(max(0, end - size))
+        directory = handle.read(size)
+    members, at = 0, 0
+    while members <= MAX_MEMBERS and directory[at : at + 4] == b"PK\x01\x02" and at + 46 <= len(directory):
+        names, extra, comment = struct.unpack_from("<3H", directory, at + 28)
+        at += 46 + names + extra + comment
+        members += 1
+    return members, size
 
 
 @dataclass(frozen=True)

@@ -362,6 +362,11 @@ def test_the_limits_on_members_and_json_parts_are_enforced(scene: Scene, monkeyp
     (lowered here so the test stays small; the real limits are in the README)."""
     monkeypatch.setattr(bundle_check, "MAX_MEMBERS", 10)
     _refused(scene, scene.bundle, "too_many_members")
+    lying = bytearray(scene.bundle.read_bytes())  # the end record claims one member: they are counted
+    end = lying.rindex(b"PK\x05\x06")
+    lying[end + 8 : end + 12] = (1).to_bytes(2, "little") * 2
+    (scene.work / "lying.zip").write_bytes(bytes(lying))
+    _refused(scene, scene.work / "lying.zip", "too_many_members")
     monkeypatch.setattr(bundle_check, "MAX_MEMBERS", 250_000)
     monkeypatch.setattr(bundle_check, "MAX_JSON_PART", 100)
     _refused(scene, scene.bundle, "part_too_large")
