@@ -197,3 +197,17 @@ def test_export_to_a_missing_folder_or_onto_a_folder_or_a_file_is_a_usage_error(
         assert result.exit_code == 2 and isinstance(result.exception, SystemExit) and says in result.stderr
     assert existing.read_bytes() == b"mine" and not (tmp_path / "missing").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "taken.zip"]  # no partial file left
+
+
+def test_a_compressed_rollout_is_left_alone_when_the_import_must_rewrite_it(tmp_path: Path) -> None:
+    """A `.jsonl.zst` cannot be rewritten in place (--to-provider): that thread is refused, before its
+    bytes are read, and the others are imported."""
+    source = build_home(tmp_path / "source", HomeSpec(version="0.169.0", sessions=3, providers=("openai",),
+                                                      exec_share=0.0, seed=5, damage={"plain_and_zst": 1}))
+    _, target = _homes(tmp_path / "t")
+    bundle = tmp_path / "moved.zip"
+    assert cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))[0] == 0
+    code, data = cli_json("import", str(bundle), "--to-provider", "azure", "--apply", "--codex-home", str(target.root))
+    refused = data["data"]["plan"]["refused"]
+    assert [r["thread"] for r in refused] == source.truth["plain_and_zst"], data
+    assert "is compressed" in refused[0]["reason"] and data["data"]["counts"]["applied"] == 2

@@ -172,6 +172,7 @@ def _planned_file(f: BundledFile, opts: ImportOptions) -> tuple[BundledFile, str
     let go (staging rewrites it again, checked against this digest)."""
     if not _rewrites(opts) and f.sha256 is not None:
         return f, f.sha256, f.size
+    _refuse_compressed(f.name, opts)  # before it is read
     data = _transform(f.read(), f.name, opts)
     return f, _sha(data), len(data)
 
@@ -188,8 +189,7 @@ def _transform(data: bytes, name: str, opts: ImportOptions) -> bytes:
     """The rollout bytes as this home needs them: provider and folders rewritten, nothing else."""
     if not _rewrites(opts):
         return data
-    if name.endswith(".zst"):
-        raise EditRefused(f"{name} is compressed: resume it once in its own home (Codex decompresses it) first")
+    _refuse_compressed(name, opts)
     if opts.to_provider:  # each rewrite reads the bytes the one before it left
         edit = RolloutEdit.of(data)
         _edit_provider_lines(edit, opts.to_provider)
@@ -199,6 +199,11 @@ def _transform(data: bytes, name: str, opts: ImportOptions) -> bytes:
         _edit_cwd_lines(edit, _rewriter(list(opts.mappings), opts.from_style))
         data = b"\n".join(edit.line(n) for n in range(1, len(edit.lines) + 1))
     return data
+
+
+def _refuse_compressed(name: str, opts: ImportOptions) -> None:
+    if _rewrites(opts) and name.endswith(".zst"):
+        raise EditRefused(f"{name} is compressed: resume it once in its own home (Codex decompresses it) first")
 
 
 def _row_for_home(thread: BundledThread, home: CodexHome, opts: ImportOptions) -> dict[str, Any]:
