@@ -211,3 +211,24 @@ def test_a_compressed_rollout_is_left_alone_when_the_import_must_rewrite_it(tmp_
     refused = data["data"]["plan"]["refused"]
     assert [r["thread"] for r in refused] == source.truth["plain_and_zst"], data
     assert "is compressed" in refused[0]["reason"] and data["data"]["counts"]["applied"] == 2
+
+
+def test_a_thread_whose_row_here_is_not_utf8_is_never_replaced(tmp_path: Path) -> None:
+    import sqlite3
+
+    source, target = _homes(tmp_path)
+    code, first = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
+    assert code == 0 and first["data"]["counts"]["applied"] == 6, first
+    changed = next(s for s in source.sessions.values() if not s.archived)
+    with open(changed.path, "ab") as handle:  # the source goes on, so the thread here is a conflict
+        handle.write(b'{"timestamp":"2026-11-25T00:00:00Z","type":"event_msg","payload":{"type":"note"}}\n')
+    conn = sqlite3.connect(target.root / "state_5.sqlite")
+    conn.execute("UPDATE threads SET title = CAST(X'ff' AS TEXT) WHERE id = ?", (changed.id,))
+    conn.commit()
+    conn.close()
+    before = tree(target.root / "sessions")
+    code, data = cli_json("merge", "--from", str(source.root), "--replace", "--apply",
+                          "--codex-home", str(target.root))
+    refused = {r["thread"]: r["reason"] for r in data["data"]["plan"]["refused"]}
+    assert code == 3 and "not UTF-8" in refused[changed.id], data
+    assert tree(target.root / "sessions") == before
