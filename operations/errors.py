@@ -40,7 +40,7 @@ class ProviderUndefined(Refused):
 
 
 class BundleRefused(Refused):
-    """An export bundle that cannot be read, fails its digests, or holds unknown columns."""
+    """A bundle that breaks a rule the import checks (`details`: the part and the rule)."""
 
     code = "bundle_refused"
 

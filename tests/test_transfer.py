@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fixtures.generator import BuiltHome, HomeSpec, build_home
+from tests.bundles import tree
 from tests.codexhome import audit, row, snapshot, undo
 from tests.helpers import cli_json
 
@@ -114,7 +116,8 @@ def test_a_bundle_with_an_unknown_schema_is_refused(tmp_path: Path) -> None:
     row_data = orjson.loads(parts[name])
     row_data["mood_from_the_future"] = "curious"  # a column no known Codex release has
     parts[name] = orjson.dumps(row_data)
-    manifest["parts"][name] = hashlib.sha256(parts[name]).hexdigest()  # consistent, so only the schema is wrong
+    manifest["parts"][name] = {"sha256": hashlib.sha256(parts[name]).hexdigest(),  # consistent, so only
+                               "size": len(parts[name])}  # the schema is wrong
     parts["manifest.json"] = orjson.dumps(manifest)
     newer = _zipped(tmp_path / "newer.zip", parts)
     before = snapshot(target.root)
@@ -143,3 +146,89 @@ def test_import_is_refused_while_codex_runs_in_the_target(tmp_path: Path) -> Non
     assert code == 3 and data["errors"][0]["code"] == "codex_running", data
     assert snapshot(target.root) == before
     assert not (target.root / "codex-sessions" / "staging").exists()  # nothing staged either
+
+
+def test_a_row_that_is_not_utf8_is_exported_and_merged_as_the_audit_reads_it(tmp_path: Path) -> None:
+    """Such a row never blocks the home (README): export and merge carry the thread with the row's
+    text as the audit reads it (U+FFFD for the bad bytes), say so, and leave the source alone."""
+    import sqlite3
+
+    source, target = _homes(tmp_path)
+    bad = sorted(source.sessions)[0]
+    conn = sqlite3.connect(source.root / "state_5.sqlite")
+    conn.execute("UPDATE threads SET title = CAST(X'6669782074686520ff2074657374' AS TEXT) WHERE id = ?", (bad,))
+    conn.commit()
+    conn.close()
+    assert "undecodable_row" in next(t for t in audit(source.root)["threads"] if t["id"] == bad)["problems"]
+    def files(home: Path) -> dict[str, Any]:  # bytes and mtimes (the row cannot be read as text), less the
+        return {k: v for k, v in tree(home).items()  # -shm and empty -wal SQLite makes for a reader
+                if v[0] == "file" and not k.endswith(("-shm", "-wal"))}
+
+    source_before = files(source.root)
+    bundle = tmp_path / "moved.zip"
+    code, exported = cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))
+    assert code == 0 and exported["data"]["threads"] == 6, exported
+    assert exported["data"]["undecodable"] == [{"id": bad, "columns": ["title"]}]
+    code, applied = cli_json("import", str(bundle), "--apply", "--codex-home", str(target.root))
+    assert code == 0 and applied["data"]["counts"]["applied"] == 6, applied
+    assert any("not UTF-8" in w and bad in w for w in applied["data"]["plan"]["warnings"])
+    assert row(target.root, bad)["title"] == "fix the \ufffd test"  # type: ignore[index]
+    merged = build_home(tmp_path / "merged", HomeSpec(version="0.171.0", sessions=3, providers=("azure",),
+                                                      archived_share=0.0, exec_share=0.0, seed=22))
+    code, data = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(merged.root))
+    assert code == 0 and data["data"]["counts"]["applied"] == 6, data
+    assert row(merged.root, bad)["title"] == "fix the \ufffd test"  # type: ignore[index]
+    assert files(source.root) == source_before
+    for home in (target.root, merged.root):
+        assert audit(home)["integrity_problem_count"] == 0
+
+
+def test_export_to_a_missing_folder_or_onto_a_folder_or_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    from tests.helpers import cli
+
+    source = build_home(tmp_path / "source", HomeSpec(version="0.169.0", sessions=2, seed=3))
+    existing = tmp_path / "taken.zip"
+    existing.write_bytes(b"mine")
+    for out, says in ((tmp_path / "missing" / "x.zip", "not an existing folder"), (tmp_path, "is a folder"),
+                      (existing, "exists")):
+        code, data = cli_json("export", "-o", str(out), "--codex-home", str(source.root))
+        assert code == 2 and data["errors"][0]["code"] == "usage" and says in data["errors"][0]["message"], data
+        result = cli("export", "-o", str(out), "--codex-home", str(source.root))
+        assert result.exit_code == 2 and isinstance(result.exception, SystemExit) and says in result.stderr
+    assert existing.read_bytes() == b"mine" and not (tmp_path / "missing").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "taken.zip"]  # no partial file left
+
+
+def test_a_compressed_rollout_is_left_alone_when_the_import_must_rewrite_it(tmp_path: Path) -> None:
+    """A `.jsonl.zst` cannot be rewritten in place (--to-provider): that thread is refused, before its
+    bytes are read, and the others are imported."""
+    source = build_home(tmp_path / "source", HomeSpec(version="0.169.0", sessions=3, providers=("openai",),
+                                                      exec_share=0.0, seed=5, damage={"plain_and_zst": 1}))
+    _, target = _homes(tmp_path / "t")
+    bundle = tmp_path / "moved.zip"
+    assert cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))[0] == 0
+    code, data = cli_json("import", str(bundle), "--to-provider", "azure", "--apply", "--codex-home", str(target.root))
+    refused = data["data"]["plan"]["refused"]
+    assert [r["thread"] for r in refused] == source.truth["plain_and_zst"], data
+    assert "is compressed" in refused[0]["reason"] and data["data"]["counts"]["applied"] == 2
+
+
+def test_a_thread_whose_row_here_is_not_utf8_is_never_replaced(tmp_path: Path) -> None:
+    import sqlite3
+
+    source, target = _homes(tmp_path)
+    code, first = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
+    assert code == 0 and first["data"]["counts"]["applied"] == 6, first
+    changed = next(s for s in source.sessions.values() if not s.archived)
+    with open(changed.path, "ab") as handle:  # the source goes on, so the thread here is a conflict
+        handle.write(b'{"timestamp":"2026-11-25T00:00:00Z","type":"event_msg","payload":{"type":"note"}}\n')
+    conn = sqlite3.connect(target.root / "state_5.sqlite")
+    conn.execute("UPDATE threads SET title = CAST(X'ff' AS TEXT) WHERE id = ?", (changed.id,))
+    conn.commit()
+    conn.close()
+    before = tree(target.root / "sessions")
+    code, data = cli_json("merge", "--from", str(source.root), "--replace", "--apply",
+                          "--codex-home", str(target.root))
+    refused = {r["thread"]: r["reason"] for r in data["data"]["plan"]["refused"]}
+    assert code == 3 and "not UTF-8" in refused[changed.id], data
+    assert tree(target.root / "sessions") == before

@@ -3,15 +3,17 @@ is written, each imported thread one journaled operation."""
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from journal.fileio import file_digest
+from journal.guard import PathGuard
 from operations.audit import run_audit
-from operations.bundle import Bundle, collect, read, write
+from operations.bundle import Bundle, check_output, collect, write
+from operations.bundle_check import open_bundle
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.options import (
@@ -57,21 +59,27 @@ def export_cmd(
     codex_home: CodexHomeOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Write chosen threads to one bundle file (read-only on the home). Example: codex-sessions export -o moved.zip"""
+    out = Path(output).expanduser().absolute()
+    check_output(out)  # before the home is read
     home = discover(resolve_codex_home(codex_home), db)
     report = run_audit(home, now=context.make_services().clock.now(), progress=scan_progress(json_))
     flt = thread_filter(thread, provider, cwd, since, until)
     require_known_threads(flt, report)
-    bundle = collect(report, flt, home)
-    out = Path(output).expanduser().absolute()
+    bundle = collect(report, flt, home, digests=False)
     manifest = write(bundle, out)
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    data = {"output": str(out), "sha256": digest, "bytes": out.stat().st_size, "threads": len(bundle.threads),
-            "left_out": bundle.left_out, "source": manifest["source"]}
+    digest, size = file_digest(out)
+    undecodable: list[dict[str, Any]] = [{"id": t.id, "columns": t.undecodable_columns}
+                                         for t in bundle.threads if t.undecodable_columns]
+    data = {"output": str(out), "sha256": digest, "bytes": size, "threads": len(bundle.threads),
+            "left_out": bundle.left_out, "undecodable": undecodable, "source": manifest["source"]}
 
     def human() -> None:
-        echo(f"wrote {out}: {len(bundle.threads)} thread(s), {data['bytes']} bytes, sha256 {digest}")
-        for item in bundle.left_out:
-            echo(f"left out {item['id']}: {item['reason']}")
+        echo(f"wrote {out}: {len(bundle.threads)} thread(s), {size} bytes, sha256 {digest}")
+        for left in bundle.left_out:
+            echo(f"left out {left['id']}: {left['reason']}")
+        for item in undecodable:
+            echo(f"note {item['id']}: its row's {', '.join(item['columns'])} held bytes that are not UTF-8; "
+                 "exported as the audit reads them (U+FFFD in their place)")
 
     emit("export", data, json_, human)
 
@@ -113,7 +121,7 @@ def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, co
             emit(operation, data, json_, nothing, status="refused" if code else "ok", exit_code=code)
             return
         refuse_unless_safe(home.codex_home, dbs)  # before the first byte is staged
-        write_staging(planned.staged)
+        write_staging(planned.staged, opts, PathGuard(home.roots))
         result, backups = apply_phases([lambda: plan.ops], dbs, home, report.schema, writer, services,
                                        command=operation, argv=sys.argv[1:],
                                        meta={"operation": operation, "options": opts.describe(),
@@ -148,9 +156,9 @@ def import_cmd(
 
     Example: codex-sessions import moved.zip --to-provider azure --from /old/proj --to /new/proj
     """
-    bundle = read(Path(bundle_file).expanduser())
     opts = ImportOptions(to_provider, tuple(cwd_mappings(source, target, map_file)), from_style, replace, force)
-    _import("import", bundle, opts, apply, codex_home, journal, json_, verbose)
+    with open_bundle(Path(bundle_file).expanduser().absolute()) as bundle:  # every byte checked first
+        _import("import", bundle, opts, apply, codex_home, journal, json_, verbose)
 
 
 @handles("merge")

@@ -183,14 +183,25 @@ def with_updated_at(columns: tuple[str, ...], seconds: int, ms: int) -> dict[str
     return values
 
 
+def text_as_audit_reads(data: bytes) -> str:
+    """SQLite text as the audit reads it: UTF-8, and bytes that are not UTF-8 shown as U+FFFD,
+    so one bad byte in a row never makes a read fail."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace")
+
+
 def current_rows(home: CodexHome, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Whole rows for these ids, read with one read-only connection."""
+    """Whole rows for these ids, read with one read-only connection; text as the audit reads it
+    (a row that is not UTF-8 is `undecodable_row` in the audit, which repairs leave alone)."""
     from journal.sqlio import connect_ro
 
     out: dict[str, dict[str, Any]] = {}
     if not ids or home.state_db is None:
         return out
     conn = connect_ro(str(home.state_db))
+    conn.text_factory = text_as_audit_reads
     try:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]

@@ -7,6 +7,11 @@ operation, which also inserts the `threads` row (and the `thread_history` rows w
 are unchanged, so their offsets stay true; otherwise Codex rebuilds them). Undo moves the
 files back to staging and deletes the rows; redo moves them in again.
 
+The bundle was checked before planning (`bundle_check.py`); still, every staging path and
+every target passes the same path guard as every other write before the first staged byte,
+and each file is read again from the bundle, checked against its sha256, as it is staged.
+Only one rollout is held in memory at a time, and only when it must be rewritten.
+
 A thread already here with the same content is skipped; with other content it is a
 conflict, never overwritten unless `--replace` (the old file goes to staging, the old row is
 deleted, both journaled).
@@ -14,6 +19,7 @@ deleted, both journaled).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -24,10 +30,12 @@ from typing import Any
 import orjson
 
 from journal.effects import Effect, FileMove, RowDelete, RowInsert
+from journal.fileio import file_digest
+from journal.guard import PathGuard, cached_realpath, within_roots
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
-from operations.bundle import Bundle, BundledThread, history_rows
-from operations.errors import NoStateDatabase, ProviderUndefined
+from operations.bundle import Bundle, BundledFile, BundledThread, history_rows
+from operations.errors import BundleRefused, NoStateDatabase, ProviderUndefined
 from operations.home import CodexHome
 from operations.jsonedit import EditRefused
 from operations.paths import BUILTIN_PROVIDERS
@@ -52,10 +60,22 @@ class ImportOptions:
                 "from_style": self.from_style, "replace": self.replace, "force": self.force}
 
 
+@dataclass(frozen=True)
+class StagedFile:
+    """A file the import writes into staging (read again from the bundle then), and where it goes."""
+
+    path: str  # in the staging folder
+    target: str  # where the operation moves it
+    file: BundledFile
+    sha256: str  # of the bytes staged (after any rewrite)
+    size: int
+    rewritten: bool
+
+
 @dataclass
 class ImportPlan:
     plan: Plan
-    staged: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # staging path -> (bytes, mtime_ns)
+    staged: list[StagedFile] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # already here, same content
     conflicts: list[dict[str, str]] = field(default_factory=list)
 
@@ -84,29 +104,40 @@ def plan_import(ctx: RepairContext, bundle: Bundle, opts: ImportOptions, staging
     history_db = home.thread_history_db
     history_tables = _history_columns(history_db) if history_db is not None else {}
     rebuilt: list[str] = []
+    roots = [cached_realpath(str(r)) for r in home.roots]
+    undecodable = [t.id for t in bundle.threads if t.undecodable_columns]
     for thread in bundle.threads:
         plan.considered += 1
         try:
-            files = [(f, _transform(f.data, f.name, opts)) for f in thread.files]
+            files = [_planned_file(f, opts) for f in thread.files]
         except (EditRefused, orjson.JSONDecodeError) as exc:
             plan.refuse(thread.id, f"its rollout cannot be rewritten for this home: {exc}")
             continue
-        row = _row_for_home(thread, files, home, opts)
+        row = _row_for_home(thread, home, opts)
         missing = sorted(c for c in required if c not in row)
         if missing:
             plan.refuse(thread.id, f"this home's `threads` needs {', '.join(missing)}, which the bundle lacks")
             continue
         row = {k: v for k, v in row.items() if k in columns}
-        targets = [(canonical_path(home, f.name, f.archived), data) for f, data in files]
+        targets = [canonical_path(home, f.name, f.archived) for f, _, _ in files]
+        outside = [str(p) for p in targets if not within_roots(str(p), roots)]
+        if outside:
+            plan.refuse(thread.id, f"{outside[0]} is outside the Codex home; it is left alone")
+            continue
         audit = here.get(thread.id)
         effects: list[Effect] = []
         if thread.id in existing or (audit is not None and audit.files):
-            same = thread.id in existing and all(p.exists() and _sha(p.read_bytes()) == _sha(d) for p, d in targets)
+            same = thread.id in existing and all(
+                p.is_file() and file_digest(p)[0] == sha for p, (_, sha, _) in zip(targets, files, strict=True))
             if same:
                 out.skipped.append({"thread": thread.id, "reason": "already here with the same content"})
                 continue
             why = ("a row with this id exists here with other content" if thread.id in existing
                    else "a rollout file with this id exists here")
+            if audit is not None and "undecodable_row" in audit.problems:
+                plan.refuse(thread.id, f"conflict: {why}, and its row here holds bytes that are not UTF-8, "
+                                       "so it is left alone")
+                continue
             if not opts.replace:
                 out.conflicts.append({"thread": thread.id, "reason": why + " (--replace to overwrite, undoably)"})
                 plan.refuse(thread.id, f"conflict: {why}; pass --replace to overwrite it (undoably)")
@@ -114,13 +145,13 @@ def plan_import(ctx: RepairContext, bundle: Bundle, opts: ImportOptions, staging
             effects += _replace_effects(home, thread.id, existing.get(thread.id), audit, staging)
             if history_db is not None and history_db.exists():
                 effects += _history_deletes(str(history_db), thread.id)
-        for (f, data), (target, _) in zip(files, targets, strict=True):
+        for (f, sha, size), target in zip(files, targets, strict=True):
             staged = staging / f.name
-            out.staged[str(staged)] = (data, f.mtime_ns)
-            effects.append(FileMove(str(staged), str(target), _sha(data), len(data), f.mtime_ns))
+            out.staged.append(StagedFile(str(staged), str(target), f, sha, size, sha != f.sha256))
+            effects.append(FileMove(str(staged), str(target), sha, size, f.mtime_ns))
         assert home.state_db is not None
         effects.append(RowInsert(str(home.state_db), "threads", {"id": thread.id}, row))
-        unchanged = all(data == f.data for f, data in files)
+        unchanged = all(sha == f.sha256 for f, sha, _ in files)
         if unchanged and history_db is not None:
             effects += _history_inserts(str(history_db), history_tables, thread)
         elif thread.history.get("turns") or thread.history.get("projection_state"):
@@ -129,7 +160,25 @@ def plan_import(ctx: RepairContext, bundle: Bundle, opts: ImportOptions, staging
     if rebuilt:
         plan.warnings.append(f"{len(rebuilt)} thread(s) get rewritten rollouts here, so their thread_history rows "
                              "are not copied: Codex rebuilds them from the rollout")
+    if undecodable:
+        plan.warnings.append(f"{len(undecodable)} thread(s) had row text that was not UTF-8 at the source "
+                             f"({', '.join(undecodable[:5])}); it comes as the audit read it, with U+FFFD in "
+                             "place of those bytes (the rollout itself is unchanged)")
     return out
+
+
+def _planned_file(f: BundledFile, opts: ImportOptions) -> tuple[BundledFile, str, int]:
+    """(file, sha256, size) of the bytes this home gets; a rewritten file is read, rewritten and
+    let go (staging rewrites it again, checked against this digest)."""
+    if not _rewrites(opts) and f.sha256 is not None:
+        return f, f.sha256, f.size
+    _refuse_compressed(f.name, opts)  # before it is read
+    data = _transform(f.read(), f.name, opts)
+    return f, _sha(data), len(data)
+
+
+def _rewrites(opts: ImportOptions) -> bool:
+    return bool(opts.to_provider or opts.mappings)
 
 
 def _sha(data: bytes) -> str:
@@ -138,10 +187,9 @@ def _sha(data: bytes) -> str:
 
 def _transform(data: bytes, name: str, opts: ImportOptions) -> bytes:
     """The rollout bytes as this home needs them: provider and folders rewritten, nothing else."""
-    if not opts.to_provider and not opts.mappings:
+    if not _rewrites(opts):
         return data
-    if name.endswith(".zst"):
-        raise EditRefused(f"{name} is compressed: resume it once in its own home (Codex decompresses it) first")
+    _refuse_compressed(name, opts)
     if opts.to_provider:  # each rewrite reads the bytes the one before it left
         edit = RolloutEdit.of(data)
         _edit_provider_lines(edit, opts.to_provider)
@@ -153,9 +201,14 @@ def _transform(data: bytes, name: str, opts: ImportOptions) -> bytes:
     return data
 
 
-def _row_for_home(thread: BundledThread, files: list[Any], home: CodexHome, opts: ImportOptions) -> dict[str, Any]:
+def _refuse_compressed(name: str, opts: ImportOptions) -> None:
+    if _rewrites(opts) and name.endswith(".zst"):
+        raise EditRefused(f"{name} is compressed: resume it once in its own home (Codex decompresses it) first")
+
+
+def _row_for_home(thread: BundledThread, home: CodexHome, opts: ImportOptions) -> dict[str, Any]:
     row = dict(thread.row)
-    primary = next((f for f, _ in files if not f.name.endswith(".zst")), files[0][0])
+    primary = next((f for f in thread.files if not f.name.endswith(".zst")), thread.files[0])
     row["rollout_path"] = str(canonical_path(home, primary.name, primary.archived))
     row["archived"] = 1 if primary.archived else 0
     if not primary.archived:
@@ -224,19 +277,49 @@ def _replace_effects(home: CodexHome, thread_id: str, row: dict[str, Any] | None
     """--replace: the thread here goes aside (its files to staging, its row deleted), journaled."""
     effects: list[Effect] = []
     for f in (audit.files if audit is not None else []):
-        data = Path(f.path).read_bytes()
-        effects.append(FileMove(f.path, str(staging / "replaced" / os.path.basename(f.path)), _sha(data), len(data),
-                                f.mtime_ns))
+        sha, size = file_digest(f.path)
+        effects.append(FileMove(f.path, str(staging / "replaced" / os.path.basename(f.path)), sha, size, f.mtime_ns))
     if row is not None:
         assert home.state_db is not None
         effects.append(RowDelete(str(home.state_db), "threads", {"id": thread_id}, row))
     return effects
 
 
-def write_staging(staged: dict[str, tuple[bytes, int]]) -> None:
-    """The rewritten files, with their mtimes, where the operations move them from."""
-    for path, (data, mtime_ns) in staged.items():
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target.write_bytes(data)
-        os.utime(target, ns=(mtime_ns, mtime_ns))
+def write_staging(staged: list[StagedFile], opts: ImportOptions, guard: PathGuard) -> None:
+    """The files, with their mtimes, where the operations move them from. Every staging path and
+    every target passes the path guard before the first byte; each file is read again from the
+    bundle (checked against its sha256) and created new, never through an existing file or link.
+    If anything fails, what was staged is removed again."""
+    for item in staged:
+        guard.check(item.path)
+        guard.check(item.target)
+    created: list[Path] = []
+    try:
+        for item in staged:
+            _stage(item, opts, created)
+    except BaseException:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir() if path.is_dir() else path.unlink()
+        raise
+
+
+def _stage(item: StagedFile, opts: ImportOptions, created: list[Path]) -> None:
+    target = Path(item.path)
+    missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+        created.append(folder)
+    chunks = iter([_transform(item.file.read(), item.file.name, opts)]) if item.rewritten else item.file.chunks()
+    digest, size = hashlib.sha256(), 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    created.append(target)
+    with os.fdopen(fd, "wb") as out:
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    if (digest.hexdigest(), size) != (item.sha256, item.size):
+        raise BundleRefused(f"{item.file.name} does not come out as planned when staged; nothing was kept",
+                            details={"part": item.file.name, "rule": "changed_since_check"})
+    os.utime(target, ns=(item.file.mtime_ns, item.file.mtime_ns))
