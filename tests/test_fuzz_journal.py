@@ -45,11 +45,14 @@ CASES = int(os.environ.get("FUZZ_CASES", 600))
 
 
 @pytest.fixture
-def no_process_table(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_process_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """What is fuzzed is the journal and the home; the process table is not (its probe has tests of
-    its own), and reading every process's environment costs more than the rest of a command."""
+    its own), and reading every process's environment costs more than the rest of a command. The
+    current folder is a scratch one, so a relative name in a journal can only mean the sandbox."""
     monkeypatch.setattr(safety, "codex_processes", lambda home: [])
     unsynced(monkeypatch)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
 
 
 def _template(root: Path) -> tuple[Sandbox, list[str], list[str]]:
