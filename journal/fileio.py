@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from journal.durability import IOContext
 from journal.errors import CasFailed
@@ -16,19 +18,75 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class NotRegularFile(OSError):
+    """A FIFO, socket, device or folder where a file was expected: never opened for reading."""
+
+    def __init__(self, path: str | Path, kind: str) -> None:
+        super().__init__(f"{path} is not a regular file ({kind})")
+        self.kind = kind
+
+
+# Opening a FIFO without O_NONBLOCK waits for a writer; with it, the open returns at once and
+# the fstat below refuses it. O_NONBLOCK changes nothing for a regular file's reads.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """Open a regular file for reading, without ever blocking: anything else (a FIFO, a socket, a
+    device, a folder) is refused with NotRegularFile before a byte is read, and a device is not
+    even opened (opening one can have effects)."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(path, kind_of(mode))
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # replaced between the stat and the open
+            raise NotRegularFile(path, kind_of(mode))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def kind_of(mode: int) -> str:
+    """What a stat mode is, in words."""
+    for test, name in ((stat.S_ISREG, "file"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "fifo"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device"),
+                       (stat.S_ISLNK, "symlink")):
+        if test(mode):
+            return name
+    return "special file"
+
+
 def file_digest(path: str | Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
 
 
+def prefix_digest(path: str | Path, length: int) -> str | None:
+    """sha256 of the first `length` bytes, read in chunks (a file handed over by a journal may be
+    any size); None when the file is shorter."""
+    digest = hashlib.sha256()
+    left = length
+    with open_regular(path) as handle:
+        while left > 0:
+            chunk = handle.read(min(left, 1 << 20))
+            if not chunk:
+                return None
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
 def read_line(path: str | Path, number: int) -> bytes | None:
     """Line `number` (1-based) without its newline, or None if the file is shorter."""
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         for index, raw in enumerate(handle, start=1):
             if index == number:
                 return raw[:-1] if raw.endswith(b"\n") else raw

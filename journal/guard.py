@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +22,30 @@ def within_roots(path: str, roots: Iterable[str]) -> bool:
     absolute = os.path.abspath(path)
     real = os.path.join(cached_realpath(os.path.dirname(absolute)), os.path.basename(absolute))
     return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def symlink_in(path: str, roots: Iterable[str | Path]) -> str | None:
+    """The first symlink on the way down from the root that holds `path` to `path` itself (the
+    file included), or None: a root may itself be a symlink (a home on another disk), but what
+    lies below it is judged. None too for a path under no root, or whose rest does not exist."""
+    absolute = os.path.abspath(path)
+    for root in roots:
+        for spelled in dict.fromkeys((os.path.abspath(str(root)), cached_realpath(str(root)))):
+            base = spelled.rstrip(os.sep) or os.sep
+            if absolute != base and not absolute.startswith(base.rstrip(os.sep) + os.sep):
+                continue
+            current = base
+            for part in absolute[len(base):].split(os.sep):
+                if not part:
+                    continue
+                current = os.path.join(current, part)
+                try:
+                    if stat.S_ISLNK(os.lstat(current).st_mode):
+                        return current
+                except OSError:
+                    return None
+            return None
+    return None
 
 
 class PathGuard:

@@ -12,9 +12,10 @@ from typing import Any
 
 from journal.codec import decode_line
 from journal.effects import Effect, effect_from_json
-from journal.errors import NotFound, UsageProblem
+from journal.prefix import resolve_prefix
 from journal.records import op_state, results_of
 from journal.scan import iter_raw_lines, read_record_at
+from journal.validate import decode_effect, record_problem
 
 APPLIED = "applied"
 
@@ -57,6 +58,7 @@ class JournalIndex:
         self.ops: dict[str, OpInfo] = {}
         self.runs: dict[str, RunInfo] = {}
         self.by_target: dict[str, list[str]] = {}
+        self.problems: list[str] = []  # lines left out: not records, or records of no valid shape
 
     @classmethod
     def load(cls, path: str) -> JournalIndex:
@@ -67,21 +69,42 @@ class JournalIndex:
             try:
                 record = decode_line(raw.data)
             except ValueError:
+                index.problems.append(f"line {raw.number} is not a JSON object")
                 continue
-            index._add(record, raw.offset)
+            problem = record_problem(record, effects=False)
+            if problem:
+                index.problems.append(f"line {raw.number}: {problem}")
+                continue
+            index._add(record, raw.offset, raw.number)
         return index
 
-    def _add(self, record: dict[str, Any], offset: int) -> None:
+    def _add(self, record: dict[str, Any], offset: int, number: int = 0) -> None:
         kind = record.get("kind")
         if kind == "run_begin":
+            if record["run"] in self.runs:
+                self.problems.append(f"run {record['run']} begins twice; the second is left out")
+                return
             self.runs[record["run"]] = RunInfo(
                 record["run"], record["seq"], record["ts"], record.get("command", ""),
                 record.get("argv", []), record.get("links", {}), record.get("meta", {}),
             )
         elif kind == "intent":
+            if record["op"] in self.ops:
+                self.problems.append(f"operation {record['op']} is recorded twice; the second is left out")
+                return
+            for link in ("compensates", "redoes", "replays"):
+                if record.get(link) is not None and record[link] not in self.ops:
+                    # a link points only ever to an earlier operation: anything else is damage
+                    self.problems.append(f"operation {record['op']} {link} {record[link]}, which no earlier "
+                                         "line records; the link is left out")
+                    record = {**record, link: None}
             targets: set[str] = set()
             for data in record.get("effects", []):
-                targets.update(effect_from_json(data).targets())
+                effect, problem = decode_effect(data)
+                if effect is None:
+                    self.problems.append(f"line {number}: operation {record['op']}: {problem}; it is left out")
+                    return
+                targets.update(effect.targets())
             op = OpInfo(
                 record["op"], record["run"], record["seq"], offset, record.get("label", ""),
                 record.get("subject"), record.get("compensates"), record.get("redoes"),
@@ -140,30 +163,17 @@ class JournalIndex:
 
     def resolve(self, ref: str) -> tuple[str, str]:
         """('op'|'run', full id) for an id or a unique prefix of one (at least 4 characters, any case)."""
-        ref = ref.strip().lower()
-        if ref in self.ops:
-            return "op", ref
-        if ref in self.runs:
-            return "run", ref
-        if len(ref) < 4:
-            raise UsageProblem(f"id {ref!r} is too short; give at least 4 characters")
-        found = [("op", i) for i in self.ops if i.startswith(ref)]
-        found += [("run", i) for i in self.runs if i.startswith(ref)]
-        if not found:
-            raise NotFound(f"no operation or run with id {ref!r} in {self.path}")
-        if len(found) > 1:
-            shown = "; ".join(f"{kind} {i} ({self._describe(kind, i)})" for kind, i in found[:6])
-            more = f"; and {len(found) - 6} more" if len(found) > 6 else ""
-            raise UsageProblem(f"id {ref!r} is ambiguous; it could mean: {shown}{more}. Give more characters "
-                               "(a run's operations share its first 13)")
-        return found[0]
+        full = resolve_prefix(ref, [*self.ops, *self.runs], noun="operation or run", where=self.path, min_length=4,
+                              describe=lambda i: self._describe("op" if i in self.ops else "run", i),
+                              hint=" (a run's operations share its first 13)")
+        return ("op" if full in self.ops else "run"), full
 
     def _describe(self, kind: str, full: str) -> str:
         if kind == "op":
             op = self.ops[full]
-            return f"{op.label}, in run {op.run_id}"
+            return f"op {op.label}, in run {op.run_id}"
         run = self.runs[full]
-        return f"`{run.command}` at {run.ts}"
+        return f"run `{run.command}` at {run.ts}"
 
     def later_touching(self, chosen: set[str]) -> list[str]:
         """In-effect operations made after a chosen one that touched one of its targets.

@@ -18,6 +18,7 @@ import orjson
 
 from journal.effects import json_targets
 from journal.records import op_state, results_of
+from journal.validate import record_problem
 
 BLOCK = 1 << 20
 
@@ -135,7 +136,7 @@ def iter_log(
                 record = loads(line)
             except orjson.JSONDecodeError:
                 record = None
-            if type(record) is not dict:
+            if type(record) is not dict or record_problem(record, effects=False):
                 if health is not None:
                     health.unreadable_lines += 1
                 expected_prev = False
@@ -163,8 +164,11 @@ def iter_log(
                     continue
                 if op and not op_id.startswith(op):
                     continue
-                effects = record.get("effects") or ()
-                targets = [t for effect in effects for t in json_targets(effect)]
+                effects = record["effects"]
+                try:
+                    targets = [t for effect in effects for t in json_targets(effect)]
+                except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                    targets = ["(an effect that cannot be read: `show` or `verify` says more)"]
                 if target and not any(target in t for t in targets):
                     continue
                 yield _op_item(record, outcome, op_state(status, effective, bool(comps)), targets, len(effects))

@@ -14,6 +14,7 @@ from typing import Any
 from journal import READABLE_VERSIONS
 from journal.codec import decode_line, line_hash
 from journal.records import results_of
+from journal.validate import record_problem
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class RawLine:
 class Problem:
     line: int
     offset: int
-    kind: str  # corrupt_line, broken_chain, bad_seq, bad_version
+    kind: str  # corrupt_line, broken_chain, bad_seq, bad_version, bad_record
     message: str
 
 
@@ -100,6 +101,11 @@ def scan(path: str) -> ScanResult:
             result.problems.append(Problem(held[0].number, held[0].offset, "corrupt_line", str(held[1])))
         else:  # only an unterminated last line is what a crash mid-write leaves
             result.torn = TornTail(held[0].offset, held[0].data)
+    for pending in list(result.pending.values()):  # what recovery will act on: every effect decoded
+        problem = record_problem(read_record_at(path, pending.offset))
+        if problem:
+            result.problems.append(Problem(pending.seq + 1, pending.offset, "bad_record", problem))
+            del result.pending[pending.op_id]
     return result
 
 
@@ -119,6 +125,10 @@ def _check_record(result: ScanResult, raw: RawLine, record: dict[str, Any], expe
         result.problems.append(Problem(raw.number, raw.offset, "bad_seq", f"seq {seq!r} after {result.last_seq}"))
     if isinstance(seq, int):
         result.last_seq = seq
+    problem = record_problem(record, effects=False)  # effects are decoded where they are used
+    if problem:
+        result.problems.append(Problem(raw.number, raw.offset, "bad_record", problem))
+        return
     kind = record.get("kind")
     if kind == "intent":
         result.pending[record["op"]] = Pending(record["op"], record["run"], seq or 0, raw.offset)

@@ -4,22 +4,40 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
 from journal.errors import CasFailed
 
 SQLITE_TIMEOUT_S = 5.0
+# SQLite's errors, and the UnicodeDecodeError Python's sqlite3 raises in their place when the
+# message itself holds bytes that are not UTF-8 (a damaged schema quoted back in the error).
+SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
 
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def require_regular(db: str) -> None:
+    """SQLite opens its files with a blocking open: a FIFO named like a database (or its -wal or
+    -shm) would hang it forever. Such a database is refused as one SQLite cannot read."""
+    for path in (db, db + "-wal", db + "-shm"):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise sqlite3.OperationalError(f"{path} is {kind}, not a database file")
+
+
 def connect_rw(db: str) -> sqlite3.Connection:
     """Explicit transactions only; never changes the journal mode or schema."""
     if not os.path.exists(db):
         raise CasFailed(f"database {db} does not exist")
+    require_regular(db)
     conn = sqlite3.connect(db, timeout=SQLITE_TIMEOUT_S, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {int(SQLITE_TIMEOUT_S * 1000)}")
     return conn
@@ -27,6 +45,7 @@ def connect_rw(db: str) -> sqlite3.Connection:
 
 def connect_ro(db: str) -> sqlite3.Connection:
     """Read-only, sees the WAL, creates nothing."""
+    require_regular(db)
     uri = Path(db).absolute().as_uri() + "?mode=ro"
     return sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S)
 

@@ -41,6 +41,8 @@ class JournalWriter:
         self.last_hash: str | None = None
         self.scan_result: ScanResult | None = None
         self.torn_repaired: dict[str, Any] | None = None
+        self._new = False  # a genesis record is due before the first record
+        self._torn: TornTail | None = None  # a torn last line to set aside before the first record
 
     def __enter__(self) -> JournalWriter:
         self.open()
@@ -67,16 +69,13 @@ class JournalWriter:
                     "and the next write starts a new one",
                     details={"problems": [p.__dict__ for p in result.problems[:20]]},
                 )
-            new = not result.exists or (result.lines == 0 and result.torn is None)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            if new:
-                self._write_genesis()
-                fsync_dir(folder)
-            else:
+            # Nothing is written until the first record is: a run refused after taking the lock
+            # (an unknown id, Codex running) leaves the journal exactly as it found it.
+            self._new = not result.exists or (result.lines == 0 and result.torn is None)
+            if not self._new:
                 self.seq = result.last_seq
                 self.last_hash = result.last_hash
-                if result.torn is not None:
-                    self._set_aside(result.torn)
+                self._torn = result.torn
             if result.pending and not self.allow_pending:
                 ids = ", ".join(sorted(result.pending)[:5])
                 raise PendingRecovery(
@@ -139,8 +138,23 @@ class JournalWriter:
         self.append({"kind": "torn_tail", **self.torn_repaired})
         self.sync()
 
+    def _start(self) -> None:
+        """Open the file for appending, and write what is due first: the genesis of a new journal,
+        or the record of a torn last line set aside."""
+        assert self._lock_fd is not None, "journal is not open"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if self._new:
+            self._new = False
+            self._write_genesis()
+            fsync_dir(os.path.dirname(self.path))
+        elif self._torn is not None:
+            torn, self._torn = self._torn, None
+            self._set_aside(torn)
+
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
         """Write one whole line in one write(); the caller decides when to fsync."""
+        if self._fd is None:
+            self._start()
         assert self._fd is not None, "journal is not open"
         full = dict(record)
         full["v"] = FORMAT_VERSION
@@ -154,7 +168,8 @@ class JournalWriter:
         return full
 
     def sync(self) -> None:
-        assert self._fd is not None
+        if self._fd is None:
+            return  # nothing written yet
         fsync_journal(self._fd)
 
     @property

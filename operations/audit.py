@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,11 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from journal.sqlio import connect_ro
+from journal.fileio import open_regular
+from journal.guard import symlink_in
+from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling, spellings
 from operations.paths import BUILTIN_PROVIDERS, home_of_rollout, is_inside
-from operations.rollouts import Rollout, scan_rollouts, source_kind
+from operations.rollouts import Found, Rollout, parse_name, scan_home, source_kind
 from operations.safety import check_running, held_writer_locks
 from operations.schema import StateSchema, damaged, inspect_state_db
 from operations.threads import ThreadRow, load_rows
@@ -38,6 +39,7 @@ LISTED_LOCATIONS = ("dated", "archived")
 INTEGRITY_PROBLEMS = (
     "disk_not_in_db", "db_not_on_disk", "missing_rollout_path", "duplicate_rollout_id", "archived_mismatch",
     "meta_id_mismatch", "provider_mismatch", "rollout_path_outside_home", "plain_and_zst", "unreadable_file",
+    "not_regular_file",
 )
 PROBLEM_TEXT = {
     "disk_not_in_db": "rollout file with no row in `threads`",
@@ -68,7 +70,16 @@ PROBLEM_TEXT = {
     "flat_layout": "old flat layout under sessions/: listing walks only sessions/YYYY/MM/DD",
     "undecodable_row": "the row holds bytes that are not UTF-8 (shown here with U+FFFD); every repair leaves this "
                        "thread alone",
+    "malformed_row": "a column of the row holds a value of the wrong type (e.g. text in `archived`); every repair "
+                     "leaves this thread alone",
+    "not_regular_file": "a FIFO, socket or device named like a rollout: never opened (reading one could wait "
+                        "forever), and left alone by every repair",
+    "symlinked_rollout": "the rollout is reached through a symlink (a symlinked folder or file): read, but never "
+                         "moved, rewritten or forgotten; Codex's file scan does not follow symlinks, so only a "
+                         "database listing shows it (resuming a thread in a symlinked folder works)",
 }
+# The reason a client gives for a file it cannot list, per kind of entry skipped by the scan.
+SKIPPED_TEXT = {"broken symlink": "a symlink whose target is missing"}
 
 
 @dataclass
@@ -84,6 +95,7 @@ class ThreadAudit:
     desktop: Visibility | None = None
     recency_ms: int = 0
     found_at: str | None = None  # where the file really is, when the row points elsewhere
+    skipped: list[Found] = field(default_factory=list)  # its entries that are not files: never read
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -102,6 +114,11 @@ class ThreadAudit:
             out["archived"] = self.facts.archived
         if self.found_at:
             out["found_at"] = self.found_at
+        links = sorted({f.link for f in self.files if f.link} | {f.link for f in self.skipped if f.link})
+        if links:
+            out["symlinks"] = links
+        if self.skipped:
+            out["not_read"] = [{"path": f.path, "kind": f.kind} for f in self.skipped]
         return out
 
 
@@ -127,13 +144,12 @@ class AuditReport:
     warnings: list[str]
     cwd_spellings: list[list[str]] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    samples: dict[str, list[str]] = field(default_factory=dict)  # per finding, the first threads with it
+    skipped: list[Found] = field(default_factory=list)  # entries named like rollouts that are not files
 
     @property
     def integrity_problem_count(self) -> int:
         return sum(self.problems.get(code, 0) for code in INTEGRITY_PROBLEMS)
-
-    def thread(self, thread_id: str) -> ThreadAudit | None:
-        return next((t for t in self.threads if t.id == thread_id or t.id.startswith(thread_id)), None)
 
 
 def mtime_age(mtime_ns: int, now_ns: int) -> str:
@@ -164,7 +180,7 @@ def _best_rank(files: list[Rollout], ranks: dict[str, int]) -> int | None:
 def _backfill(db: Path, schema: StateSchema) -> dict[str, Any] | None:
     try:
         return _read_backfill(db)
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise damaged(db, exc) from None
 
 
@@ -204,7 +220,13 @@ def run_audit(
         warnings.append(f"no state database in {home.sqlite_home}; only the rollout files were audited")
     rows = load_rows(home.state_db, schema) if home.state_db and schema else []
     known = {f.path: f for t in previous.threads for f in t.files} if previous is not None else None
-    rollouts = scan_rollouts(home.codex_home, progress, known=known)
+    scan = scan_home(home.codex_home, progress, known=known)
+    rollouts = scan.rollouts
+    skipped_by_id: dict[str, list[Found]] = defaultdict(list)
+    for entry in scan.skipped:
+        file_id = parse_name(os.path.basename(entry.path))[0]
+        if file_id:
+            skipped_by_id[file_id].append(entry)
     current = home.config.model_provider
     defined = set(home.config.providers) | set(BUILTIN_PROVIDERS)
     live_locks = set(held_writer_locks(home.codex_home))
@@ -224,12 +246,16 @@ def run_audit(
     threads: list[ThreadAudit] = []
     for row in rows:
         threads.append(_audit_row(row, files_by_id.get(row.id, []), plain_paths, zst_paths, home, current, defined,
-                                  picker_cwd, ranks))
+                                  picker_cwd, ranks, skipped_by_id.get(row.id, [])))
     for file_id, files in files_by_id.items():
         if file_id in row_ids:
             continue
         live = file_id in live_locks or any(mtime_age(f.mtime_ns, now_ns) == "recent" for f in files)
-        threads.append(_audit_orphan(file_id, files, live, current, defined, picker_cwd, ranks))
+        threads.append(_audit_orphan(file_id, files, live, current, defined, picker_cwd, ranks,
+                                     skipped_by_id.get(file_id, [])))
+    for file_id, entries in skipped_by_id.items():
+        if file_id not in row_ids and file_id not in files_by_id:
+            threads.append(_audit_unread(file_id, entries, current, picker_cwd))
     for t in threads:
         if any(mtime_age(f.mtime_ns, now_ns) == "future" for f in t.files):
             t.problems.append("future_mtime")
@@ -278,6 +304,7 @@ def run_audit(
         threads=threads, warnings=warnings,
         cwd_spellings=list(spellings(sorted({r.cwd for r in rows})).values()),
         suggestions=_suggestions(rows, threads),
+        samples={k: sorted(samples[k]) for k in sorted(samples)}, skipped=scan.skipped,
     )
 
 
@@ -310,7 +337,7 @@ def _suggestions(rows: list[ThreadRow], threads: list[ThreadAudit]) -> list[str]
 def _scanned(files: list[Rollout], thread_id: str) -> list[Rollout]:
     """The files Codex's scan would list as this thread: readable, where it looks, and whose
     session_meta names this thread (a file is listed under its session_meta id)."""
-    return [f for f in files if f.format in READABLE_FORMATS and f.location in LISTED_LOCATIONS
+    return [f for f in files if f.format in READABLE_FORMATS and f.location in LISTED_LOCATIONS and f.link is None
             and (f.meta is None or not f.meta.id or f.meta.id.lower() == thread_id)]
 
 
@@ -319,7 +346,7 @@ def has_user_message(path: str, max_lines: int = 200) -> bool:
     if path.endswith(".zst"):
         return True  # not read here; Codex decompresses to look
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             for number, line in enumerate(handle):
                 if number >= max_lines:
                     return False
@@ -337,6 +364,8 @@ def _file_listable(rollout: Rollout) -> tuple[bool, str | None]:
         return False, f"first line is not a readable session_meta ({rollout.format})"
     if rollout.location not in LISTED_LOCATIONS:
         return False, f"in the {rollout.location} layout, which listing does not walk"
+    if rollout.link is not None:
+        return False, f"reached through the symlink {rollout.link}, which Codex's file scan does not follow"
     return True, None
 
 
@@ -355,6 +384,12 @@ def _file_problems(t: ThreadAudit, files: list[Rollout]) -> None:
             t.problems.append("meta_id_mismatch")
         if f.location == "flat":
             t.problems.append("flat_layout")
+        if f.link is not None:
+            t.problems.append("symlinked_rollout")
+    for entry in t.skipped:
+        t.problems.append("symlinked_rollout" if entry.kind == "broken symlink" else "not_regular_file")
+        if entry.link is not None:
+            t.problems.append("symlinked_rollout")
     t.problems[:] = list(dict.fromkeys(t.problems))
 
 
@@ -364,10 +399,12 @@ def _pick(files: list[Rollout]) -> Rollout:
 
 def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], zst: dict[str, Rollout],
                home: CodexHome, current: str, defined: set[str], picker_cwd: str | None,
-               ranks: dict[str, int]) -> ThreadAudit:
-    t = ThreadAudit(row.id, row, files, recency_ms=row.recency_ms)
+               ranks: dict[str, int], skipped: list[Found]) -> ThreadAudit:
+    t = ThreadAudit(row.id, row, files, recency_ms=row.recency_ms, skipped=skipped)
     if row.undecodable:
         t.problems.append("undecodable_row")
+    if row.malformed:
+        t.problems.append("malformed_row")
     at_path = plain.get(row.rollout_path) or zst.get(row.rollout_path)
     outside = bool(row.rollout_path) and not is_inside(row.rollout_path, home.roots)
     if outside:
@@ -379,6 +416,10 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
         if files:
             t.problems.append("stale_rollout_path")
             t.found_at = _pick(files).plain_path
+        elif skipped:
+            pass  # something with its id is there, though not a readable file: not "nowhere"
+        elif not outside and row.rollout_path and symlink_in(row.rollout_path, home.roots):
+            t.problems.append("symlinked_rollout")  # behind a symlink that leads nowhere now (a disk not mounted?)
         else:
             t.problems.append("db_not_on_disk")
     _file_problems(t, files)
@@ -401,7 +442,8 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
     if row.has_empty_preview:
         t.problems.append("empty_preview")
     located = at_path or readable
-    why = None if scanned else (_file_listable(files[0])[1] if files else "no rollout file for it in this home")
+    why = None if scanned else (_file_listable(files[0])[1] if files else _unread_reason(skipped) if skipped
+                                else "no rollout file for it in this home")
     # An empty file is a session Codex has not written yet (it creates rollouts lazily): its row
     # stays listed by a database page. Unreadable ones drop out once Codex has looked at them.
     row_file = (at_path is not None and at_path.format in (*READABLE_FORMATS, "empty")) or (
@@ -420,9 +462,28 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
     return t
 
 
+def _unread_reason(skipped: list[Found]) -> str:
+    entry = skipped[0]
+    return (f"{entry.path} is {SKIPPED_TEXT.get(entry.kind, 'a ' + entry.kind)}, not a rollout file: never read")
+
+
+def _audit_unread(file_id: str, skipped: list[Found], current: str, picker_cwd: str | None) -> ThreadAudit:
+    """A thread known only by entries named like its rollout that are not files: reported, never read."""
+    t = ThreadAudit(file_id, None, [], skipped=skipped)
+    _file_problems(t, [])
+    # nothing was read, so no source is known: Codex's default for a missing one, so that the
+    # only reason given is the file's
+    facts = Facts(provider=current, source=source_kind(None), cwd="",
+                  archived=skipped[0].location.startswith("archived"),
+                  empty_preview=False, scan_preview_empty=False, in_scan=False, row_file=None,
+                  file_problem=_unread_reason(skipped))
+    _visibility(t, facts, current, picker_cwd)
+    return t
+
+
 def _audit_orphan(file_id: str, files: list[Rollout], live: bool, current: str, defined: set[str],
-                  picker_cwd: str | None, ranks: dict[str, int]) -> ThreadAudit:
-    t = ThreadAudit(file_id, None, files, recency_ms=max(f.mtime_ns for f in files) // 1_000_000)
+                  picker_cwd: str | None, ranks: dict[str, int], skipped: list[Found]) -> ThreadAudit:
+    t = ThreadAudit(file_id, None, files, recency_ms=max(f.mtime_ns for f in files) // 1_000_000, skipped=skipped)
     t.problems.append("disk_not_in_db")
     if live:
         t.problems.append("active_orphan")

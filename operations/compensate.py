@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from journal.clock import Services
-from journal.errors import ConflictRefused, OutsideAllowedRoots
+from journal.errors import ConflictRefused, JournalCorrupt, OutsideAllowedRoots
 from journal.index import JournalIndex
 from journal.planner import CompensationPlan, plan_redo, plan_replay, plan_undo
 from journal.recover import Assessment, apply_recovery, assess_pending
@@ -84,7 +84,9 @@ def preview(action: str, ref: str, loc: Located, index: JournalIndex, *, force: 
     """The dry run: the plan, and what `--apply` would refuse. Writes nothing."""
     loc.refuse_if_damaged()  # a damaged database is the same error here as on `run`, not a conflict
     plan = plan_for(action, index, ref, cascade)
-    return Compensation(action, plan, refusal_for(plan, force) or outside_targets(plan, loc))
+    damaged = (f"the journal is damaged ({index.problems[0]}); `verify` says more, and writes are refused"
+               if index.problems else None)
+    return Compensation(action, plan, damaged or refusal_for(plan, force) or outside_targets(plan, loc))
 
 
 def compensate(action: str, ref: str, loc: Located, services: Services, argv: Sequence[str], *,
@@ -94,6 +96,9 @@ def compensate(action: str, ref: str, loc: Located, services: Services, argv: Se
     loc.refuse_if_damaged()
     with JournalWriter(str(loc.journal), services, argv=list(argv)) as writer:
         index = JournalIndex.load(str(loc.journal))
+        if index.problems:  # an effect that does not decode: nothing is planned from such a journal
+            raise JournalCorrupt(f"journal {loc.journal} is damaged: {index.problems[0]}; writes are refused. "
+                                 "`verify` says more", details={"problems": index.problems[:20]})
         plan = plan_for(action, index, ref, cascade)
         refusal = refusal_for(plan, force)
         if refusal:

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from journal.fileio import open_regular
 from operations.rollouts import Rollout, source_kind
 
 
@@ -27,7 +28,7 @@ def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str
     Seen in real rows: 0.128 stores the legacy sandbox policy, 0.144 and 0.169 the permission
     profile (upstream #23165, 2026-05-29).
     """
-    with open(rollout.path, "rb") as handle:
+    with open_regular(rollout.path) as handle:
         lines = handle.read().split(b"\n")
     meta: dict[str, Any] = {}
     info: dict[str, Any] = {"model": None, "effort": None, "sandbox": None, "approval": None, "tokens": 0,
@@ -39,12 +40,14 @@ def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str
             record = orjson.loads(raw)
         except orjson.JSONDecodeError:
             continue
-        kind, payload = record.get("type"), record.get("payload") or {}
+        if not isinstance(record, dict):
+            continue  # a line Codex cannot parse either: skipped, as a broken line is
+        kind, payload = record.get("type"), _obj(record.get("payload"))
         if kind == "session_meta" and not meta:
             meta = payload
         elif kind == "turn_context":
-            info["model"] = payload.get("model", info["model"])
-            info["effort"] = payload.get("effort", info["effort"])
+            info["model"] = _text(payload.get("model"), info["model"])
+            info["effort"] = _text(payload.get("effort"), info["effort"])
             order = ("permission_profile", "sandbox_policy") if permission_profile_rows else (
                 "sandbox_policy", "permission_profile")
             chosen = next((payload[k] for k in order if payload.get(k) is not None), None)
@@ -57,7 +60,8 @@ def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str
     created_ms = _ms(meta.get("timestamp")) or mtime_ns // 1_000_000
     updated_s, updated_ms = mtime_ns // 1_000_000_000, mtime_ns // 1_000_000
     first = info["first_user"] or ""
-    git = meta.get("git") or {}
+    git = _obj(meta.get("git"))
+    meta = {k: v for k, v in meta.items() if k in ("git", "source") or isinstance(v, str)}  # as Codex reads them
     values: dict[str, Any] = {
         "id": meta.get("id") or rollout.file_id, "rollout_path": rollout.plain_path,
         "created_at": created_ms // 1000, "updated_at": updated_s,
@@ -67,7 +71,8 @@ def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str
         "sandbox_policy": _compact(info["sandbox"] or {"type": "read-only"}),
         "approval_mode": _compact(info["approval"] or "on-request"), "tokens_used": info["tokens"],
         "has_user_event": 0, "archived": 1 if archived else 0, "archived_at": updated_s if archived else None,
-        "git_sha": git.get("commit_hash"), "git_branch": git.get("branch"), "git_origin_url": git.get("repository_url"),
+        "git_sha": _text(git.get("commit_hash")), "git_branch": _text(git.get("branch")),
+        "git_origin_url": _text(git.get("repository_url")),
         "cli_version": meta.get("cli_version") or "", "first_user_message": first,
         "agent_nickname": meta.get("agent_nickname"), "agent_role": meta.get("agent_role") or meta.get("agent_type"),
         "memory_mode": meta.get("memory_mode") or "enabled", "model": info["model"], "reasoning_effort": info["effort"],
@@ -82,25 +87,36 @@ def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str
     return {c: values[c] for c in columns if c in values}
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object where one is expected; anything else reads as empty (a damaged line)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any, default: str | None = None) -> str | None:
+    return value if isinstance(value, str) else default
+
+
 def _event(payload: dict[str, Any], info: dict[str, Any]) -> None:
     kind = payload.get("type")
     if kind == "user_message" and info["first_user"] is None:
-        info["first_user"] = payload.get("message") or None
+        info["first_user"] = _text(payload.get("message")) or None
     elif kind == "item_completed" and info["first_user"] is None:
-        item = payload.get("item") or {}
-        if item.get("type") == "UserMessage":
-            texts = [c.get("text", "") for c in item.get("content", []) if isinstance(c, dict)]
-            info["first_user"] = "".join(texts) or None
+        item = _obj(payload.get("item"))
+        content = item.get("content")
+        if item.get("type") == "UserMessage" and isinstance(content, list):
+            texts = [_text(c.get("text"), "") for c in content if isinstance(c, dict)]
+            info["first_user"] = "".join(t for t in texts if t) or None
     elif kind == "token_count":
-        usage = ((payload.get("info") or {}).get("total_token_usage") or {})
-        info["tokens"] = usage.get("total_tokens", info["tokens"])
+        tokens = _obj(_obj(payload.get("info")).get("total_token_usage")).get("total_tokens")
+        if isinstance(tokens, int) and not isinstance(tokens, bool):
+            info["tokens"] = tokens
     elif kind == "thread_goal_updated" and info["goal"] is None:
-        info["goal"] = (payload.get("goal") or {}).get("objective") or payload.get("objective")
+        info["goal"] = _text(_obj(payload.get("goal")).get("objective")) or _text(payload.get("objective"))
     elif kind == "thread_settings_applied":
-        settings = payload.get("thread_settings") or {}
-        info["provider"] = settings.get("model_provider_id", info["provider"])
-        info["model"] = settings.get("model", info["model"])
-        info["cwd"] = settings.get("cwd", info["cwd"])
+        settings = _obj(payload.get("thread_settings"))
+        info["provider"] = _text(settings.get("model_provider_id"), info["provider"])
+        info["model"] = _text(settings.get("model"), info["model"])
+        info["cwd"] = _text(settings.get("cwd"), info["cwd"])
 
 
 def _ms(stamp: Any) -> int | None:

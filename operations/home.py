@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from journal.errors import UsageProblem
-from journal.sqlio import connect_ro
+from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.paths import (
     CURRENT_STATE_DB,
     STATE_DB_NAMES,
@@ -56,7 +55,7 @@ def _count_threads(path: Path) -> int | None:
             return int(conn.execute("SELECT COUNT(*) FROM threads").fetchone()[0])
         finally:
             conn.close()
-    except sqlite3.Error:
+    except SQLITE_ERRORS:
         return None
 
 

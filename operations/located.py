@@ -19,6 +19,7 @@ from operations.paths import (
     resolve_sqlite_home,
 )
 from operations.safety import refuse_if_damaged, refuse_unless_safe
+from operations.schema import inspect_state_db
 from operations.shapes import judge_all
 
 
@@ -34,9 +35,12 @@ class Located:
         return PathGuard([self.codex_home, self.sqlite_home])
 
     def refuse_if_damaged(self) -> None:
-        """The databases of this SQLite home, checked before a journal command plans anything."""
-        refuse_if_damaged([p for p in (self.sqlite_home / CURRENT_STATE_DB,
-                                       self.sqlite_home / "thread_history_1.sqlite") if p.exists()])
+        """The databases of this SQLite home, checked before a journal command plans anything: the
+        same error as every other command meets (a state database with no `threads` is damaged too)."""
+        state = self.sqlite_home / CURRENT_STATE_DB
+        refuse_if_damaged([p for p in (state, self.sqlite_home / "thread_history_1.sqlite") if p.exists()])
+        if state.exists():
+            inspect_state_db(state)
 
     def refuse_if_codex_running(self, effects: Iterable[Effect] = ()) -> None:
         """Before undo, redo, replay or recover writes: Codex not running, databases sound, and

@@ -10,6 +10,7 @@ import functools
 import ntpath
 import os
 import posixpath
+import stat
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from journal.errors import UsageProblem
+from journal.fileio import open_regular
 from operations.pathrules import PathKey, is_windows_spelling, key
 
 JOURNAL_ENV = "CODEX_SESSIONS_JOURNAL"
+MAX_CONFIG_BYTES = 16 << 20  # a config.toml is a few KB; more is not a config to trust whole
 STATE_DB_NAMES = ("state_5.sqlite", "state_4.sqlite", "state_2.sqlite", "state.sqlite")
 CURRENT_STATE_DB = "state_5.sqlite"
 
@@ -49,7 +52,11 @@ def read_config(codex_home: Path) -> CodexConfig:
     if not path.exists():
         return CodexConfig()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open_regular(path) as handle:  # a FIFO named config.toml must not hang a read-only audit
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            return CodexConfig(error=f"cannot read {path}: larger than {MAX_CONFIG_BYTES >> 20} MB")
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         return CodexConfig(error=f"cannot read {path}: {exc}")
     providers = data.get("model_providers") or {}
@@ -99,10 +106,31 @@ def resolve_sqlite_home(codex_home: Path, config: CodexConfig, env: Mapping[str,
 def resolve_journal(option: str | None, codex_home: Path, env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     if option:
-        return Path(option).expanduser().absolute()
+        return journal_file(Path(option).expanduser().absolute(), "--journal")
     if env.get(JOURNAL_ENV):
-        return Path(env[JOURNAL_ENV]).expanduser().absolute()
-    return codex_home / "codex-sessions" / "journal.jsonl"
+        return journal_file(Path(env[JOURNAL_ENV]).expanduser().absolute(), f"${JOURNAL_ENV}")
+    return journal_file(codex_home / "codex-sessions" / "journal.jsonl", "the journal")
+
+
+def journal_file(path: Path, named: str) -> Path:
+    """The journal is a file (or not there yet, in a folder that can hold it): a folder, a FIFO
+    or a path through a file is a usage error here, not a traceback later."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # the folders below say which part is wrong
+        mode = None
+    except OSError as exc:
+        raise UsageProblem(f"{named} {path} cannot be used: {exc.strerror or exc}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UsageProblem(f"{named} {path} is a folder; it names the journal file, e.g. {path / 'journal.jsonl'}")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UsageProblem(f"{named} {path} is not a regular file; it names the journal file")
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise UsageProblem(f"{named} {path} cannot be created: {folder} is not a folder")
+            break
+    return path
 
 
 def require_home(codex_home: Path) -> None:

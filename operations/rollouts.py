@@ -10,14 +10,17 @@ import io
 import multiprocessing
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 import zstandard
+
+from journal.fileio import NotRegularFile, kind_of, open_regular
 
 UUID_RE = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 NAME_TS_RE = re.compile(r"^rollout-(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})")
@@ -56,6 +59,7 @@ class Rollout:
     meta: SessionMeta | None
     first_line_length: int = 0
     identity: tuple[int, int] = (0, 0)  # (inode, ctime_ns): with size and mtime, says the file is unchanged
+    link: str | None = None  # the symlink (a folder, or the file itself) it is reached through
 
     def unchanged(self, st: os.stat_result) -> bool:
         return (st.st_ino, st.st_ctime_ns, st.st_size, st.st_mtime_ns) == (*self.identity, self.size, self.mtime_ns) \
@@ -88,49 +92,108 @@ def is_rollout_name(name: str) -> bool:
     return name.startswith("rollout-") and (name.endswith(".jsonl") or name.endswith(".jsonl.zst"))
 
 
-def iter_rollout_paths(codex_home: Path) -> Iterator[tuple[str, str]]:
-    """(path, location) for every rollout under sessions/ and archived_sessions/."""
-    sessions = codex_home / "sessions"
-    archived = codex_home / "archived_sessions"
-    for base, top_location in ((sessions, "sessions"), (archived, "archived")):
+class Found(NamedTuple):
+    """One entry named like a rollout: where it is, and what it is."""
+
+    path: str
+    location: str  # dated, flat, misplaced, archived, archived_nested
+    link: str | None  # the symlink (a folder or the file itself) it is reached through, if any
+    kind: str  # "file", or what else it is: fifo, socket, device, broken symlink
+
+
+# A symlinked folder is followed for reading (never for writing) this far below sessions/ or
+# archived_sessions/: the layout is three folders deep, and a link must not walk a whole disk.
+MAX_LINKED_DEPTH = 4
+
+
+def walk_rollouts(codex_home: Path) -> Iterator[Found]:
+    """Every entry named like a rollout under sessions/ and archived_sessions/, in a stable order.
+
+    Only stat calls are made here, never an open: a FIFO, socket or device named like a rollout
+    is yielded with its kind, for the caller to report and skip. Symlinked folders are followed
+    (each real folder once, so a loop ends), and whatever lies behind one says so in `link`."""
+    for name, top in (("sessions", "sessions"), ("archived_sessions", "archived")):
+        base = codex_home / name
         if not base.is_dir():
             continue
-        for folder, dirs, files in os.walk(base):
-            dirs.sort()
-            depth = 0 if folder == str(base) else os.path.relpath(folder, base).count(os.sep) + 1
-            for name in sorted(files):
-                if not is_rollout_name(name):
+        link = str(base) if os.path.islink(base) else None
+        yield from _walk(str(base), top, 0, link, set())
+
+
+def _location(top: str, depth: int) -> str:
+    if top == "sessions":
+        return "dated" if depth == 3 else "flat" if depth == 0 else "misplaced"
+    return "archived" if depth == 0 else "archived_nested"
+
+
+def _walk(folder: str, top: str, depth: int, link: str | None, seen: set[tuple[int, int]]) -> Iterator[Found]:
+    try:
+        here = os.stat(folder)
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError:
+        return
+    if (here.st_dev, here.st_ino) in seen:
+        return  # a symlink loop: this folder is already being walked
+    seen = seen | {(here.st_dev, here.st_ino)}
+    folders: list[tuple[str, str | None]] = []
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append((entry.path, link))
+                continue
+            linked = entry.is_symlink()
+            if linked:
+                try:
+                    mode = os.stat(entry.path).st_mode
+                except OSError:  # dangling, or a loop of links
+                    if is_rollout_name(entry.name):
+                        yield Found(entry.path, _location(top, depth), link or entry.path, "broken symlink")
                     continue
-                if top_location == "sessions":
-                    location = "dated" if depth == 3 else "flat" if depth == 0 else "misplaced"
-                else:
-                    location = "archived" if depth == 0 else "archived_nested"
-                yield os.path.join(folder, name), location
+                if stat.S_ISDIR(mode):
+                    folders.append((entry.path, link or entry.path))
+                    continue
+            elif not is_rollout_name(entry.name):
+                continue
+            else:
+                mode = stat.S_IFREG if entry.is_file(follow_symlinks=False) else entry.stat(
+                    follow_symlinks=False).st_mode
+            if is_rollout_name(entry.name):
+                yield Found(entry.path, _location(top, depth), link or (entry.path if linked else None), kind_of(mode))
+        except OSError:
+            continue
+    for path, via in folders:
+        if via is not None and depth + 1 > MAX_LINKED_DEPTH:
+            continue
+        yield from _walk(path, top, depth + 1, via, seen)
+
+
+def iter_rollout_paths(codex_home: Path) -> Iterator[tuple[str, str]]:
+    """(path, location) for every regular rollout file under sessions/ and archived_sessions/."""
+    for found in walk_rollouts(codex_home):
+        if found.kind == "file":
+            yield found.path, found.location
 
 
 def _read_head(path: str, compressed: bool) -> tuple[bytes | None, os.stat_result | None]:
-    """(first line, stat) with one open."""
-    if not compressed:
-        try:
-            with open(path, "rb") as handle:
-                st = os.fstat(handle.fileno())
-                line = handle.readline(MAX_FIRST_LINE)
-            return line.rstrip(b"\r\n"), st
-        except OSError:
-            return None, None
+    """(first line, stat) with one open; never blocks (only a regular file is read)."""
     try:
-        st = os.stat(path)
+        with open_regular(path) as handle:
+            st = os.fstat(handle.fileno())
+            if not compressed:
+                return handle.readline(MAX_FIRST_LINE).rstrip(b"\r\n"), st
+            return _read_compressed_line(handle), st
+    except NotRegularFile:
+        raise
     except OSError:
         return None, None
-    return _read_compressed_line(path), st
 
 
-def _read_compressed_line(path: str) -> bytes | None:
+def _read_compressed_line(raw: BinaryIO) -> bytes | None:
     try:
-        with open(path, "rb") as raw:
-            reader = zstandard.ZstdDecompressor().stream_reader(raw)
-            with io.BufferedReader(reader) as handle:
-                line = handle.readline(MAX_FIRST_LINE)
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=False)
+        with io.BufferedReader(reader) as handle:
+            line = handle.readline(MAX_FIRST_LINE)
     except (OSError, ValueError, zstandard.ZstdError):
         return None
     return line.rstrip(b"\r\n")
@@ -170,45 +233,67 @@ def _meta(p: dict[str, Any]) -> SessionMeta:
     return SessionMeta(source=get("source"), history_base=base if isinstance(base, dict) else None, **values)
 
 
-def read_rollout(path: str, location: str) -> Rollout:
+def read_rollout(path: str, location: str, link: str | None = None) -> Rollout:
     compressed = path.endswith(".zst")
     file_id, name_date = parse_name(os.path.basename(path))
     line, st = _read_head(path, compressed)
     fmt, meta = classify_first_line(line, compressed)
     size, mtime, identity = (st.st_size, st.st_mtime_ns, (st.st_ino, st.st_ctime_ns)) if st else (0, 0, (0, 0))
     return Rollout(path, location, compressed, file_id, name_date, size, mtime, fmt, meta, len(line or b""),
-                   identity)
+                   identity, link)
 
 
 PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves
 CHUNK = 500
 
 
-def _read_chunk(chunk: list[tuple[str, str]]) -> list[Rollout]:
-    return [read_rollout(path, location) for path, location in chunk]
+def _read_chunk(chunk: list[Found]) -> list[Rollout | Found]:
+    out: list[Rollout | Found] = []
+    for found in chunk:
+        try:
+            out.append(read_rollout(found.path, found.location, found.link))
+        except NotRegularFile as exc:  # it became something else after the walk looked at it
+            out.append(found._replace(kind=exc.kind))
+    return out
+
+
+@dataclass(frozen=True)
+class RolloutScan:
+    """The rollouts of a home, each with its first line read, and the entries named like
+    rollouts that are not files (FIFOs, sockets, devices, broken symlinks): never read."""
+
+    rollouts: list[Rollout]
+    skipped: list[Found]
 
 
 def scan_rollouts(codex_home: Path, progress: Callable[[int], None] | None = None,
                   workers: int | None = None, known: Mapping[str, Rollout] | None = None) -> list[Rollout]:
+    return scan_home(codex_home, progress, workers, known).rollouts
+
+
+def scan_home(codex_home: Path, progress: Callable[[int], None] | None = None,
+              workers: int | None = None, known: Mapping[str, Rollout] | None = None) -> RolloutScan:
     """Every rollout with its first line read; large homes are read by a few processes.
 
     `known`: rollouts read moments ago (the audit before a run); one whose file has the same
     inode, ctime, size and mtime is taken as it is instead of being read again."""
-    listed = list(iter_rollout_paths(codex_home))
+    found = list(walk_rollouts(codex_home))
+    listed = [f for f in found if f.kind == "file"]
+    skipped = [f for f in found if f.kind != "file"]
     kept: dict[str, Rollout] = {}
     if known:
-        for path, location in listed:
-            before = known.get(path)
-            if before is not None and before.location == location:
+        for entry in listed:
+            before = known.get(entry.path)
+            if before is not None and before.location == entry.location and before.link == entry.link:
                 try:
-                    if before.unchanged(os.stat(path)):
-                        kept[path] = before
+                    if before.unchanged(os.stat(entry.path)):
+                        kept[entry.path] = before
                 except OSError:
                     pass
-    paths = [(p, loc) for p, loc in listed if p not in kept]
+    paths = [f for f in listed if f.path not in kept]
     count = workers if workers is not None else min(4, os.cpu_count() or 1)
     chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
-    read: list[Rollout] = []
+    read: list[Rollout | Found] = []
     if count > 1 and len(paths) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
@@ -221,10 +306,11 @@ def scan_rollouts(codex_home: Path, progress: Callable[[int], None] | None = Non
             read.extend(_read_chunk(chunk))
             if progress:
                 progress(len(kept) + len(read))
-    if not kept:
-        return read
-    fresh = {r.path: r for r in read}
-    return [kept[p] if p in kept else fresh[p] for p, _ in listed]
+    skipped += [r for r in read if isinstance(r, Found)]
+    fresh = {r.path: r for r in read if isinstance(r, Rollout)}
+    rollouts = [kept[f.path] if f.path in kept else fresh[f.path] for f in listed
+                if f.path in kept or f.path in fresh]
+    return RolloutScan(rollouts, skipped)
 
 
 def source_kind(source: Any) -> str:

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from journal.sqlio import connect_ro
+from journal.sqlio import SQLITE_ERRORS, connect_ro, require_regular
 from operations.errors import CodexRunning, HomeInUse
 from operations.pathrules import key as path_key
-from operations.schema import DatabaseDamaged, damaged
+from operations.schema import RECOVERY_ADVICE, DatabaseDamaged, damaged
 
 WRITER_LOCKS = "thread-writer-locks"
+NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO without it waits for a writer
 WAL_DMS_BYTE = 128
 SOME_PROCESS = 0  # a database user whose pid the OS does not tell (Windows)
 
@@ -77,8 +78,8 @@ class PosixProbe:
         self._flock = flock_call
 
     def writer_lock_held(self, path: Path) -> bool:
-        try:
-            fd = os.open(path, os.O_RDONLY)
+        try:  # never blocks: a FIFO named like a lock file opens at once (and is no lock)
+            fd = os.open(path, os.O_RDONLY | NONBLOCK)
         except OSError:
             return False
         try:
@@ -107,7 +108,7 @@ class PosixProbe:
             return None
         call = self._fcntl or _fcntl_bytes
         try:
-            fd = os.open(shm, os.O_RDONLY)
+            fd = os.open(shm, os.O_RDONLY | NONBLOCK)
         except OSError:
             return None
         try:
@@ -343,13 +344,19 @@ def database_is_locked(db: Path, timeout_s: float = 0.5) -> bool:
     """True when BEGIN IMMEDIATE cannot get the write lock (another writer holds it)."""
     if not db.exists():
         return False
-    conn = sqlite3.connect(db, timeout=timeout_s, isolation_level=None)
+    try:
+        require_regular(str(db))
+        conn = sqlite3.connect(db, timeout=timeout_s, isolation_level=None)
+    except SQLITE_ERRORS:
+        return False  # not a database SQLite can open: the damage check says so
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
         return False
     except sqlite3.OperationalError as exc:
         return "locked" in str(exc) or "busy" in str(exc)
+    except SQLITE_ERRORS:
+        return False
     finally:
         conn.close()
 
@@ -396,12 +403,12 @@ def refuse_if_damaged(databases: list[Path]) -> None:
                 rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
             finally:
                 conn.close()
-        except sqlite3.DatabaseError as exc:  # cannot be read at all: the same error (exit 1) on every command
+        except SQLITE_ERRORS as exc:  # cannot be read at all: the same error (exit 1) on every command
             raise damaged(db, exc) from None
         if rows != ["ok"]:  # damaged: the same error (exit 1) whichever command meets it
-            raise DatabaseDamaged(f"{db} is damaged (quick_check: {'; '.join(rows)}); nothing was changed. "
-                                  "Let Codex recover it (it moves a damaged database to db-backups/ and rebuilds "
-                                  "it)", details={"quick_check": rows})
+            raise DatabaseDamaged(f"{db} is damaged (quick_check: {'; '.join(map(str, rows))}); nothing was "
+                                  f"changed. {RECOVERY_ADVICE}",
+                                  details={"database": str(db), "quick_check": rows, "advice": RECOVERY_ADVICE})
 
 
 def refuse_unless_safe(codex_home: Path, databases: list[Path]) -> None:

@@ -7,12 +7,11 @@ levels below were captured from the real binaries (fixtures/schemas/).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from journal.errors import ToolError, UsageProblem
-from journal.sqlio import connect_ro
+from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.shapes import judge, known_shapes
 
 # highest applied state migration -> the Codex releases that ship it (storage doc, section 7)
@@ -32,9 +31,17 @@ class DatabaseDamaged(ToolError):
     code = "database_damaged"
 
 
-def damaged(db: Path | str, exc: Exception) -> DatabaseDamaged:
-    return DatabaseDamaged(f"cannot read {db}: {exc}. It looks damaged; nothing was changed. Codex recovers a "
-                           "damaged database itself at its next start (it moves it to db-backups/ and rebuilds it)")
+# What Codex itself does with a database it cannot use (codex-rs state/src/runtime/recovery.rs,
+# storage doc section 7): at its next start it moves the file and its -wal/-shm to
+# db-backups/sqlite-<time>-<n>/ and rebuilds the database from the rollout files.
+RECOVERY_ADVICE = ("Let Codex recover it: start Codex once (the CLI or the app); it moves a "
+                   "damaged database and its -wal/-shm to db-backups/ in its SQLite home and rebuilds the database "
+                   "from the rollout files. Then run this again. (To look at a copy instead, pass --db PATH.)")
+
+
+def damaged(db: Path | str, exc: Exception | str) -> DatabaseDamaged:
+    return DatabaseDamaged(f"cannot read {db}: {exc}. It looks damaged; nothing was changed. {RECOVERY_ADVICE}",
+                           details={"database": str(db), "advice": RECOVERY_ADVICE})
 
 
 @dataclass(frozen=True)
@@ -63,27 +70,28 @@ def generation_of(path: Path) -> str:
 
 
 def inspect_state_db(path: Path) -> StateSchema:
-    """Read-only look at the schema; raises UsageProblem when the file is not Codex's."""
+    """Read-only look at the schema; DatabaseDamaged when SQLite cannot read it or it is not Codex's."""
     if not path.exists():
         raise UsageProblem(f"no state database at {path}")
     try:
         conn = connect_ro(str(path))
-    except sqlite3.Error as exc:
-        raise UsageProblem(f"cannot open {path}: {exc}") from exc
+    except SQLITE_ERRORS as exc:
+        raise damaged(path, exc) from None
     try:
-        try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        except sqlite3.DatabaseError as exc:
-            raise UsageProblem(f"{path} is not a readable SQLite database: {exc}") from exc
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "threads" not in tables:
-            raise UsageProblem(f"{path} has no `threads` table; it is not a Codex state database")
+            raise damaged(path, "it has no `threads` table, so it is not a Codex state database")
         columns = tuple(r[1] for r in conn.execute("PRAGMA table_info(threads)"))
         max_migration: int | None = None
         count = 0
         if "_sqlx_migrations" in tables:
             row = conn.execute("SELECT MAX(version), COUNT(*) FROM _sqlx_migrations WHERE success = 1").fetchone()
             max_migration, count = row[0], row[1]
+            if max_migration is not None and not isinstance(max_migration, int):
+                raise damaged(path, f"_sqlx_migrations holds a version {max_migration!r} that is not a number")
         verdict = judge(path.with_name("state_5.sqlite"), conn) if generation_of(path) == "state_5" else None
+    except SQLITE_ERRORS as exc:
+        raise damaged(path, exc) from None
     finally:
         conn.close()
     problems = [f"`threads` lacks column {c}" for c in REQUIRED_COLUMNS if c not in columns]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journal.sqlio import connect_ro, fetch_row, quote_ident
+from journal.sqlio import SQLITE_ERRORS, connect_ro, fetch_row, quote_ident
 from operations.schema import StateSchema, damaged
 
+INTEGER_COLUMNS = ("archived", "archived_at", "created_at", "updated_at", "updated_at_ms", "recency_at_ms")
 WANTED = ("id", "rollout_path", "created_at", "updated_at", "source", "model_provider", "cwd", "title",
           "archived", "archived_at", "first_user_message", "preview", "thread_source", "history_mode",
           "updated_at_ms", "cli_version", "recency_at_ms")
@@ -31,6 +31,7 @@ class ThreadRow:
     history_mode: str | None
     recency_ms: int = 0  # recency_at_ms, else updated_at_ms, else updated_at in ms: how lists sort
     undecodable: tuple[str, ...] = ()  # columns holding bytes that are not UTF-8 (shown with U+FFFD)
+    malformed: tuple[str, ...] = ()  # columns holding a value of a type Codex never writes there
 
     @property
     def has_empty_preview(self) -> bool:
@@ -40,7 +41,7 @@ class ThreadRow:
 def load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
     try:
         return _load_rows(db, schema)
-    except sqlite3.DatabaseError as exc:
+    except SQLITE_ERRORS as exc:
         raise damaged(db, exc) from None
 
 
@@ -62,6 +63,9 @@ def _load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
                         value = value.decode("utf-8", "replace")
                         bad.append(column)
                 data[column] = value
+            wrong = _wrong_types(data)
+            for column in wrong:  # read as nothing, so no later step trips over it
+                data[column] = None if column in INTEGER_COLUMNS else str(data[column])
             preview = data.get("preview") if "preview" in data else data.get("first_user_message")
             rows.append(ThreadRow(
                 id=str(data["id"]), rollout_path=str(data.get("rollout_path") or ""),
@@ -72,11 +76,26 @@ def _load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
                 history_mode=data.get("history_mode"),
                 recency_ms=int(data.get("recency_at_ms") or data.get("updated_at_ms")
                                or (data.get("updated_at") or 0) * 1000),
-                undecodable=tuple(bad),
+                undecodable=tuple(bad), malformed=wrong,
             ))
         return rows
     finally:
         conn.close()
+
+
+def _wrong_types(data: dict[str, Any]) -> tuple[str, ...]:
+    """Columns whose value is of a type Codex never writes there (a damaged or hand-edited row)."""
+    wrong = []
+    for column, value in data.items():
+        if value is None:
+            if column == "id":
+                wrong.append(column)
+        elif column in INTEGER_COLUMNS:
+            if not isinstance(value, int):
+                wrong.append(column)
+        elif not isinstance(value, str):
+            wrong.append(column)
+    return tuple(wrong)
 
 
 def full_row(db: Path, thread_id: str) -> dict[str, Any] | None:

@@ -5,18 +5,57 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from operations.cli import context
 from tests.helpers import World, fixed_services, make_world, real_time_services
+from tests.home_guard import HomeGuard
 
 # Property tests: a fixed seed (derandomize), no example database, no deadline (this
 # machine is shared and noisy, so no test may depend on its speed).
 settings.register_profile("suite", derandomize=True, database=None, deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile("suite")
+
+_guard: HomeGuard | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before anything is collected: the real home is out of reach for the whole session."""
+    global _guard
+    _guard = HomeGuard()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run fails if the user's own Codex home changed while it ran."""
+    changes = _guard.changes() if _guard else {}
+    if changes:
+        lines = [f"{folder}: {', '.join(diff[:10])}" + (f" and {len(diff) - 10} more" if len(diff) > 10 else "")
+                 for folder, diff in changes.items()]
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = ("the user's own Codex home changed during the test run (if Codex itself ran meanwhile, stop "
+                   "it and run again): " + "; ".join(lines))
+        if reporter is not None:
+            reporter.write_line(f"FAILED home guard: {message}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many cases each property test ran (tests/fuzzing.py counts them)."""
+    from tests.fuzzing import COUNTS
+
+    if COUNTS:
+        terminalreporter.write_line("fuzz cases: " + ", ".join(f"{name} {n}" for name, n in COUNTS.items())
+                                    + f"; {sum(COUNTS.values())} in all")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _guard is not None:
+        _guard.close()
+
 
 LINUX_ONLY = "drives the Linux x86-64 Codex binary through /proc and process groups: Linux only"
 

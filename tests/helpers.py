@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import typer.testing
 from typer.testing import CliRunner
 
 from journal.clock import IdSource, Services, ToolInfo
@@ -22,6 +24,9 @@ from journal.runner import PlannedOp, RunResult, execute_run
 from journal.store import JournalWriter
 from operations.cli.app import app
 
+# Typer turns the app into its click command at every invoke (about 0.1 s, more than most commands
+# here take; the fuzz tests make thousands of calls): the runner's lookup is memoized once, here.
+typer.testing._get_command = functools.cache(typer.testing._get_command)  # type: ignore[attr-defined]
 runner = CliRunner()
 
 

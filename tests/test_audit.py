@@ -167,13 +167,13 @@ def test_report_matches_the_library_call(tmp_path: Path) -> None:
     assert report.integrity["db_not_on_disk_sample"] == built.truth["missing_file"]
 
 
-@pytest.mark.parametrize(("setup", "message"), [
-    ("missing_home", "no Codex home"),
-    ("not_codex", "has no `threads` table"),
-    ("not_sqlite", "not a readable SQLite database"),
-    ("two_dbs", "two candidate state databases"),
+@pytest.mark.parametrize(("setup", "message", "exit_code"), [
+    ("missing_home", "no Codex home", 2),
+    ("not_codex", "has no `threads` table", 1),  # a database Codex's own recovery should handle: exit 1
+    ("not_sqlite", "file is not a database", 1),
+    ("two_dbs", "two candidate state databases", 2),
 ])
-def test_clear_errors_not_tracebacks(tmp_path: Path, setup: str, message: str) -> None:
+def test_clear_errors_not_tracebacks(tmp_path: Path, setup: str, message: str, exit_code: int) -> None:
     home = tmp_path / "home"
     if setup != "missing_home":
         home.mkdir()
@@ -188,7 +188,7 @@ def test_clear_errors_not_tracebacks(tmp_path: Path, setup: str, message: str) -
         build_home(home / "sqlite-src", HomeSpec(sessions=1))
         (home / "sqlite-src" / "state_5.sqlite").rename(home / "sqlite" / "state_5.sqlite")
     result = cli("audit", "--codex-home", str(home))
-    assert result.exit_code == 2
+    assert result.exit_code == exit_code
     assert message in result.stderr and "Traceback" not in result.stderr
 
 

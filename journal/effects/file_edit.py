@@ -19,7 +19,7 @@ from journal.durability import IOContext
 from journal.effects.base import Effect, Probe, StepHook, json_text, register, short
 from journal.effects.diff import json_changes, splice_of
 from journal.errors import CasFailed
-from journal.fileio import replace_contents, sha256_hex, stale_temp_for
+from journal.fileio import open_regular, prefix_digest, replace_contents, sha256_hex, stale_temp_for
 
 Field = tuple[str, Any, Any]  # dotted JSON path, value before, value after
 
@@ -115,24 +115,32 @@ class FileEdit(Effect):
 
     def _read(self) -> bytes | None:
         try:
-            with open(self.path, "rb") as handle:
+            with open_regular(self.path) as handle:
                 return handle.read()
         except FileNotFoundError:
             return None
 
     def probe(self, io: IOContext | None = None) -> Probe:
-        data = self._read()
-        if data is None:
+        """Sizes first, then digests read in chunks: the file is never read whole, whatever its size
+        (a journal handed over may name any file)."""
+        try:
+            size = os.stat(self.path).st_size
+            before = size == self.size_before and prefix_digest(self.path, size) == self.sha256_before
+            after = not before and size >= self.size_after and \
+                prefix_digest(self.path, self.size_after) == self.sha256_after
+        except FileNotFoundError:
             return Probe("other", f"{self.path} does not exist", blocking=True)
-        observed = {"size": len(data)}
-        if len(data) == self.size_before and sha256_hex(data) == self.sha256_before:
+        except OSError as exc:  # a folder, a FIFO, a device, no permission
+            return Probe("other", f"cannot read {self.path}: {exc}", blocking=True)
+        observed = {"size": size}
+        if before:
             return Probe("before", observed=observed)
-        if len(data) >= self.size_after and sha256_hex(data[:self.size_after]) == self.sha256_after:
-            if len(data) == self.size_after:
+        if after:
+            if size == self.size_after:
                 return Probe("after", observed=observed)
-            return Probe("after_drift", f"{self.path} grew by {len(data) - self.size_after} bytes since (appended;"
+            return Probe("after_drift", f"{self.path} grew by {size - self.size_after} bytes since (appended;"
                          " the appended bytes are kept)", observed=observed)
-        return Probe("other", f"{self.path} changed since ({len(data)} bytes, and not only appended to)",
+        return Probe("other", f"{self.path} changed since ({size} bytes, and not only appended to)",
                      blocking=True, observed=observed)
 
     def rebased_inverse(self, seen: Probe) -> Effect:
@@ -156,8 +164,8 @@ class FileEdit(Effect):
     def apply(self, io: IOContext | None = None) -> None:
         """Check the whole file, splice, check the result, and replace the file keeping its mtime."""
         st = os.stat(self.path)
-        with open(self.path, "rb") as handle:
-            data = handle.read()
+        with open_regular(self.path) as handle:
+            data = handle.read(self.size_before + 1)
         if len(data) != self.size_before or sha256_hex(data) != self.sha256_before:
             raise CasFailed(f"{self.path} is not as planned ({len(data)} bytes; expected {self.size_before})")
         result = self.spliced(data)

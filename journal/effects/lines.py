@@ -96,11 +96,14 @@ class LineRewrite(_LineEffect):
     def probe(self, io: IOContext | None = None) -> Probe:
         if not os.path.exists(self.path):
             return Probe("other", f"{self.path} does not exist", blocking=True)
-        current = read_line(self.path, self.line)
+        try:
+            current = read_line(self.path, self.line)
+            sha, size = file_digest(self.path) if current == self.after else ("", 0)
+        except OSError as exc:  # a folder, a FIFO, a device, no permission
+            return Probe("other", f"cannot read {self.path}: {exc}", blocking=True)
         if current == self.before and current != self.after:
             return Probe("before", observed={"line": current})
         if current == self.after:
-            sha, size = file_digest(self.path)
             observed = {"line": current, "file_sha256": sha, "size": size}
             if self.file_sha256_after is None or sha == self.file_sha256_after:
                 return Probe("after", observed=observed)

@@ -66,7 +66,7 @@ class FileMove(Effect):
         src_there = os.path.lexists(self.src)
         dst_there = os.path.lexists(self.dst)
         if src_there and dst_there:
-            if os.path.samefile(self.src, self.dst):
+            if _same_file(self.src, self.dst):
                 return Probe("mid", "both names link the same file (a move was interrupted)")
             return Probe("other", f"both {self.src} and {self.dst} exist", blocking=True)
         if not src_there and not dst_there:
@@ -74,8 +74,11 @@ class FileMove(Effect):
         here = self.src if src_there else self.dst
         if os.path.islink(here):
             return Probe("other", f"{here} is a symlink", blocking=True)
-        sha, size = file_digest(here)
-        observed = {"path": here, "sha256": sha, "size": size, "mtime_ns": os.stat(here).st_mtime_ns}
+        try:
+            sha, size = file_digest(here)
+            observed = {"path": here, "sha256": sha, "size": size, "mtime_ns": os.stat(here).st_mtime_ns}
+        except OSError as exc:  # a folder, a FIFO, a device, no permission: never read, never moved
+            return Probe("other", f"cannot read {here}: {exc}", blocking=True)
         if sha == self.sha256:
             return Probe("before" if src_there else "after", observed=observed)
         if src_there:
@@ -136,3 +139,10 @@ class FileMove(Effect):
         if self.after_mtime_ns is not None:
             st = os.stat(self.dst)
             os.utime(self.dst, ns=(st.st_atime_ns, self.after_mtime_ns))
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # a dangling link, no permission
+        return False

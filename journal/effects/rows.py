@@ -14,7 +14,7 @@ from journal.codec import sql_from_json, sql_to_json
 from journal.durability import IOContext
 from journal.effects.base import Effect, Probe, StepHook, register, row_target, short
 from journal.errors import CasFailed
-from journal.sqlio import connect_ro, connect_rw, fetch_row, quote_ident, values_match
+from journal.sqlio import SQLITE_ERRORS, connect_ro, connect_rw, fetch_row, quote_ident, values_match
 
 
 def _row_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +49,7 @@ class SqlEffect(Effect):
         try:
             conn = io.conn(self.db) if io is not None else connect_ro(self.db)
             return self.probe_in(conn)
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             return Probe("other", f"cannot read {self.db}: {exc}", blocking=True)
         finally:
             if io is None and conn is not None:

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from operations.cli import audit_cmd, fix_cmd, journal_cmds, run_cmd, transfer_cmd
+from operations.cli.options import non_empty
+from operations.cli.usage import JsonUsageErrors
 from operations.paths import JOURNAL_ENV
 
 EXIT_CODES = ("Exit codes: 0 success; 1 error (e.g. a database SQLite cannot read); 2 usage (bad arguments, an "
@@ -19,6 +21,7 @@ EXIT_CODES = ("Exit codes: 0 success; 1 error (e.g. a database SQLite cannot rea
 
 app = typer.Typer(
     name="codex-sessions",
+    cls=JsonUsageErrors,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     help="Audit, explain and repair hidden Codex sessions; every change is journaled and can be undone.",
@@ -44,11 +47,12 @@ def global_options(
     show_version: Annotated[bool, typer.Option(
         "--version", metavar="", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
     codex_home: Annotated[str | None, typer.Option(
-        "--codex-home", metavar="PATH",
+        "--codex-home", metavar="PATH", callback=non_empty,
         help="Codex home for every command (same as the command's own --codex-home; default $CODEX_HOME or "
              "~/.codex).")] = None,
     journal: Annotated[str | None, typer.Option(
-        "--journal", metavar="PATH", help="Journal for every command (same as the command's own --journal).")] = None,
+        "--journal", metavar="PATH", callback=non_empty,
+        help="Journal for every command (same as the command's own --journal).")] = None,
 ) -> None:
     """Audit, explain and repair hidden Codex sessions; every change is journaled and can be undone.
 

@@ -9,11 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from journal.errors import NotFound
 from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, next_steps, run_audit
 from operations.cli import context
 from operations.cli.exit_codes import CHECK_FAILED, OK
-from operations.cli.options import CodexHomeOpt, JsonOpt
+from operations.cli.options import CodexHomeOpt, JsonOpt, non_empty, resolve_thread
 from operations.cli.output import echo, emit, handles, scan_progress, to_json_bytes, warn
 from operations.home import discover
 from operations.paths import resolve_codex_home
@@ -41,6 +40,8 @@ def report_data(report: AuditReport) -> dict[str, Any]:
         "integrity": report.integrity,
         "integrity_problem_count": report.integrity_problem_count,
         "problems": report.problems,
+        "problem_samples": report.samples,
+        "not_read": [{"path": f.path, "kind": f.kind, "location": f.location} for f in report.skipped],
         "formats": report.formats,
         "locations": report.locations,
         "visibility": report.visibility,
@@ -90,7 +91,7 @@ def _render(report: AuditReport) -> None:
     if other:
         echo("other findings:")
         for key, n in other.items():
-            echo(f"  {key}: {n}  ({PROBLEM_TEXT.get(key, key)})")
+            echo(f"  {key}: {n}  sample: {report.samples.get(key, [])[:3]}  ({PROBLEM_TEXT.get(key, key)})")
     if any(k != "current" for k in report.formats):
         echo(f"rollout first lines: {report.formats}")
     for group in report.cwd_spellings:
@@ -112,9 +113,7 @@ def _render(report: AuditReport) -> None:
 
 
 def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -> None:
-    t = report.thread(ref)
-    if t is None:
-        raise NotFound(f"no thread {ref!r} in {report.codex_dir} (neither a row nor a rollout file)")
+    t = resolve_thread(ref, report)
     row = full_row(Path(state_db), t.id) if state_db and t.row else None
     fixes = fixes_for(t, report.current_provider)
     data = {**t.to_json(), "row": row, "rollouts": [
@@ -155,12 +154,14 @@ def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -
 @handles("audit")
 def audit_cmd(
     codex_home: CodexHomeOpt = None,
-    db: Annotated[str | None, typer.Option("--db", metavar="PATH",
+    db: Annotated[str | None, typer.Option("--db", metavar="PATH", callback=non_empty,
         help="The state database, when two candidates exist.")] = None,
-    cwd: Annotated[str | None, typer.Option("--cwd", metavar="DIR",
-        help="Judge the terminal picker as run from this folder.")] = None,
+    cwd: Annotated[str | None, typer.Option("--cwd", metavar="DIR", callback=non_empty,
+        help="Judge the terminal picker as run from this folder (a relative DIR is taken from here).")] = None,
     explain: Annotated[str | None, typer.Option(
-        "--explain", metavar="THREAD_ID", help="Everything known about one thread, and how to make it visible.",
+        "--explain", metavar="THREAD_ID", help="Everything known about one thread, and how to make it visible "
+                                               "(its id, or a prefix only it has; an ambiguous one is an error "
+                                               "listing what it could mean).",
     )] = None,
     check: Annotated[bool, typer.Option("--check", metavar="",
         help="Exit 4 when integrity problems are found.")] = False,
@@ -178,7 +179,7 @@ def audit_cmd(
                        max_samples=max_samples, progress=scan_progress(json_))
     if scan_progress(json_):
         warn("")
-    if explain:
+    if explain is not None:
         _explain(report, explain, report.state_db, json_)
         return
     data = redact(report) if redact_ else report_data(report)

@@ -27,6 +27,7 @@ from operations.cli.options import (
     VerboseOpt,
     apply_progress,
     cwd_mappings,
+    non_empty,
     require_known_threads,
     thread_filter,
 )
@@ -76,7 +77,8 @@ def _render_fix(fix: FixPlan, verbose: bool) -> None:
 @handles("fix")
 def fix_cmd(
     to: Annotated[str | None, typer.Option(
-        "--to", metavar="PROVIDER", help="Provider to migrate threads to (default: config.toml's).")] = None,
+        "--to", metavar="PROVIDER", callback=non_empty,
+        help="Provider to migrate threads to (default: config.toml's).")] = None,
     unarchive: Annotated[bool, typer.Option("--unarchive", metavar="",
         help="Also unarchive archived threads.")] = False,
     forget_missing: Annotated[bool, typer.Option(
@@ -84,9 +86,11 @@ def fix_cmd(
             help="Retire rows whose rollout exists nowhere (journaled, undoable).")] = False,
     map_file: MapOpt = None,
     source: Annotated[list[str] | None, typer.Option(
-        "--from", metavar="OLD_FOLDER", help="Rewrite this folder (paired with --to-folder; repeatable).")] = None,
+        "--from", metavar="OLD_FOLDER", callback=non_empty,
+        help="Rewrite this folder, absolute (paired with --to-folder; repeatable).")] = None,
     target: Annotated[list[str] | None, typer.Option(
-        "--to-folder", metavar="NEW_FOLDER", help="The new folder for the --from before it.")] = None,
+        "--to-folder", metavar="NEW_FOLDER", callback=non_empty,
+        help="The new folder for the --from before it, absolute.")] = None,
     from_style: FromStyleOpt = "posix",
     force: Annotated[bool, typer.Option("--force", metavar="",
         help="Allow a --to provider config.toml lacks.")] = False,
@@ -119,7 +123,7 @@ def fix_cmd(
         report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
         if apply:
             refuse_unwritable(report.schema, dbs)
-        require_known_threads(flt, report)
+        flt = require_known_threads(flt, report)
         ctx = RepairContext(home, report, services.clock.now())
         fix = plan_fix(ctx, flt, opts)
         warnings = (shape_verdicts(report.schema, dbs)[1] + ctx.unreadable(flt)

@@ -17,7 +17,7 @@ from journal.planner import CompensationPlan
 from journal.scan import scan, seq_of_line_hash
 from operations.cli import context
 from operations.cli.exit_codes import OK, REFUSED
-from operations.cli.options import ApplyOpt, CodexHomeOpt, JournalOpt, JsonOpt
+from operations.cli.options import ApplyOpt, CodexHomeOpt, JournalOpt, JsonOpt, head_hash, non_empty
 from operations.cli.output import echo, emit, handles, stream_json, warn
 from operations.cli.plan_view import effect_lines, render_result, result_data
 from operations.compensate import compensate, preview, recover
@@ -40,10 +40,12 @@ def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located
 
 @handles("log")
 def log_cmd(
-    run: Annotated[str | None, typer.Option("--run", metavar="ID", help="Only this run (id or prefix).")] = None,
-    op: Annotated[str | None, typer.Option("--op", metavar="ID", help="Only this operation (id or prefix).")] = None,
+    run: Annotated[str | None, typer.Option("--run", metavar="ID", callback=non_empty,
+                                            help="Only runs whose id starts with this (any case).")] = None,
+    op: Annotated[str | None, typer.Option("--op", metavar="ID", callback=non_empty,
+                                           help="Only operations whose id starts with this (any case).")] = None,
     target: Annotated[
-        str | None, typer.Option("--target", metavar="TEXT",
+        str | None, typer.Option("--target", metavar="TEXT", callback=non_empty,
             help="Only operations touching a path or row containing this text.")
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", metavar="N", min=1,
@@ -60,6 +62,7 @@ def log_cmd(
         return
     parallel = chain_checker(str(loc.journal), limit)
     health = LogHealth()
+    run, op = (run.strip().lower() if run else None), (op.strip().lower() if op else None)
     items = iter_log(str(loc.journal), run=run, op=op, target=target, limit=limit,
                      health=None if parallel else health)
     if json_:
@@ -231,7 +234,7 @@ def replay_cmd(ref: RunRefArg, apply: ApplyOpt = False, codex_home: CodexHomeOpt
 @handles("verify")
 def verify_cmd(
     expect_head: Annotated[str | None, typer.Option(
-        "--expect-head", metavar="SHA256",
+        "--expect-head", metavar="SHA256", callback=head_hash,
         help="The head hash printed after a run you trust: lines deleted from the end since then are found.",
     )] = None,
     codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,

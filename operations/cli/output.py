@@ -6,6 +6,7 @@ stdout carries only the payload; progress, warnings and errors go to stderr.
 from __future__ import annotations
 
 import functools
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, is_dataclass
@@ -85,6 +86,15 @@ def warn(text: str) -> None:
     typer.echo(text, err=True)
 
 
+def unreadable_database(exc: sqlite3.DatabaseError) -> ToolError:
+    """SQLite failed on a database of this home after the checks up front passed (damage in a
+    page they did not read): the documented exit 1, `database_damaged`, never a traceback."""
+    from operations.schema import RECOVERY_ADVICE, DatabaseDamaged
+
+    return DatabaseDamaged(f"SQLite could not read a database of this home: {exc}. It looks damaged; nothing was "
+                           f"changed. {RECOVERY_ADVICE}", details={"advice": RECOVERY_ADVICE})
+
+
 def handles(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """The one boundary where expected failures become messages and exit codes."""
 
@@ -92,7 +102,10 @@ def handles(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         @functools.wraps(func)
         def inner(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
-                return func(*args, **kwargs)
+                try:
+                    return func(*args, **kwargs)
+                except sqlite3.DatabaseError as exc:  # met where no closer check named the database
+                    raise unreadable_database(exc) from None
             except ToolError as exc:
                 code = exit_code_for(exc)
                 if kwargs.get("json_"):

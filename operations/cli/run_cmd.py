@@ -30,8 +30,10 @@ from operations.cli.options import (
     ThreadOpt,
     UntilOpt,
     VerboseOpt,
+    absolute_folder,
     apply_progress,
     cwd_mappings,
+    non_empty,
     require_known_threads,
     thread_filter,
 )
@@ -88,11 +90,11 @@ def _run(operation: str, planner: Planner, common: Common) -> None:
         report = run_audit(home, now=services.clock.now(), progress=scan_progress(json_))
         if common.apply:
             refuse_unwritable(report.schema)
+        flt = require_known_threads(flt, report)
         ctx = RepairContext(home, report, services.clock.now())
         plan = planner(ctx, flt)
         plan.warnings[:0] = shape_verdicts(report.schema, databases_in(plan, home))[1] + ctx.unreadable(flt)
         data: dict[str, Any] = {"dry_run": not common.apply, "plan": plan_data(plan)}
-        require_known_threads(flt, report)
         if writer is None:
             emit_dry_run("run", plan, home, report.schema, data, json_, common.verbose)
             return
@@ -167,9 +169,9 @@ def archive_cmd(thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: Cwd
 @run_app.command("migrate-provider")
 @handles("run")
 def migrate_provider_cmd(
-    to: Annotated[str | None, typer.Option("--to", metavar="PROVIDER",
+    to: Annotated[str | None, typer.Option("--to", metavar="PROVIDER", callback=non_empty,
                                            help="The provider to migrate to (default: config.toml's).")] = None,
-    source: Annotated[list[str] | None, typer.Option("--from", metavar="PROVIDER",
+    source: Annotated[list[str] | None, typer.Option("--from", metavar="PROVIDER", callback=non_empty,
                                                      help="Only threads of these providers (repeatable).")] = None,
     db_only: Annotated[bool, typer.Option("--db-only", metavar="",
                                           help="The row only, as the seed did (current Codex reverts it).")] = False,
@@ -212,10 +214,11 @@ def import_orphans_cmd(
 @run_app.command("rewrite-cwd")
 @handles("run")
 def rewrite_cwd_cmd(
-    source: Annotated[list[str] | None, typer.Option("--from", metavar="OLD",
-                                                     help="The old folder (repeatable, paired with --to).")] = None,
-    to: Annotated[list[str] | None, typer.Option("--to", metavar="NEW",
-                                                 help="The new folder for the --from before it.")] = None,
+    source: Annotated[list[str] | None, typer.Option("--from", metavar="OLD", callback=non_empty,
+                                                     help="The old folder, absolute (repeatable, paired with --to)."
+                                                     )] = None,
+    to: Annotated[list[str] | None, typer.Option("--to", metavar="NEW", callback=non_empty,
+                                                 help="The new folder for the --from before it, absolute.")] = None,
     map_file: MapOpt = None, from_style: FromStyleOpt = "posix",
     thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None, since: SinceOpt = None,
     until: UntilOpt = None, verbose: VerboseOpt = False, apply: ApplyOpt = False, db: DbOpt = None,
@@ -233,8 +236,9 @@ def rewrite_cwd_cmd(
 @run_app.command("relocate-home")
 @handles("run")
 def relocate_home_cmd(
-    source: Annotated[str | None, typer.Option("--from", metavar="OLD_HOME",
-                                               help="The home the rows point into (default: inferred).")] = None,
+    source: Annotated[str | None, typer.Option("--from", metavar="OLD_HOME", callback=absolute_folder,
+                                               help="The home the rows point into, absolute (default: inferred)."
+                                               )] = None,
     thread: ThreadOpt = None, provider: ProviderOpt = None, cwd: CwdOpt = None, since: SinceOpt = None,
     until: UntilOpt = None, verbose: VerboseOpt = False, apply: ApplyOpt = False, db: DbOpt = None,
     codex_home: CodexHomeOpt = None, journal: JournalOpt = None, json_: JsonOpt = False,

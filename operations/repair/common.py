@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from journal.effects import Effect, FileMove, RowUpdate
-from journal.fileio import file_digest
-from journal.guard import cached_realpath, within_roots
+from journal.fileio import file_digest, kind_of
+from journal.guard import cached_realpath, symlink_in, within_roots
 from journal.runner import PlannedOp
 from operations.audit import AuditReport, ThreadAudit
 from operations.errors import ConfigRefused
@@ -53,7 +53,10 @@ class ThreadFilter:
 
 def _created(t: ThreadAudit) -> datetime | None:
     if t.row is not None and t.row.created_at is not None:
-        return datetime.fromtimestamp(t.row.created_at, UTC)
+        try:
+            return datetime.fromtimestamp(t.row.created_at, UTC)
+        except (OverflowError, OSError, ValueError):  # a time no calendar holds: a damaged row
+            return None
     for f in t.files:
         if f.meta and f.meta.timestamp:
             try:
@@ -61,6 +64,9 @@ def _created(t: ThreadAudit) -> datetime | None:
             except ValueError:
                 return None
     return None
+
+
+UNREADABLE_ROWS = {"undecodable_row", "malformed_row"}
 
 
 @dataclass(frozen=True)
@@ -99,14 +105,18 @@ class RepairContext:
         return self.report.schema.columns if self.report.schema else ()
 
     def unreadable(self, flt: ThreadFilter) -> list[str]:
-        """A warning naming the chosen threads left alone because their row is not UTF-8."""
-        ids = [t.id for t in self.report.threads if flt.matches(t) and "undecodable_row" in t.problems]
-        return [f"{len(ids)} thread(s) left alone: their row holds bytes that are not UTF-8 "
-                f"({', '.join(ids[:5])})"] if ids else []
+        """A warning naming the chosen threads left alone because their row cannot be read faithfully."""
+        warnings = []
+        for problem, what in (("undecodable_row", "holds bytes that are not UTF-8"),
+                              ("malformed_row", "holds a value of the wrong type")):
+            ids = [t.id for t in self.report.threads if flt.matches(t) and problem in t.problems]
+            if ids:
+                warnings.append(f"{len(ids)} thread(s) left alone: their row {what} ({', '.join(ids[:5])})")
+        return warnings
 
     def selected(self, flt: ThreadFilter) -> list[ThreadAudit]:
         """The threads the filter chooses, less those whose row cannot be read faithfully."""
-        return [t for t in self.report.threads if flt.matches(t) and "undecodable_row" not in t.problems]
+        return [t for t in self.report.threads if flt.matches(t) and not set(t.problems) & UNREADABLE_ROWS]
 
 
 def canonical_path(home: CodexHome, name: str, archived: bool) -> Path:
@@ -119,19 +129,30 @@ def canonical_path(home: CodexHome, name: str, archived: bool) -> Path:
 
 
 def check_writable_file(path: str, home: CodexHome) -> str | None:
-    """Why a rollout must be left alone, or None: outside the home, a symlink, read-only."""
+    """Why a rollout must be left alone, or None: outside the home, behind a symlink (the file or a
+    folder on its way), not a regular file, read-only."""
     absolute = os.path.abspath(path)
-    if os.path.islink(absolute):
-        return f"{path} is a symlink; it is left alone"
+    link = symlink_in(absolute, home.roots)
+    if link is not None:
+        return (f"{path} is a symlink; it is left alone" if link == absolute
+                else f"{path} is reached through the symlink {link}; what lies behind a symlink is left alone")
     if not within_roots(absolute, [cached_realpath(str(r)) for r in home.roots]):
         return f"{path} is outside the Codex home; it is left alone"
     try:
-        mode = os.stat(absolute).st_mode
+        mode = os.lstat(absolute).st_mode
     except OSError as exc:
         return f"cannot stat {path}: {exc}"
+    if not stat.S_ISREG(mode):
+        return f"{path} is not a regular file ({kind_of(mode)}); it is left alone"
     if not mode & stat.S_IWUSR:
         return f"{path} is read-only; it is left alone"
     return None
+
+
+def behind_symlink(path: str | Path, home: CodexHome) -> str | None:
+    """Why nothing may be moved to `path`, when a folder on its way is a symlink (or it is one)."""
+    link = symlink_in(str(path), home.roots)
+    return None if link is None else f"{path} would be reached through the symlink {link}; it is left alone"
 
 
 def move_effect(src: Rollout | str, dst: Path, touch_ns: int | None = None) -> FileMove:
@@ -254,7 +275,11 @@ def move_to_canonical(ctx: RepairContext, plan: Plan, t: ThreadAudit, file: Roll
     destination = Path(str(target) + ".zst") if file.compressed else target
     if os.path.abspath(file.path) == str(destination):
         return target, []
-    if destination.exists():
+    if os.path.lexists(destination):
         plan.refuse(t.id, f"{destination} already exists")
+        return None
+    blocked = behind_symlink(destination, ctx.home)
+    if blocked:
+        plan.refuse(t.id, blocked)
         return None
     return target, [move_effect(file, destination, touch_ns)]

@@ -20,7 +20,7 @@ from journal.effects import RowUpdate
 from journal.errors import UsageProblem
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
-from operations.jsonedit import replace_strings
+from operations.jsonedit import EditRefused, replace_strings
 from operations.pathrules import STYLES, rewrite
 from operations.repair.common import (
     Plan,
@@ -82,7 +82,9 @@ def _rewriter(mappings: list[Mapping], style: str) -> Callable[[Any], Any]:
 
 def _edit_line(line: bytes, kind: str, change: Callable[[Any], Any]) -> bytes | None:
     record = orjson.loads(line)
-    payload = record.get("payload") or {}
+    payload = record.get("payload") if isinstance(record, dict) else None
+    if not isinstance(payload, dict):
+        return None  # not a line Codex reads a cwd from
     strings, lists = CWD_FIELDS[kind]
     replaced: dict[str, str] = {}
     targets: list[tuple[str, ...]] = []
@@ -92,6 +94,8 @@ def _edit_line(line: bytes, kind: str, change: Callable[[Any], Any]) -> bytes | 
             node = node.get(part) if isinstance(node, dict) else None
         if node is None:
             continue
+        if not (isinstance(node, str) or (isinstance(node, list) and all(isinstance(n, str) for n in node))):
+            raise EditRefused(f"{'.'.join(path)} is not a folder as Codex writes it ({type(node).__name__})")
         new = change(node)
         if new != node:
             targets.append(path)

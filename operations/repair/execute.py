@@ -15,12 +15,12 @@ from journal.effects import SqlEffect
 from journal.errors import Refused
 from journal.guard import PathGuard
 from journal.runner import PlannedOp, RunResult, execute_phased_run
-from journal.sqlio import connect_ro
+from journal.sqlio import SQLITE_ERRORS, connect_ro
 from journal.store import JournalWriter
 from operations.errors import UnknownShape
 from operations.home import CodexHome
 from operations.repair.common import Plan
-from operations.safety import refuse_unless_safe
+from operations.safety import refuse_if_damaged, refuse_unless_safe
 from operations.schema import StateSchema, damaged
 from operations.shapes import judge_all
 
@@ -46,7 +46,7 @@ def shape_verdicts(schema: StateSchema | None, dbs: Sequence[Path] = ()) -> tupl
             continue  # judged with `schema`
         try:
             verdicts = judge_all([db])
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_ERRORS as exc:
             raise damaged(db, exc) from None
         for verdict in verdicts:
             problems += verdict.problems
@@ -135,6 +135,7 @@ def apply_phases(
     caller holds the journal's lock since before it planned)."""
     refuse_unwritable(schema, dbs)
     refuse_unless_safe(home.codex_home, dbs)
+    refuse_if_damaged(home.databases)  # every database of the home, as undo and redo check them
     journal = Path(writer.path)
     stamp = services.clock.now().strftime("%Y%m%dT%H%M%S") + "-" + services.ids.new_id()[-8:]
     backups = [online_backup(db, journal.parent / BACKUPS, stamp) for db in dbs if db.exists()]

@@ -7,20 +7,43 @@ Only the `threads` row is touched; Codex drops what hangs off it when it next cl
 
 from __future__ import annotations
 
+import os
+
 from journal.effects import RowDelete
+from journal.guard import symlink_in
 from journal.runner import PlannedOp
 from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows
 
 
+def still_there(rollout_path: str, ctx: RepairContext) -> str | None:
+    """Why a row must not be forgotten though the scan found no file for it: something is at its
+    path (a file the scan could not read, a FIFO), or its way there passes a symlink (a folder on
+    another disk that may only be unmounted)."""
+    if not rollout_path:
+        return None
+    for path in (rollout_path, rollout_path + ".zst"):
+        if os.path.lexists(path):
+            return f"something exists at {path}; it is not forgotten"
+    link = symlink_in(rollout_path, ctx.home.roots)
+    if link is not None:
+        return f"its rollout_path goes through the symlink {link}, which leads nowhere now; it is not forgotten"
+    return None
+
+
 def plan_forget_missing(ctx: RepairContext, flt: ThreadFilter) -> Plan:
     plan = Plan("forget-missing")
-    wanted = [t for t in ctx.selected(flt) if t.row is not None and "db_not_on_disk" in t.problems]
+    wanted = [t for t in ctx.selected(flt) if t.row is not None and "db_not_on_disk" in t.problems
+              and not {"symlinked_rollout", "not_regular_file"} & set(t.problems)]
     rows = current_rows(ctx.home, [t.id for t in wanted])
     db = ctx.home.state_db
     for t in wanted:
         plan.considered += 1
         row = rows.get(t.id)
         if row is None or db is None:
+            continue
+        why = still_there(str(row.get("rollout_path") or ""), ctx)
+        if why:
+            plan.refuse(t.id, why)
             continue
         plan.ops.append(PlannedOp(f"forget {t.id} (its rollout {row['rollout_path']} exists nowhere)",
                                   (RowDelete(str(db), "threads", {"id": t.id}, row),), subject=t.id))

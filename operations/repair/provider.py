@@ -33,9 +33,11 @@ DB_ONLY_WARNING = ("--db-only changes only threads.model_provider, as the seed's
 def _edit_provider_lines(edit: RolloutEdit, to: str) -> None:
     first = edit.lines[0]
     meta = orjson.loads(first.lstrip(b"\xef\xbb\xbf"))
-    if meta.get("type") != "session_meta":
+    if not isinstance(meta, dict) or meta.get("type") != "session_meta" or not isinstance(meta.get("payload"), dict):
         raise EditRefused("the first line is not a session_meta")
     payload = meta["payload"]
+    if not isinstance(payload.get("model_provider", ""), str):
+        raise EditRefused("session_meta's model_provider is not a string, as Codex writes it")
     if "model_provider" not in payload:
         edit.change(1, append_to_payload(first, "model_provider", to, set_path(("payload", "model_provider"), to)),
                     "payload.model_provider", None, to)
@@ -47,12 +49,16 @@ def _edit_provider_lines(edit: RolloutEdit, to: str) -> None:
         if b'"thread_settings_applied"' not in line:
             continue
         record = orjson.loads(line)
-        body = record.get("payload") or {}
-        if body.get("type") != "thread_settings_applied":
+        body = record.get("payload") if isinstance(record, dict) else None
+        if not isinstance(body, dict) or body.get("type") != "thread_settings_applied":
             continue
-        settings = body.get("thread_settings") or {}
+        settings = body.get("thread_settings")
+        if not isinstance(settings, dict):
+            raise EditRefused(f"line {number}: thread_settings is not an object, as Codex writes it")
         if "model_provider_id" in settings and settings["model_provider_id"] != to:
             old = settings["model_provider_id"]
+            if not isinstance(old, str):
+                raise EditRefused(f"line {number}: model_provider_id is not a string, as Codex writes it")
             edit.change(number, replace_value(line, "model_provider_id", old, to,
                                               set_path(("payload", "thread_settings", "model_provider_id"), to)),
                         "payload.thread_settings.model_provider_id", old, to)

@@ -52,8 +52,9 @@ def plan_relocate_home(ctx: RepairContext, flt: ThreadFilter, old_home: str | No
         new = os.path.join(home, *rest)
         if new == row["rollout_path"]:
             continue
-        if not (os.path.exists(new) or os.path.exists(new + ".zst")):
-            plan.refuse(t.id, f"{new} is missing here (the row points to {row['rollout_path']})")
+        if not (os.path.isfile(new) or os.path.isfile(new + ".zst")):
+            there = "is not a file" if os.path.lexists(new) else "is missing here"
+            plan.refuse(t.id, f"{new} {there} (the row points to {row['rollout_path']})")
             continue
         plan.ops.append(PlannedOp(f"relocate {t.id}", (row_update(ctx.home, t.id, row, {"rollout_path": new}),),
                                   subject=t.id))

@@ -15,13 +15,14 @@ from typing import Any
 import orjson
 
 from journal.effects import Effect, FileEdit, RowChange, RowsUpdate, RowUpdate, plan_file_edit
-from journal.fileio import sha256_hex
+from journal.fileio import open_regular, sha256_hex
 from journal.runner import PlannedOp
-from journal.sqlio import connect_ro
+from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, replace_value
 from operations.repair.common import Plan, RepairContext, row_update, writable_single_file
 from operations.rollouts import Rollout
+from operations.schema import damaged
 
 
 @dataclass
@@ -44,7 +45,7 @@ class RolloutEdit:
 
     @classmethod
     def read(cls, rollout: Rollout) -> RolloutEdit:
-        with open(rollout.path, "rb") as handle:
+        with open_regular(rollout.path) as handle:
             return cls.of(handle.read(), rollout)
 
     @classmethod
@@ -102,7 +103,7 @@ class RolloutEdit:
         if self.settled is None:
             return
         assert self.rollout is not None
-        with open(self.rollout.path, "rb") as handle:
+        with open_regular(self.rollout.path) as handle:
             data = handle.read()
         if sha256_hex(data) != self.settled.sha256_before:
             raise EditRefused(f"{self.rollout.path} changed while the plan was being made")
@@ -204,6 +205,12 @@ def edit_rollouts(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit],
         except (EditRefused, orjson.JSONDecodeError) as exc:
             plan.refuse(t.id, f"{file.path}: {exc}")
             continue
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:  # a damaged or hand-made file
+            plan.refuse(t.id, f"{file.path}: a line is not shaped as Codex writes it ({type(exc).__name__}: {exc})")
+            continue
+        except OSError as exc:
+            plan.refuse(t.id, f"cannot read {file.path}: {exc}")
+            continue
         edit.settle()
         edits[t.id] = edit
     return edits
@@ -216,7 +223,10 @@ def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edi
     refused = {r.thread for r in plan.refused}
     extra = fork_offsets(ctx, edits, plan)
     history_db = ctx.home.thread_history_db
-    history = connect_ro(str(history_db)) if history_db is not None and edits else None
+    try:
+        history = connect_ro(str(history_db)) if history_db is not None and edits else None
+    except SQLITE_ERRORS as exc:
+        raise damaged(str(history_db), exc) from None
     try:
         for t in candidates:
             if t.id in refused:
@@ -226,7 +236,10 @@ def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edi
             if own is not None:
                 effects += own.effects()
                 if history is not None:
-                    effects += history_shifts(str(history_db), history, t.id, own)
+                    try:
+                        effects += history_shifts(str(history_db), history, t.id, own)
+                    except SQLITE_ERRORS as exc:  # unreadable, or not the tables Codex makes
+                        raise damaged(str(history_db), exc) from None
             effects += extra.get(t.id, [])
             row = rows.get(t.id)
             if row is not None:

@@ -11,6 +11,7 @@ import os
 import queue
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -37,6 +38,15 @@ class CodexFailed(AssertionError):
     pass
 
 
+def require_temporary(path: Path) -> None:
+    """A Codex binary is only ever started on a home inside the temporary folder (tests, schema
+    captures): never on a real one."""
+    temp = os.path.realpath(tempfile.gettempdir())
+    real = os.path.realpath(path)
+    if os.path.commonpath([temp, real]) != temp:
+        raise CodexFailed(f"refusing to run Codex on {path}: not inside the temporary folder {temp}")
+
+
 @dataclass
 class CodexSession:
     """One Codex home driven by one Codex version, with its own mock API."""
@@ -47,6 +57,14 @@ class CodexSession:
     providers: tuple[str, ...] = ("mockA", "mockB")
     current: str = "mockA"
     processes: list[subprocess.Popen[Any]] = field(default_factory=list)
+    user_home: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Codex runs with its home and the user's home both in a temporary folder: it writes helper
+        binaries, logs and caches under them, and must never reach the real ones."""
+        require_temporary(self.home)
+        self.user_home = self.home.parent / f"{self.home.name}.user-home"
+        self.user_home.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, current: str | None = None, providers: Sequence[str] | None = None,
                      extra: str = "") -> None:
@@ -60,8 +78,12 @@ class CodexSession:
         (self.home / "config.toml").write_text("\n".join(lines) + "\n")
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
-        env.update({"CODEX_HOME": str(self.home), "MOCK_KEY": "x", "RUST_LOG": "error", "NO_COLOR": "1"})
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_", "XDG_"))}
+        user = str(self.user_home)
+        env.update({"CODEX_HOME": str(self.home), "HOME": user, "USERPROFILE": user,
+                    "XDG_CONFIG_HOME": os.path.join(user, ".config"), "XDG_DATA_HOME": os.path.join(user, ".local"),
+                    "XDG_CACHE_HOME": os.path.join(user, ".cache"), "XDG_STATE_HOME": os.path.join(user, ".state"),
+                    "MOCK_KEY": "x", "RUST_LOG": "error", "NO_COLOR": "1"})
         return env
 
     def run(self, args: Sequence[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
