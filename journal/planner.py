@@ -163,6 +163,11 @@ def plan_replay(index: JournalIndex, ref: str) -> CompensationPlan:
     for op_id in index.runs[full].op_ids:
         info = index.ops[op_id]
         effects = tuple(index.effects(op_id))
+        if index.in_effect(op_id):  # its targets may have moved on since (a later op of the run moved the file)
+            reason = "already applied: the operation is in effect (never undone)"
+            would_skip.append((op_id, reason))
+            ops.append(PlannedOp(f"replay: {info.label}", effects, info.subject, replays=op_id, skip_reason=reason))
+            continue
         verdict, reason = precheck(effects, io)
         if verdict != "ready":
             would_skip.append((op_id, reason))

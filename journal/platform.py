@@ -136,3 +136,32 @@ def current_user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - getpass raises whatever its back end raises
         return os.environ.get("USERNAME") or os.environ.get("USER") or "unknown"
+
+
+def process_started(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), or None when that cannot be told."""
+    try:
+        import psutil
+
+        return float(psutil.Process(pid).create_time())
+    except Exception:  # noqa: BLE001 - psutil raises per platform; unknown is an answer
+        return None
+
+
+def process_alive(pid: int, started: float | None) -> bool:
+    """Whether process `pid` runs, and is the one that started at `started` (when given): a pid
+    reused by another process since is not it. When it cannot be told, alive (a live holder's
+    lock is never taken)."""
+    try:
+        import psutil
+    except ImportError:
+        return True
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(process.create_time() - started) < 0.01
+    except psutil.NoSuchProcess:
+        return False
+    except Exception:  # noqa: BLE001 - AccessDenied and the like: it exists
+        return True

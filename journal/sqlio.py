@@ -40,5 +40,15 @@ def fetch_row(conn: sqlite3.Connection, table: str, key: dict[str, Any]) -> dict
     return {d[0]: v for d, v in zip(cur.description, rows[0], strict=True)}
 
 
+def fetch_rowid(conn: sqlite3.Connection, table: str, key: dict[str, Any]) -> int | None:
+    """The rowid of the row with `key`, or None (no such row, or a table WITHOUT ROWID)."""
+    where = " AND ".join(f"{quote_ident(k)} = ?" for k in key)
+    try:
+        found = conn.execute(f"SELECT rowid FROM {quote_ident(table)} WHERE {where}", list(key.values())).fetchall()
+    except sqlite3.OperationalError:
+        return None
+    return int(found[0][0]) if found else None
+
+
 def values_match(current: dict[str, Any], expected: dict[str, Any]) -> bool:
     return all(k in current and current[k] == v for k, v in expected.items())

@@ -133,7 +133,7 @@ class FileEdit(Effect):
             return Probe("after_drift", f"{self.path} grew by {len(data) - self.size_after} bytes since (appended;"
                          " the appended bytes are kept)", observed=observed)
         return Probe("other", f"{self.path} changed since ({len(data)} bytes, and not only appended to)",
-                     blocking=True, observed=observed)
+                     blocking=True, observed={**observed, "sha256": sha256_hex(data)})
 
     def rebased_inverse(self, seen: Probe) -> Effect:
         """Forced over appended bytes: the inverse starts from the file as it is, tail included."""
@@ -155,9 +155,12 @@ class FileEdit(Effect):
 
     def apply(self, io: IOContext | None = None) -> None:
         """Check the whole file, splice, check the result, and replace the file keeping its mtime."""
-        st = os.stat(self.path)
-        with open(self.path, "rb") as handle:
-            data = handle.read()
+        try:
+            with open(self.path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                data = handle.read()
+        except FileNotFoundError:
+            raise CasFailed(f"{self.path} does not exist") from None
         if len(data) != self.size_before or sha256_hex(data) != self.sha256_before:
             raise CasFailed(f"{self.path} is not as planned ({len(data)} bytes; expected {self.size_before})")
         result = self.spliced(data)

@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from journal import faults
 from journal.durability import IOContext
 from journal.effects.base import Effect, Probe, StepHook, register
 from journal.errors import CasFailed
 from journal.fileio import file_digest
 from journal.platform import fsync_dir, with_retry
+
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 @register
@@ -103,8 +106,10 @@ class FileMove(Effect):
         if seen.state != "before":
             raise CasFailed(f"cannot move: {seen.detail or seen.state}")
         dst_dir = os.path.dirname(self.dst)
+        faults.point("mkdir", dst_dir)
         os.makedirs(dst_dir, exist_ok=True)
         try:
+            faults.point("link", self.dst)
             os.link(self.src, self.dst)
             linked = True
         except FileExistsError as exc:
@@ -112,27 +117,45 @@ class FileMove(Effect):
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 raise CasFailed(f"{self.src} and {self.dst} are on different file systems") from exc
+            if exc.errno in DISK_ERRNOS:
+                raise  # no room or a failing disk: a rename would meet the same
             linked = False  # file systems without hard links: check, then rename under our lock
         if linked:
             if hook:
                 hook("move-linked")
+            faults.point("unlink", self.src)
             with_retry(lambda: os.unlink(self.src), self.src, "remove the old name of")
         else:
             if os.path.lexists(self.dst):
                 raise CasFailed(f"{self.dst} already exists")
+            faults.point("rename", self.src)
             with_retry(lambda: os.rename(self.src, self.dst), self.src, "move")
         self._touch()
-        sync_dir = io.sync_dir if io is not None else fsync_dir
-        sync_dir(dst_dir)
-        sync_dir(os.path.dirname(self.src))
+        if io is not None:
+            io.sync_dir(dst_dir)
+            io.sync_dir(os.path.dirname(self.src))
+        else:
+            for folder in (dst_dir, os.path.dirname(self.src)):
+                faults.point("fsync_dir", folder)
+                fsync_dir(folder)
 
     def finish_interrupted(self) -> None:
         """Both names link one file: drop the source name, completing the move."""
+        faults.point("unlink", self.src)
         with_retry(lambda: os.unlink(self.src), self.src, "remove the old name of")
         self._touch()
+        faults.point("fsync_dir", os.path.dirname(self.src))
         fsync_dir(os.path.dirname(self.src))
+
+    def rollback_interrupted(self) -> None:
+        """Both names link one file: drop the new name, so the move never happened."""
+        faults.point("unlink", self.dst)
+        with_retry(lambda: os.unlink(self.dst), self.dst, "remove the new name of")
+        faults.point("fsync_dir", os.path.dirname(self.dst))
+        fsync_dir(os.path.dirname(self.dst))
 
     def _touch(self) -> None:
         if self.after_mtime_ns is not None:
             st = os.stat(self.dst)
+            faults.point("utime", self.dst)
             os.utime(self.dst, ns=(st.st_atime_ns, self.after_mtime_ns))

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from journal.errors import io_failure
 from operations.audit import run_audit
 from operations.bundle import Bundle, collect, read, write
 from operations.cli import context
@@ -113,7 +114,12 @@ def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, co
             emit(operation, data, json_, nothing, status="refused" if code else "ok", exit_code=code)
             return
         refuse_unless_safe(home.codex_home, dbs)  # before the first byte is staged
-        write_staging(planned.staged)
+        try:
+            write_staging(planned.staged)
+        except OSError as exc:
+            raise io_failure(exc, "staging the rollouts:", "Nothing was changed in the home (what was staged in "
+                             "codex-sessions/staging/ can be deleted); free space, then run the command again"
+                             ) from None
         result, backups = apply_phases([lambda: plan.ops], dbs, home, report.schema, writer, services,
                                        command=operation, argv=sys.argv[1:],
                                        meta={"operation": operation, "options": opts.describe(),

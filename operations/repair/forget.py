@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from journal.effects import RowDelete
 from journal.runner import PlannedOp
+from journal.sqlio import connect_ro, fetch_rowid
 from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows
 
 
@@ -17,11 +18,19 @@ def plan_forget_missing(ctx: RepairContext, flt: ThreadFilter) -> Plan:
     wanted = [t for t in ctx.selected(flt) if t.row is not None and "db_not_on_disk" in t.problems]
     rows = current_rows(ctx.home, [t.id for t in wanted])
     db = ctx.home.state_db
+    rowids: dict[str, int | None] = {}
+    if db is not None and rows:
+        conn = connect_ro(str(db))  # the rowid is journaled too: undo gives the row back under it
+        try:
+            rowids = {thread_id: fetch_rowid(conn, "threads", {"id": thread_id}) for thread_id in rows}
+        finally:
+            conn.close()
     for t in wanted:
         plan.considered += 1
         row = rows.get(t.id)
         if row is None or db is None:
             continue
         plan.ops.append(PlannedOp(f"forget {t.id} (its rollout {row['rollout_path']} exists nowhere)",
-                                  (RowDelete(str(db), "threads", {"id": t.id}, row),), subject=t.id))
+                                  (RowDelete(str(db), "threads", {"id": t.id}, row, rowids.get(t.id)),),
+                                  subject=t.id))
     return plan

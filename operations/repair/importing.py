@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from journal import faults
 from journal.effects import Effect, FileMove, RowDelete, RowInsert
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
@@ -238,5 +239,6 @@ def write_staging(staged: dict[str, tuple[bytes, int]]) -> None:
     for path, (data, mtime_ns) in staged.items():
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        faults.point("write", path)
         target.write_bytes(data)
         os.utime(target, ns=(mtime_ns, mtime_ns))
