@@ -165,3 +165,24 @@ def process_alive(pid: int, started: float | None) -> bool:
         return False
     except Exception:  # noqa: BLE001 - AccessDenied and the like: it exists
         return True
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """The initializer of every worker process: leave SIGINT to the parent (it stops the run at an
+    operation boundary; a worker's traceback would only add noise), and exit as soon as the
+    parent is gone, so no worker outlives its run (one blocked on writing to a pipe nobody reads
+    any more would sleep forever). POSIX re-parents an orphan, which `getppid` shows."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.1)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
