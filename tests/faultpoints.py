@@ -15,6 +15,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,11 @@ def killed_at(number: int, action: Callable[[], Any]) -> int:
                     os.kill(os.getpid(), signal.SIGKILL)
 
             faults.install(hook)
+            from operations.cli import context
+            from tests.helpers import fixed_services
+
+            # ids of its own: the child's copy of the id source would repeat the parent's next ones
+            context.make_services = lambda: fixed_services(seed=1_000_000 + os.getpid())
             action()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
@@ -107,3 +113,76 @@ def restore_home(pristine: Path, home: Path) -> Path:
         shutil.rmtree(home)
     shutil.copytree(pristine, home, copy_function=shutil.copy2, symlinks=True)
     return home
+
+
+@dataclass
+class Scenario:
+    """A command on a home, and what `recover` must bring it to whatever happens midway: the state
+    `before` it once what stands of it is undone, or the state `after` it once it is done again.
+
+    `finish`: the command that does the rest after a recovery (default: the command again);
+    `after` is None where a second run cannot give the same bytes (a fresh clock touches mtimes)."""
+
+    home: Path
+    pristine: Path
+    args: list[str]
+    before: dict[str, Any]
+    after: dict[str, Any] | None
+    finish: list[str]
+    runs_before: set[str]
+    points: list[tuple[str, str]]
+
+    def restore(self) -> None:
+        restore_home(self.pristine, self.home)
+
+
+def prepare(home: Path, pristine: Path, args: list[str], *, finish: list[str] | None = None,
+            compare_after: bool = True) -> Scenario:
+    """Save the home as it is, run `args` once counting its points, and put the home back."""
+    from tests.codexhome import snapshot
+    from tests.helpers import cli_json
+
+    restore_home(home, pristine)
+    before = snapshot(home)
+    runs_before = _runs(home)
+    seen: list[tuple[str, str]] = []
+    with counting(seen):
+        code, out = cli_json(*args)
+    assert code == 0, out
+    after = snapshot(home) if compare_after else None
+    scenario = Scenario(home, pristine, args, before, after, finish or args, runs_before, seen)
+    scenario.restore()
+    return scenario
+
+
+def _runs(home: Path) -> set[str]:
+    from journal.index import JournalIndex
+
+    journal = home / "codex-sessions" / "journal.jsonl"
+    return set(JournalIndex.load(str(journal)).runs) if journal.exists() else set()
+
+
+def settle_and_check(sc: Scenario, label: str) -> dict[str, Any]:
+    """`recover --apply` settles everything (nothing foreign, nothing pending, the journal valid);
+    doing the rest gives the `after` bytes; undoing every run made since gives the `before` bytes."""
+    from journal.index import JournalIndex
+    from tests.codexhome import snapshot
+    from tests.helpers import cli_json
+
+    home = ["--codex-home", str(sc.home)]
+    code, recovered = cli_json("recover", "--apply", *home)
+    assert code == 0 and not recovered["data"]["foreign"], (label, recovered)
+    code, verified = cli_json("verify", *home)
+    assert code == 0 and verified["data"]["ok"], (label, verified)
+    code, done = cli_json(*sc.finish)  # writes go on: the rest is done
+    assert code == 0 or (code == 2 and "nothing to" in done["errors"][0]["message"]), (label, done)
+    if sc.after is not None:
+        assert snapshot(sc.home) == sc.after, f"{label}: the home is not at its after state"
+    index = JournalIndex.load(str(sc.home / "codex-sessions" / "journal.jsonl"))
+    for run in sorted(set(index.runs) - sc.runs_before, key=lambda r: index.runs[r].seq, reverse=True):
+        if any(index.in_effect(op) for op in index.runs[run].op_ids):
+            code, undone = cli_json("undo", run, "--apply", *home)
+            assert code == 0, (label, undone)
+            index = JournalIndex.load(str(sc.home / "codex-sessions" / "journal.jsonl"))
+    assert snapshot(sc.home) == sc.before, f"{label}: the home is not at its before state"
+    return recovered
