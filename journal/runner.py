@@ -200,6 +200,7 @@ class Halt:
     signal: str | None = None
     error: BaseException | None = None
     label: str = ""
+    where: str = ""  # the file the disk refused (a database has no name in SQLite's errors)
 
     def as_error(self, result: RunResult, tool: str, argv: Sequence[str], phases_left: int) -> ToolError:
         counts = result.counts
@@ -216,10 +217,18 @@ class Halt:
             return Interrupted(f"interrupted by {self.signal} at an operation boundary: {done} (run {result.run_id}). "
                                f"The journal is consistent: nothing to recover. To do the rest: `{again}`."
                                + take_back, details=details)
-        failure = io_failure(self.error, f"operation {self.label!r}: writing", "")
+        failure = io_failure(self.error, f"operation {self.label!r}: writing"
+                             + ("" if getattr(self.error, "filename", None) else f" {self.where}"), "")
         return IOFailure(f"{failure.message.rstrip('. ')}. The run stopped there; that operation was rolled back: "
                          f"{done} (run {result.run_id}). Free space (or fix the disk), then do the rest with "
                          f"`{again}`." + take_back, details={**failure.details, **details})
+
+
+def _where(error: BaseException, op: PlannedOp) -> str:
+    named = getattr(error, "filename", None)
+    if named:
+        return str(named)
+    return next((path for effect in op.effects if effect.step_key() for path in effect.paths()), "")
 
 
 def _left_pending(exc: BaseException, writer: JournalWriter, run_id: str, argv: Sequence[str], *,
@@ -272,7 +281,7 @@ def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], g
                 if progress:
                     progress(len(results), len(ops))
                 if disk_error is not None:
-                    halt = Halt(error=disk_error, label=op.label)
+                    halt = Halt(error=disk_error, label=op.label, where=_where(disk_error, op))
                     break
         finally:  # even when a rollback failed: what was done must be durable, and then recorded
             io.flush()

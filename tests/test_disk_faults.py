@@ -1,0 +1,103 @@
+"""Every write, fsync, rename and commit of an apply, an undo, a redo, an import and a
+`fix --unarchive` fails in turn, with ENOSPC and with EIO (`journal.faults`).
+
+After each: a clear message and a documented code (`io_error`, exit 1), never a traceback; a
+journal `verify` finds valid (operations may be pending, never damaged); and once
+`recover --apply` has run, the home is at the command's before state once what stands of it
+is undone, and at its after state once the rest is done, byte for byte (files, mtimes, rows).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from fixtures.generator import HomeSpec, build_home
+from tests.faultpoints import Scenario, failing_at, prepare, settle_and_check
+from tests.helpers import _invoke, cli_json
+
+pytestmark = pytest.mark.crash
+ERRORS = (errno.ENOSPC, errno.EIO)
+
+
+def _home(root: Path, **spec: object) -> Path:
+    defaults: dict[str, object] = {"sessions": 1, "archived_share": 0.0, "exec_share": 0.0,
+                                   "providers": ("openai",), "seed": 5}
+    build_home(root, HomeSpec(**{**defaults, **spec}))  # type: ignore[arg-type]
+    return root
+
+
+def _apply(tmp_path: Path) -> Scenario:
+    home = _home(tmp_path / "home")
+    return prepare(home, tmp_path / "pristine", ["run", "migrate-provider", "--apply", "--codex-home", str(home)])
+
+
+def _undo(tmp_path: Path) -> Scenario:
+    home = _home(tmp_path / "home")
+    code, applied = cli_json("run", "migrate-provider", "--apply", "--codex-home", str(home))
+    assert code == 0, applied
+    return prepare(home, tmp_path / "pristine", ["undo", applied["data"]["run"], "--apply", "--codex-home", str(home)])
+
+
+def _redo(tmp_path: Path) -> Scenario:
+    home = _home(tmp_path / "home")
+    code, applied = cli_json("run", "migrate-provider", "--apply", "--codex-home", str(home))
+    assert code == 0, applied
+    code, undone = cli_json("undo", applied["data"]["run"], "--apply", "--codex-home", str(home))
+    assert code == 0, undone
+    return prepare(home, tmp_path / "pristine", ["redo", undone["data"]["run"], "--apply", "--codex-home", str(home)])
+
+
+def _import(tmp_path: Path) -> Scenario:
+    source = _home(tmp_path / "source", version="0.169.0", sessions=2, seed=21)
+    target = _home(tmp_path / "home", version="0.171.0", providers=("azure",), seed=22)
+    bundle = tmp_path / "moved.zip"
+    assert cli_json("export", "-o", str(bundle), "--codex-home", str(source))[0] == 0
+    return prepare(target, tmp_path / "pristine", ["import", str(bundle), "--to-provider", "azure", "--apply",
+                                                   "--codex-home", str(target)])
+
+
+def _fix_unarchive(tmp_path: Path) -> Scenario:
+    home = _home(tmp_path / "home", archived_share=1.0, seed=3)
+    args = ["fix", "--unarchive", "--apply", "--codex-home", str(home)]
+    # a second fix touches the unarchived file's mtime with a later clock: only the before state is compared
+    return prepare(home, tmp_path / "pristine", args, compare_after=False)
+
+
+@pytest.mark.parametrize("make", [_apply, _undo, _redo, _import, _fix_unarchive],
+                         ids=["apply", "undo", "redo", "import", "fix-unarchive"])
+def test_every_write_fsync_rename_and_commit_failing_ends_in_a_message_and_a_recoverable_home(
+        tmp_path: Path, make: object) -> None:
+    assert callable(make)
+    scenario: Scenario = make(tmp_path)
+    kinds = Counter(kind for kind, _ in scenario.points)
+    assert {"journal_write", "journal_fsync", "commit"} <= set(kinds), kinds
+    faults = 0
+    for number in range(1, len(scenario.points) + 1):
+        for code in ERRORS:
+            scenario.restore()
+            hit: list[tuple[str, str]] = []
+            with failing_at(number, code, hit):
+                result = _invoke([*scenario.args, "--json"])
+            label = f"{errno.errorcode[code]} at point {number} ({scenario.points[number - 1][0]})"
+            assert hit, f"{label}: the point was not reached again"
+            assert result.exception is None or isinstance(result.exception, SystemExit), \
+                f"{label}: a traceback: {result.exception!r}"
+            out = orjson.loads(result.stdout)
+            assert (result.exit_code, out["exit_code"]) == (1, 1), (label, out)
+            [error] = out["errors"]
+            assert error["code"] == "io_error", (label, error)
+            assert any(word in error["message"] for word in ("No space left", "Input/output error", "disk is full",
+                                                             "disk I/O error")), (label, error)
+            assert "recover --apply" in error["message"] or "run the command again" in error["message"] \
+                or "do the rest" in error["message"], (label, error)
+            code_v, verified = cli_json("verify", "--codex-home", str(scenario.home))
+            assert verified["data"]["problems"] == [], (label, verified)
+            settle_and_check(scenario, label)
+            faults += 1
+    print(f"{scenario.args[0]}: {len(scenario.points)} points x {len(ERRORS)} errors = {faults} injected faults; "
+          f"{dict(kinds)}")
