@@ -104,7 +104,7 @@ def handles(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 except (OSError, sqlite3.Error) as exc:
                     if not io_problem(exc):
                         raise
-                    error = io_failure(exc, f"{command}: writing", UNKNOWN_LEFT)
+                    error = io_failure(exc, f"{command}: reading or writing", UNKNOWN_LEFT)
                 _report(command, error, bool(kwargs.get("json_")))
             raise AssertionError("unreachable")  # pragma: no cover
 
