@@ -16,64 +16,18 @@ from pathlib import Path
 import orjson
 import pytest
 
-from fixtures.generator import HomeSpec, build_home
-from tests.faultpoints import Scenario, failing_at, prepare, settle_and_check
+from tests.faultpoints import failing_at, settle_and_check
 from tests.helpers import _invoke, cli_json
+from tests.scenarios import scenario as make_scenario
 
 pytestmark = pytest.mark.crash
 ERRORS = (errno.ENOSPC, errno.EIO)
 
 
-def _home(root: Path, **spec: object) -> Path:
-    defaults: dict[str, object] = {"sessions": 1, "archived_share": 0.0, "exec_share": 0.0,
-                                   "providers": ("openai",), "seed": 5}
-    build_home(root, HomeSpec(**{**defaults, **spec}))  # type: ignore[arg-type]
-    return root
-
-
-def _apply(tmp_path: Path) -> Scenario:
-    home = _home(tmp_path / "home")
-    return prepare(home, tmp_path / "pristine", ["run", "migrate-provider", "--apply", "--codex-home", str(home)])
-
-
-def _undo(tmp_path: Path) -> Scenario:
-    home = _home(tmp_path / "home")
-    code, applied = cli_json("run", "migrate-provider", "--apply", "--codex-home", str(home))
-    assert code == 0, applied
-    return prepare(home, tmp_path / "pristine", ["undo", applied["data"]["run"], "--apply", "--codex-home", str(home)])
-
-
-def _redo(tmp_path: Path) -> Scenario:
-    home = _home(tmp_path / "home")
-    code, applied = cli_json("run", "migrate-provider", "--apply", "--codex-home", str(home))
-    assert code == 0, applied
-    code, undone = cli_json("undo", applied["data"]["run"], "--apply", "--codex-home", str(home))
-    assert code == 0, undone
-    return prepare(home, tmp_path / "pristine", ["redo", undone["data"]["run"], "--apply", "--codex-home", str(home)])
-
-
-def _import(tmp_path: Path) -> Scenario:
-    source = _home(tmp_path / "source", version="0.169.0", sessions=2, seed=21)
-    target = _home(tmp_path / "home", version="0.171.0", providers=("azure",), seed=22)
-    bundle = tmp_path / "moved.zip"
-    assert cli_json("export", "-o", str(bundle), "--codex-home", str(source))[0] == 0
-    return prepare(target, tmp_path / "pristine", ["import", str(bundle), "--to-provider", "azure", "--apply",
-                                                   "--codex-home", str(target)])
-
-
-def _fix_unarchive(tmp_path: Path) -> Scenario:
-    home = _home(tmp_path / "home", archived_share=1.0, seed=3)
-    args = ["fix", "--unarchive", "--apply", "--codex-home", str(home)]
-    # a second fix touches the unarchived file's mtime with a later clock: only the before state is compared
-    return prepare(home, tmp_path / "pristine", args, compare_after=False)
-
-
-@pytest.mark.parametrize("make", [_apply, _undo, _redo, _import, _fix_unarchive],
-                         ids=["apply", "undo", "redo", "import", "fix-unarchive"])
+@pytest.mark.parametrize("command", ["apply", "undo", "redo", "import", "fix-unarchive"])
 def test_every_write_fsync_rename_and_commit_failing_ends_in_a_message_and_a_recoverable_home(
-        tmp_path: Path, make: object) -> None:
-    assert callable(make)
-    scenario: Scenario = make(tmp_path)
+        tmp_path: Path, command: str) -> None:
+    scenario = make_scenario(tmp_path, command)
     kinds = Counter(kind for kind, _ in scenario.points)
     assert {"journal_write", "journal_fsync", "commit"} <= set(kinds), kinds
     faults = 0
