@@ -162,10 +162,10 @@ def _runs(home: Path) -> set[str]:
     return set(JournalIndex.load(str(journal)).runs) if journal.exists() else set()
 
 
-def settle_and_check(sc: Scenario, label: str, *, finish: bool = True) -> dict[str, Any]:
+def settle_and_check(sc: Scenario, label: str, *, finish: bool = True, take_back: bool = True) -> dict[str, Any]:
     """`recover --apply` settles everything (nothing foreign, nothing pending, the journal valid);
-    doing the rest (unless not `finish`) gives the `after` bytes; undoing every run made since
-    gives the `before` bytes (which also proves what stands was exactly the after values: undo
+    doing the rest (`finish`) gives the `after` bytes; undoing every run made since (`take_back`)
+    gives the `before` bytes (which also proves what stood was exactly the after values: undo
     compares every target with them first)."""
     from journal.index import JournalIndex
     from tests.codexhome import snapshot
@@ -181,6 +181,8 @@ def settle_and_check(sc: Scenario, label: str, *, finish: bool = True) -> dict[s
         assert code == 0 or (code == 2 and "nothing to" in done["errors"][0]["message"]), (label, done)
         if sc.after is not None:
             assert snapshot(sc.home) == sc.after, f"{label}: the home is not at its after state"
+    if not take_back:
+        return recovered
     index = JournalIndex.load(str(sc.home / "codex-sessions" / "journal.jsonl"))
     for run in sorted(set(index.runs) - sc.runs_before, key=lambda r: index.runs[r].seq, reverse=True):
         if any(index.in_effect(op) for op in index.runs[run].op_ids):

@@ -97,7 +97,7 @@ def test_a_run_on_a_full_file_system_fails_cleanly_and_recovers_once_space_is_ba
     room, step = 0, needed // 10
     while trial(room):  # coarse, until a run has room enough
         room += step
-    for finer in range(room - step + 4096, room, 4096):  # then page by page below it
+    for finer in range(room - step + 8192, room, 8192):  # then two pages at a time below it
         trial(finer)
     stages = {message[:20] for _, code, message in outcomes if code}
     assert len(stages) >= 3, outcomes  # the space ran out at different stages (journal, backup, an operation…)

@@ -72,7 +72,7 @@ def test_a_redo_interrupted_at_every_point_stops_at_a_boundary_with_nothing_to_r
         else:  # the signal came after the last operation: the run ended whole
             assert code == 0, out
         assert not scan(str(scenario.home / "codex-sessions" / "journal.jsonl")).pending
-        settle_and_check(scenario, f"interrupted at point {number}")
+        settle_and_check(scenario, f"interrupted at point {number}", take_back=False)  # go on: the after state
     assert stopped >= len(scenario.points) // 2
     print(f"redo interrupted at {len(scenario.points)} points, {stopped} stopped at a boundary")
 
