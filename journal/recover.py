@@ -25,13 +25,14 @@ form a group, judged together.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from journal import records
 from journal.effects import Effect, StepHook, effect_from_json
-from journal.errors import CasFailed, Interrupted
+from journal.errors import CasFailed, Interrupted, IOFailure, io_failure, io_problem
 from journal.interrupt import STOP
 from journal.runner import Step, group_steps
 from journal.scan import Pending, read_record_at, scan
@@ -178,25 +179,36 @@ def apply_recovery(writer: JournalWriter, open_runs: list[str], on_step: StepHoo
         writer.sync()
         settled: list[Assessment] = []
         stopped = False
-        for group in pending_groups(writer.path, scan(writer.path).pending.values()):
-            if STOP.requested():
-                stopped = True
-                break
-            for item in _settle(group, step, accept):
-                settled.append(item)
-                _remove_stale_temps(next(op for op in group.ops if op.op_id == item.op_id))
-                if item.verdict == "foreign":
-                    continue
-                record = records.outcome(item.run_id, item.op_id, SETTLED_AS[item.verdict], item.reason,
-                                         recovered_by=run_id)
-                if item.accepted:
-                    record["accepted"] = list(item.accepted)
-                writer.append(record)
-            writer.sync()
-            step("outcome")
-        left = {p.run_id for p in scan(writer.path).pending.values()}  # foreign ones, or groups not reached
+        try:
+            for group in pending_groups(writer.path, scan(writer.path).pending.values()):
+                if STOP.requested():
+                    stopped = True
+                    break
+                for item in _settle(group, step, accept):
+                    settled.append(item)
+                    _remove_stale_temps(next(op for op in group.ops if op.op_id == item.op_id))
+                    if item.verdict == "foreign":
+                        continue
+                    record = records.outcome(item.run_id, item.op_id, SETTLED_AS[item.verdict], item.reason,
+                                             recovered_by=run_id)
+                    if item.accepted:
+                        record["accepted"] = list(item.accepted)
+                    writer.append(record)
+                writer.sync()
+                step("outcome")
+        except (IOFailure, OSError, sqlite3.Error) as exc:
+            if isinstance(exc, (OSError, sqlite3.Error)) and not io_problem(exc):
+                raise
+            what = (f"{sum(1 for i in settled if i.verdict != 'foreign')} operation(s) were settled and recorded; "
+                    f"the rest stay pending, each group as it was or partly walked back, which the next recovery "
+                    f"judges the same way: once the disk has room (or works) again, run "
+                    f"`{writer.services.tool.name} recover --apply` again")
+            if isinstance(exc, IOFailure):
+                raise IOFailure(exc.message.split(". ")[0] + ". " + what, details=exc.details) from None
+            raise io_failure(exc, "recover: writing", what) from None
+        unsettled = {p.run_id for p in scan(writer.path).pending.values()}  # foreign ones, or groups not reached
         for run in open_runs:
-            if run not in left:
+            if run not in unsettled:
                 writer.append(records.run_end(run, None, "interrupted", {}, recovered_by=run_id, settled=True))
         counts = {"settled": sum(1 for i in settled if i.verdict != "foreign"),
                   "foreign": sum(1 for i in settled if i.verdict == "foreign")}

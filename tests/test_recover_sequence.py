@@ -9,6 +9,7 @@ later write; judged in sequence, every operation ends applied or not applied.
 
 from __future__ import annotations
 
+import errno
 import signal
 from pathlib import Path
 
@@ -17,7 +18,16 @@ import pytest
 from fixtures.generator import HomeSpec, build_home
 from journal.scan import scan
 from tests.codexhome import snapshot
-from tests.faultpoints import Scenario, interrupted_at, killed_at, prepare, settle_and_check
+from tests.faultpoints import (
+    Scenario,
+    counting,
+    failing_at,
+    interrupted_at,
+    killed_at,
+    prepare,
+    restore_home,
+    settle_and_check,
+)
 from tests.helpers import cli, cli_json
 
 pytestmark = pytest.mark.crash
@@ -117,3 +127,28 @@ def test_a_value_the_journal_never_wrote_is_reported_the_rest_settled_and_accept
     assert code == 0 and verified["data"]["ok"], verified
     code, again = cli_json("recover", "--apply", *home)
     assert code == 0 and again["data"]["operations"] == []  # writes go on
+
+
+def test_recovery_itself_killed_or_failing_at_every_point_is_run_again_to_the_same_end(tmp_path: Path) -> None:
+    scenario, _, _ = _undone_unarchive(tmp_path, sessions=1)
+    commit = next(n for n, (kind, _) in enumerate(scenario.points, 1) if kind == "commit")
+    assert killed_at(commit, lambda: cli(*scenario.args)) == -signal.SIGKILL  # files moved and edited, rows not
+    crashed = tmp_path / "crashed"
+    restore_home(scenario.home, crashed)
+    recover = ["recover", "--apply", "--codex-home", str(scenario.home)]
+    seen: list[tuple[str, str]] = []
+    with counting(seen):
+        code, first = cli_json(*recover)
+    assert code == 0 and {i["verdict"] for i in first["data"]["operations"]} == {"completed"}, first
+    for number in range(1, len(seen) + 1):
+        restore_home(crashed, scenario.home)
+        assert killed_at(number, lambda: cli(*recover)) == -signal.SIGKILL
+        settle_and_check(scenario, f"recover killed at point {number} ({seen[number - 1][0]})", take_back=False)
+        restore_home(crashed, scenario.home)
+        with failing_at(number, errno.EIO):
+            code, failed = cli_json(*recover)
+        assert code == 1 and failed["errors"][0]["code"] == "io_error", failed
+        assert "recover --apply` again" in failed["errors"][0]["message"] or "recover --apply" in \
+            failed["errors"][0]["message"], failed
+        settle_and_check(scenario, f"recover failing at point {number} ({seen[number - 1][0]})", finish=False)
+    print(f"recover of a killed redo: {len(seen)} kill points and {len(seen)} injected faults")

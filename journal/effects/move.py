@@ -80,6 +80,9 @@ class FileMove(Effect):
         sha, size = file_digest(here)
         observed = {"path": here, "sha256": sha, "size": size, "mtime_ns": os.stat(here).st_mtime_ns}
         if sha == self.sha256:
+            if self._touches and observed["mtime_ns"] == (self.after_mtime_ns if src_there else self.mtime_ns):
+                return Probe("mid", f"{here} was moved but its mtime not yet set (a move was interrupted)",
+                             observed=observed)
             return Probe("before" if src_there else "after", observed=observed)
         if src_there:
             return Probe("other", f"{here} changed (sha256 {sha[:12]}…)", observed=observed)
@@ -139,20 +142,43 @@ class FileMove(Effect):
                 faults.point("fsync_dir", folder)
                 fsync_dir(folder)
 
+    @property
+    def _touches(self) -> bool:
+        """The move sets another mtime: then a file at `dst` still bearing the old one (or back at
+        `src` still bearing the new one) is a move stopped between its rename and its touch."""
+        return self.after_mtime_ns is not None and self.after_mtime_ns != self.mtime_ns
+
     def finish_interrupted(self) -> None:
-        """Both names link one file: drop the source name, completing the move."""
-        faults.point("unlink", self.src)
-        with_retry(lambda: os.unlink(self.src), self.src, "remove the old name of")
+        """Complete a move a crash stopped: drop the old name when both link the file, move it
+        when it is still (or again) at `src`, then set its mtime."""
+        if os.path.lexists(self.src):
+            if not os.path.lexists(self.dst):
+                faults.point("link", self.dst)
+                os.link(self.src, self.dst)
+            faults.point("unlink", self.src)
+            with_retry(lambda: os.unlink(self.src), self.src, "remove the old name of")
         self._touch()
-        faults.point("fsync_dir", os.path.dirname(self.src))
-        fsync_dir(os.path.dirname(self.src))
+        self._sync_both()
 
     def rollback_interrupted(self) -> None:
-        """Both names link one file: drop the new name, so the move never happened."""
-        faults.point("unlink", self.dst)
-        with_retry(lambda: os.unlink(self.dst), self.dst, "remove the new name of")
-        faults.point("fsync_dir", os.path.dirname(self.dst))
-        fsync_dir(os.path.dirname(self.dst))
+        """Take back a move a crash stopped: drop the new name when both link the file, move it
+        back when it is only at `dst`, then give it its mtime from before the move."""
+        if os.path.lexists(self.dst):
+            if not os.path.lexists(self.src):
+                faults.point("link", self.src)
+                os.link(self.dst, self.src)
+            faults.point("unlink", self.dst)
+            with_retry(lambda: os.unlink(self.dst), self.dst, "remove the new name of")
+        if self._touches:
+            st = os.stat(self.src)
+            faults.point("utime", self.src)
+            os.utime(self.src, ns=(st.st_atime_ns, self.mtime_ns))
+        self._sync_both()
+
+    def _sync_both(self) -> None:
+        for folder in sorted({os.path.dirname(self.dst), os.path.dirname(self.src)}):
+            faults.point("fsync_dir", folder)
+            fsync_dir(folder)
 
     def _touch(self) -> None:
         if self.after_mtime_ns is not None:
