@@ -140,24 +140,31 @@ class JournalWriter:
 
     def _take_lock(self) -> None:
         """Lock, then write who holds it into the lock file, so a refused writer can name us; a
-        lock kept by a process that inherited it from a dead holder is replaced."""
-        fd = self._lock_current()
-        if fd is None:
-            fd = self._break_stale_lock()
-        if fd is None:
-            holder = read_lock_holder(self.path)
-            raise LockHeld(
-                f"another {self.services.tool.name} run is writing this journal{holder}: it holds "
-                f"{lock_path(self.path)}. Wait for it to finish, then try again",
-                details={"lock": lock_path(self.path)},
-            ) from None
-        self._lock_fd = fd
-        _INHERITABLE.add(fd)
+        lock kept by a process that inherited it from a dead holder is replaced. Takers take
+        turns on a guard lock for these few steps, so a note is never read half way between a
+        holder's lock and its note."""
+        guard = _take_guard(lock_path(self.path) + ".guard")
         try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, self._lock_note(), 0) if hasattr(os, "pwrite") else os.write(fd, self._lock_note())
-        except OSError:
-            pass  # naming the holder is a courtesy; the lock is what matters
+            fd = self._lock_current()
+            if fd is None and guard is not None and not IS_WINDOWS and lock_is_stale(self.path):
+                fd = self._replace_stale_lock()
+            if fd is None:
+                holder = read_lock_holder(self.path)
+                raise LockHeld(
+                    f"another {self.services.tool.name} run is writing this journal{holder}: it holds "
+                    f"{lock_path(self.path)}. Wait for it to finish, then try again",
+                    details={"lock": lock_path(self.path)},
+                ) from None
+            self._lock_fd = fd
+            _INHERITABLE.add(fd)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, self._lock_note(), 0) if hasattr(os, "pwrite") else os.write(fd, self._lock_note())
+            except OSError:
+                pass  # naming the holder is a courtesy; the lock is what matters
+        finally:
+            if guard is not None:
+                os.close(guard)  # releases it
 
     def _lock_note(self) -> bytes:
         return encode_line({**who(), "argv": self.argv, "since": self.services.timestamp(),
@@ -180,37 +187,20 @@ class JournalWriter:
             os.close(fd)  # a stale lock file was replaced meanwhile: lock the new one
         return None
 
-    def _break_stale_lock(self) -> int | None:
-        """When the lock's named holder is dead on this host yet the lock is held (a process that
-        inherited it lives on), put a new lock file in its place, locked before it is named.
-        Breakers take turns on a guard lock; a holder that is alive is never touched."""
-        if IS_WINDOWS:
-            return None  # a lock there dies with its process: no child inherits it
+    def _replace_stale_lock(self) -> int | None:
+        """The lock's named holder is dead on this host, yet the lock is held (a process that
+        inherited it lives on and writes nothing): put a new lock file in its place, locked and
+        named before it takes the name."""
         path = lock_path(self.path)
-        guard = os.open(path + ".guard", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            for _ in range(200):
-                if try_lock_exclusive(guard):
-                    break
-                time.sleep(0.01)
-            else:
-                return None
-            fd = self._lock_current()
-            if fd is not None:
-                return fd  # freed meanwhile
-            if not lock_is_stale(self.path):
-                return None
-            temp = f"{path}.{os.getpid()}.new"
-            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-            if not try_lock_exclusive(fd):
-                os.close(fd)
-                return None
-            os.write(fd, self._lock_note())
-            os.replace(temp, path)
-            self.stale_lock_replaced = True
-            return fd
-        finally:
-            os.close(guard)
+        temp = f"{path}.{os.getpid()}.new"
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        if not try_lock_exclusive(fd):
+            os.close(fd)
+            return None
+        os.write(fd, self._lock_note())
+        os.replace(temp, path)
+        self.stale_lock_replaced = True
+        return fd
 
     def _write_genesis(self) -> None:
         self.seq = -1
@@ -304,6 +294,18 @@ class JournalWriter:
             finally:
                 os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _take_guard(path: str) -> int | None:
+    """The guard lock for the few steps of taking the journal's lock (None when it cannot be had
+    within two seconds: then the lock is taken without replacing a stale one)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    for _ in range(200):
+        if try_lock_exclusive(fd):
+            return fd
+        time.sleep(0.01)
+    os.close(fd)
+    return None
 
 
 def _still_named(fd: int, path: str) -> bool:
