@@ -18,6 +18,7 @@ import pytest
 from fixtures.generator import HomeSpec, build_home
 from journal.store import JournalWriter, lock_path
 from operations import audit, rollouts
+from operations.cli import run_cmd
 from tests.faultpoints import counting, killed_at, restore_home
 from tests.helpers import cli, cli_json, fixed_services
 
@@ -66,6 +67,18 @@ def _kill_during_scan(scan_number: int, pids_file: Path, args: list[str]) -> Cal
     return action
 
 
+def _kill_while_planning(args: list[str]) -> Callable[[], Any]:
+    """In the child: die once the audit is done and the plan is being made (the lock is held)."""
+    def action() -> None:
+        def planner(*_a: Any, **_kw: Any) -> Any:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        run_cmd.plan_migrate_provider = planner  # type: ignore[assignment]
+        cli(*args)
+
+    return action
+
+
 def test_a_run_killed_at_every_stage_never_blocks_the_next_write(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(rollouts.PARALLEL_FROM_ENV, "4")  # a small home is read by worker processes
@@ -80,12 +93,18 @@ def test_a_run_killed_at_every_stage_never_blocks_the_next_write(tmp_path: Path,
     assert code == 0
     # every kind of stage once (its first point), and the last point of the run
     stages = sorted({next(i for i, (k, _) in enumerate(seen, 1) if k == kind) for kind, _ in seen} | {len(seen)})
-    kills = [("scan before", None, 1), ("scan after", None, 2)] + [(seen[n - 1][0], n, 0) for n in stages]
+    kills = [("scan before", None, 1), ("planning", None, 0), ("scan after", None, 2)]
+    kills += [(seen[n - 1][0], n, 0) for n in stages]
     for name, point, scan_number in kills:
         restore_home(pristine, home)
         pids_file = tmp_path / "pids"
         pids_file.unlink(missing_ok=True)
-        action = _kill_during_scan(scan_number, pids_file, args) if scan_number else lambda: cli(*args)
+        if scan_number:
+            action = _kill_during_scan(scan_number, pids_file, args)
+        elif point is None:
+            action = _kill_while_planning(args)
+        else:
+            action = lambda: cli(*args)  # noqa: E731 - killed at its point by killed_at
         status = killed_at(point or 10**9, action)
         assert status == -signal.SIGKILL, (name, status)
         # at once: the next write is never refused for the lock
@@ -103,7 +122,7 @@ def test_a_run_killed_at_every_stage_never_blocks_the_next_write(tmp_path: Path,
             assert _gone(workers) == [], f"{name}: worker processes outlived the killed run"
         code, verified = cli_json("verify", "--codex-home", str(home))
         assert code == 0 and verified["data"]["ok"], (name, verified)
-    print(f"killed at {len(kills)} stages: {[k[0] for k in kills]}")
+    print(f"killed at {len(kills)} stages: {[k[0] for k in kills]}")  # the scans, planning, every kind of point
 
 
 def test_a_forked_child_keeps_neither_the_lock_nor_the_journal(tmp_path: Path) -> None:
