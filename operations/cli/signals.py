@@ -39,7 +39,10 @@ def stops_at_boundaries() -> Iterator[None]:
     """Install the handlers for one command (main thread only), and remove them after."""
     STOP.reset()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        try:
+            yield
+        finally:
+            STOP.reset()
         return
     previous: dict[int, object] = {}
     for name in ("SIGINT", "SIGTERM"):
@@ -55,6 +58,7 @@ def stops_at_boundaries() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)  # type: ignore[arg-type]
+        STOP.reset()  # a signal this command took is not the next one's
 
 
 def interrupted_outside_run(tool: str) -> Interrupted:
