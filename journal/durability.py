@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 
+from journal import faults
 from journal.platform import HAS_SYNCFS, fsync_dir, syncfs
 from journal.sqlio import connect_rw
 
@@ -45,7 +47,9 @@ class IOContext:
     def commit(self) -> None:
         """Commit every batch transaction (before anything reports the batch's effects)."""
         for db in sorted(self._open):
+            faults.point("commit", db)
             self._conns[db].execute("COMMIT")
+            self._open.discard(db)
         self._open.clear()
 
     def conn(self, db: str) -> sqlite3.Connection:
@@ -62,12 +66,14 @@ class IOContext:
         if self.deferred_sync and HAS_SYNCFS:
             self._dirty.add(os.path.dirname(path))
         else:
+            faults.point("fsync", path)
             os.fsync(fd)  # no syncfs to defer to: this file's own fsync, now
 
     def sync_dir(self, path: str) -> None:
         if self.deferred_sync:
             self._dirty.add(path)
         else:
+            faults.point("fsync_dir", path)
             fsync_dir(path)
 
     def flush(self) -> None:
@@ -83,15 +89,29 @@ class IOContext:
             except OSError:
                 continue
             if not HAS_SYNCFS:
+                faults.point("fsync_dir", folder)
                 fsync_dir(folder)
             elif dev not in seen:
                 seen.add(dev)
+                faults.point("syncfs", folder)
                 syncfs(folder)
 
-    def close(self) -> None:
-        for db in self._open:  # not flushed: an error ended the run; what is not committed did not happen
-            self._conns[db].execute("ROLLBACK")
+    def rollback(self) -> None:
+        """Give up the batch's open transactions (an error ended it; what is not committed did
+        not happen). Never fails on its own: SQLite may already have rolled one back (a full
+        disk ends the transaction), and the error that brought us here is the one to report."""
+        for db in sorted(self._open):
+            conn = self._conns[db]
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the transaction is gone with the connection, closed next
         self._open.clear()
+
+    def close(self) -> None:
+        self.rollback()
         for conn in self._conns.values():
-            conn.close()
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
         self._conns.clear()

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from journal import faults
 from journal.durability import IOContext
 from journal.errors import CasFailed
 from journal.platform import fsync_dir, with_retry
@@ -102,6 +103,7 @@ def replace_contents(path: str, data: bytes, st: os.stat_result, io: IOContext |
     """Write `data` as the new content of `path`: temp file beside it, same mode and mtime, atomic
     rename. `st` is the stat the caller's check was made against; a file changed since is refused."""
     temp = stale_temp_for(path)
+    faults.point("write", temp)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, st.st_mode & 0o7777)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -110,14 +112,24 @@ def replace_contents(path: str, data: bytes, st: os.stat_result, io: IOContext |
             if io is not None:
                 io.sync_file(out.fileno(), path)
             else:
+                faults.point("fsync", temp)
                 os.fsync(out.fileno())
+        faults.point("utime", temp)
         os.utime(temp, ns=(st.st_atime_ns, st.st_mtime_ns))
         now = os.stat(path)
         if (now.st_size, now.st_mtime_ns, now.st_ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
             raise CasFailed(f"{path} changed while it was being rewritten")
+        faults.point("rename", path)
         with_retry(lambda: os.replace(temp, path), path, "replace")
     except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        try:
+            if os.path.exists(temp):
+                os.unlink(temp)
+        except OSError:
+            pass  # a leftover temp is removed by `recover`; the first error is the one to report
         raise
-    (io.sync_dir if io is not None else fsync_dir)(os.path.dirname(path))
+    if io is not None:
+        io.sync_dir(os.path.dirname(path))
+    else:
+        faults.point("fsync_dir", os.path.dirname(path))
+        fsync_dir(os.path.dirname(path))

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from journal.effects import json_targets
+from journal.platform import exit_with_parent
 from journal.records import op_state, results_of
 from journal.validate import record_problem
 
@@ -99,7 +100,8 @@ def chain_checker(path: str, limit: int | None) -> Callable[[], LogHealth] | Non
         return None
     if "fork" not in multiprocessing.get_all_start_methods():
         return None  # Windows: a spawned interpreter costs more than it saves, and re-imports the CLI
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                               initializer=exit_with_parent, initargs=(os.getpid(),))
     future = pool.submit(check_chain, path)
 
     def collect() -> LogHealth:

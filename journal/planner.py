@@ -80,8 +80,11 @@ def plan_redo(index: JournalIndex, ref: str, *, cascade: bool = False) -> Compen
     skipped: list[tuple[str, str]] = []
     for op_id in op_ids:
         op = index.ops[op_id]
-        if op.compensates and index.in_effect(op_id):
-            chosen.append(op_id)  # an undo in effect: undoing it redoes its target
+        if op.compensates:
+            if index.in_effect(op_id):
+                chosen.append(op_id)  # an undo in effect: undoing it redoes its target
+            else:  # already redone (a redo that was interrupted did this one): left as it is
+                skipped.append((op_id, index.state(op_id)))
             continue
         compensator = index.in_effect_compensator(op_id) if op.outcome == "applied" else None
         if compensator:
@@ -163,6 +166,11 @@ def plan_replay(index: JournalIndex, ref: str) -> CompensationPlan:
     for op_id in index.runs[full].op_ids:
         info = index.ops[op_id]
         effects = tuple(index.effects(op_id))
+        if index.in_effect(op_id):  # its targets may have moved on since (a later op of the run moved the file)
+            reason = "already applied: the operation is in effect (never undone)"
+            would_skip.append((op_id, reason))
+            ops.append(PlannedOp(f"replay: {info.label}", effects, info.subject, replays=op_id, skip_reason=reason))
+            continue
         verdict, reason = precheck(effects, io)
         if verdict != "ready":
             would_skip.append((op_id, reason))

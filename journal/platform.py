@@ -136,3 +136,53 @@ def current_user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - getpass raises whatever its back end raises
         return os.environ.get("USERNAME") or os.environ.get("USER") or "unknown"
+
+
+def process_started(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), or None when that cannot be told."""
+    try:
+        import psutil
+
+        return float(psutil.Process(pid).create_time())
+    except Exception:  # noqa: BLE001 - psutil raises per platform; unknown is an answer
+        return None
+
+
+def process_alive(pid: int, started: float | None) -> bool:
+    """Whether process `pid` runs, and is the one that started at `started` (when given): a pid
+    reused by another process since is not it. When it cannot be told, alive (a live holder's
+    lock is never taken)."""
+    try:
+        import psutil
+    except ImportError:
+        return True
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(process.create_time() - started) < 0.01
+    except psutil.NoSuchProcess:
+        return False
+    except Exception:  # noqa: BLE001 - AccessDenied and the like: it exists
+        return True
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """The initializer of every worker process: leave SIGINT to the parent (it stops the run at an
+    operation boundary; a worker's traceback would only add noise), and exit as soon as the
+    parent is gone, so no worker outlives its run (one blocked on writing to a pipe nobody reads
+    any more would sleep forever). POSIX re-parents an orphan, which `getppid` shows."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.1)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -4,10 +4,19 @@ For each batch: append every intent, fsync once (group commit), then execute eac
 operation with compare-and-swap and append its outcome. An operation whose targets do not
 hold their `before` values is skipped, never half-applied; one that fails midway is rolled
 back to `before` before its outcome is written.
+
+A run stops early, at an operation boundary, when SIGINT or SIGTERM asks it to (see
+`journal.interrupt`) or when the disk refuses a write (no space, an I/O error, a read-only
+file system, a permission): the operation that met the error is rolled back, what was done
+is made durable and recorded, the rest of the batch is recorded as not started, the run is
+ended, and `Interrupted` or `IOFailure` says what was done, what was not, and how to go on or
+take it back. When the journal itself can no longer be written (or the batch's effects not
+made durable), the batch's operations stay pending and the message points to `recover`.
 """
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,8 +25,9 @@ from typing import Any
 from journal import records
 from journal.durability import IOContext
 from journal.effects import Effect, StepHook
-from journal.errors import CasFailed, OutsideAllowedRoots, ToolError
+from journal.errors import CasFailed, Interrupted, IOFailure, OutsideAllowedRoots, ToolError, io_failure, io_problem
 from journal.guard import PathGuard
+from journal.interrupt import STOP
 from journal.store import JournalWriter
 
 
@@ -33,6 +43,7 @@ class PlannedOp:
     replays: str | None = None
     forced_over: tuple[str, ...] = ()
     note: dict[str, Any] = field(default_factory=dict)
+    skip_reason: str | None = None  # known at planning to need nothing (replay of what is in effect)
 
     def intent_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -127,42 +138,128 @@ def execute_phased_run(
     """One run made of phases, each planned only once the previous one is applied and durable
     (a later phase's plan reads the state the earlier ones left), so `undo RUN` takes it whole."""
     step = on_step or (lambda _name: None)
-    ids = writer.services.ids
-    run_id = ids.new_id()
-    writer.append(records.run_begin(run_id, command, argv, writer.services.tool.version, links=links, meta=meta))
-    writer.sync()
-    step("run_begin")
-    results: list[OpResult] = []
-    io = IOContext(deferred_sync=True)
-    stopped: ToolError | None = None
-    try:
-        for plan_phase in phases:
-            try:
-                ops = plan_phase()
-            except ToolError as exc:  # a later phase could not be planned: end the run, then say why
-                stopped = exc
-                break
-            _run_batches(writer, run_id, ops, guard, step, batch_size, progress, io, results)
-    finally:
-        io.close()
-    counts = count_outcomes(results)
-    status = run_status(counts)
-    writer.append(records.run_end(run_id, command, status, counts))
-    writer.sync()
-    step("run_end")
-    if stopped is not None:
-        raise stopped
-    return RunResult(run_id, command, status, tuple(results), writer.head)
+    with STOP.deferred():
+        ids = writer.services.ids
+        run_id = ids.new_id()
+        try:
+            writer.append(records.run_begin(run_id, command, argv, writer.services.tool.version, links=links,
+                                            meta=meta))
+            writer.sync()
+        except IOFailure as exc:
+            raise IOFailure(exc.message.split(". ")[0] + ". Nothing was changed; once the disk has room (or "
+                            "works) again, run the command again", details=exc.details) from None
+        step("run_begin")
+        results: list[OpResult] = []
+        io = IOContext(deferred_sync=True)
+        stopped: ToolError | None = None
+        halt: Halt | None = None
+        phases_left = 0
+        try:
+            for number, plan_phase in enumerate(phases):
+                if STOP.requested():
+                    halt = Halt(signal=STOP.signal)
+                if halt is not None:
+                    phases_left = len(phases) - number
+                    break
+                try:
+                    ops = plan_phase()
+                except ToolError as exc:  # a later phase could not be planned: end the run, then say why
+                    stopped = exc
+                    break
+                halt = _run_batches(writer, run_id, ops, guard, step, batch_size, progress, io, results)
+                if halt is not None:
+                    phases_left = len(phases) - number - 1
+        except (IOFailure, OSError, sqlite3.Error) as exc:
+            if isinstance(exc, (OSError, sqlite3.Error)) and not io_problem(exc):
+                raise
+            raise _left_pending(exc, writer, run_id, argv) from None
+        finally:
+            io.close()
+        counts = count_outcomes(results)
+        status = "interrupted" if halt is not None else run_status(counts)
+        try:
+            writer.append(records.run_end(run_id, command, status, counts))
+            writer.sync()
+        except IOFailure as exc:
+            if halt is None or halt.error is None:
+                raise _left_pending(exc, writer, run_id, argv, ended=True) from None
+        STOP.ended_run = run_id
+        step("run_end")
+        result = RunResult(run_id, command, status, tuple(results), writer.head)
+        if halt is not None:
+            raise halt.as_error(result, writer.services.tool.name, argv, phases_left)
+        if stopped is not None:
+            raise stopped
+        return result
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Why a run stopped before its end: a signal, or the disk refusing a write."""
+
+    signal: str | None = None
+    error: BaseException | None = None
+    label: str = ""
+    where: str = ""  # the file the disk refused (a database has no name in SQLite's errors)
+
+    def as_error(self, result: RunResult, tool: str, argv: Sequence[str], phases_left: int) -> ToolError:
+        counts = result.counts
+        not_started = counts.get("not_applied", 0)
+        unplanned = f"; {phases_left} later phase(s) were not planned" if phases_left else ""
+        again = f"{tool} {shlex.join(argv)}" if argv else f"the {result.command} command again"
+        undo = f"{tool} undo {result.run_id} --apply"
+        done = (f"{counts['applied']} operation(s) applied and recorded, {counts['skipped']} skipped, "
+                f"{counts['failed']} failed, {not_started} not started{unplanned}")
+        details = {"run": result.run_id, "counts": counts, "go_on": again,
+                   "undo": undo if counts["applied"] else None}
+        take_back = f" To take back what was done: `{undo}`." if counts["applied"] else ""
+        if self.error is None:
+            return Interrupted(f"interrupted by {self.signal} at an operation boundary: {done} (run {result.run_id}). "
+                               f"The journal is consistent: nothing to recover. To do the rest: `{again}`."
+                               + take_back, details=details)
+        failure = io_failure(self.error, f"operation {self.label!r}: writing"
+                             + ("" if getattr(self.error, "filename", None) else f" {self.where}"), "")
+        return IOFailure(f"{failure.message.rstrip('. ')}. The run stopped there; that operation was rolled back: "
+                         f"{done} (run {result.run_id}). Free space (or fix the disk), then do the rest with "
+                         f"`{again}`." + take_back, details={**failure.details, **details})
+
+
+def _where(error: BaseException, op: PlannedOp) -> str:
+    named = getattr(error, "filename", None)
+    if named:
+        return str(named)
+    return next((path for effect in op.effects if effect.step_key() for path in effect.paths()), "")
+
+
+def _left_pending(exc: BaseException, writer: JournalWriter, run_id: str, argv: Sequence[str], *,
+                  ended: bool = False) -> IOFailure:
+    """The journal could not record what happened (or the batch could not be made durable): the
+    batch's operations stay pending for `recover`, which looks at what each target holds."""
+    tool = writer.services.tool.name
+    if ended:
+        left = (f"Every operation's outcome is recorded; only the end of run {run_id} could not be. Once the disk "
+                f"has room (or works) again, `{tool} recover --apply` marks it")
+    else:
+        left = (f"The journal is intact up to its last whole line; run {run_id}'s unfinished operations were left "
+                f"pending. Once the disk has room (or works) again, run `{tool} recover --apply` (it settles each "
+                f"one by what its targets hold), then, to do the rest, `{tool} {shlex.join(argv)}`")
+    if isinstance(exc, IOFailure):
+        first = exc.message.split(". ")[0]
+        return IOFailure(f"{first}. {left}", details={**exc.details, "run": run_id, "left": left})
+    return io_failure(exc, "making the batch's changes durable:", left)
 
 
 def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], guard: PathGuard | None,
                  step: StepHook, batch_size: int, progress: Callable[[int, int], None] | None, io: IOContext,
-                 results: list[OpResult]) -> None:
+                 results: list[OpResult]) -> Halt | None:
     """Intents of a batch, one fsync, its effects, one flush of the effects, and only then the
     batch's outcomes in one record and one fsync: no outcome can reach the disk before the
-    effects it reports (a line appended earlier could be written back first)."""
+    effects it reports (a line appended earlier could be written back first). Returns why the
+    run must stop early (a signal, a disk error), once the batch is recorded."""
     ids = writer.services.ids
     for start in range(0, len(ops), max(1, batch_size)):
+        if STOP.requested():
+            return Halt(signal=STOP.signal)
         batch = ops[start : start + batch_size]
         op_ids = [ids.new_id() for _ in batch]
         for op_id, op in zip(op_ids, batch, strict=True):
@@ -171,21 +268,37 @@ def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], g
         writer.sync()
         step("intents_synced")
         done: list[tuple[str, str, str]] = []
+        halt: Halt | None = None
         try:
             for op_id, op in zip(op_ids, batch, strict=True):
-                status, reason = _execute_op(op, guard, step, io)
+                if STOP.requested():
+                    halt = Halt(signal=STOP.signal)
+                    break
+                status, reason, disk_error = _execute_op(op, guard, step, io)
                 done.append((op_id, status, reason))
                 results.append(OpResult(op_id, op.label, op.subject, status, reason))
                 step("outcome")
                 if progress:
                     progress(len(results), len(ops))
+                if disk_error is not None:
+                    halt = Halt(error=disk_error, label=op.label, where=_where(disk_error, op))
+                    break
         finally:  # even when a rollback failed: what was done must be durable, and then recorded
             io.flush()
             step("effects_durable")
+            if halt is not None:  # the rest of the batch never started: recorded so, not left pending
+                why = f"not started: interrupted by {halt.signal}" if halt.error is None else \
+                    "not started: the run stopped at a disk error"
+                for op_id, op in list(zip(op_ids, batch, strict=True))[len(done):]:
+                    done.append((op_id, "not_applied", why))
+                    results.append(OpResult(op_id, op.label, op.subject, "not_applied", why))
             if done:
                 writer.append(records.outcomes(run_id, done))
             writer.sync()
             step("outcomes_synced")
+        if halt is not None:
+            return halt
+    return None
 
 
 def _check_guard(op: PlannedOp, guard: PathGuard | None) -> None:
@@ -218,24 +331,33 @@ def precheck(effects: Sequence[Effect], io: IOContext | None = None) -> tuple[st
     return "ready", ""
 
 
-def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOContext) -> tuple[str, str]:
+def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook,
+                io: IOContext) -> tuple[str, str, BaseException | None]:
+    """(status, reason, the disk error that must stop the run or None)."""
+    if op.skip_reason is not None:
+        return "skipped", op.skip_reason, None
     try:
         _check_guard(op, guard)
     except OutsideAllowedRoots as exc:
-        return "skipped", exc.message
+        return "skipped", exc.message, None
     # No separate precheck: every step re-checks its own before values (compare-and-swap) and
     # a failed step rolls back the steps already done; only then do we probe to say why.
     done: list[Step] = []
+    current: Step | None = None
     try:
         for unit in group_steps(op.effects):
+            current = unit
             unit.apply(step, io)
             done.append(unit)
+            current = None
             step("effect")
     except (CasFailed, OSError, sqlite3.Error) as exc:
         status = "skipped" if isinstance(exc, CasFailed) else "failed"
         try:
-            for unit in reversed(done):
-                unit.inverse().apply(None, io)
+            if current is not None and not isinstance(exc, CasFailed):
+                undo_partial(current, io)  # a step an error stopped midway: take back its part
+            for finished in reversed(done):
+                finished.inverse().apply(None, io)
         except Exception as undo_exc:
             raise RollbackFailed(
                 f"operation {op.label!r} failed ({exc}) and could not be rolled back ({undo_exc}); "
@@ -245,11 +367,22 @@ def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOCo
         if status == "skipped":
             verdict, reason = precheck(op.effects, io)
             if verdict == "already":
-                return "skipped", "already applied: " + reason + note
+                return "skipped", "already applied: " + reason + note, None
             if verdict == "blocked":
-                return "skipped", "compare-and-swap failed: " + reason + note
-        return status, f"{exc}{note}"
-    return "applied", ""
+                return "skipped", "compare-and-swap failed: " + reason + note, None
+        return status, f"{exc}{note}", exc if io_problem(exc) else None
+    return "applied", "", None
+
+
+def undo_partial(unit: Step, io: IOContext | None = None) -> None:
+    """Take back what a step did before it failed midway: its effects at `after`, newest first,
+    and a move left with both names."""
+    for effect in reversed(unit.effects):
+        state = effect.probe(io).state
+        if state == "mid":
+            effect.rollback_interrupted()
+        elif state == "after":
+            Step((effect.inverse(),)).apply(None, io)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +51,27 @@ def connect_ro(db: str) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S)
 
 
-def fetch_row(conn: sqlite3.Connection, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+def fetch_row(conn: sqlite3.Connection, table: str, key: dict[str, Any],
+              columns: Sequence[str] | None = None) -> dict[str, Any] | None:
+    """The row with `key` (only `columns` of it when given: a value elsewhere in the row that
+    SQLite cannot decode then never stands in the way of checking the ones an effect changes)."""
     where = " AND ".join(f"{quote_ident(k)} = ?" for k in key)
-    cur = conn.execute(f"SELECT * FROM {quote_ident(table)} WHERE {where}", list(key.values()))
+    chosen = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+    cur = conn.execute(f"SELECT {chosen} FROM {quote_ident(table)} WHERE {where}", list(key.values()))
     rows = cur.fetchall()  # exhaust the cursor so no read transaction stays open
     if not rows:
         return None
     return {d[0]: v for d, v in zip(cur.description, rows[0], strict=True)}
+
+
+def fetch_rowid(conn: sqlite3.Connection, table: str, key: dict[str, Any]) -> int | None:
+    """The rowid of the row with `key`, or None (no such row, or a table WITHOUT ROWID)."""
+    where = " AND ".join(f"{quote_ident(k)} = ?" for k in key)
+    try:
+        found = conn.execute(f"SELECT rowid FROM {quote_ident(table)} WHERE {where}", list(key.values())).fetchall()
+    except sqlite3.OperationalError:
+        return None
+    return int(found[0][0]) if found else None
 
 
 def values_match(current: dict[str, Any], expected: dict[str, Any]) -> bool:

@@ -122,17 +122,20 @@ class Recovery:
     run_id: str | None = None
 
     @property
-    def stuck(self) -> tuple[Assessment, ...]:
-        return tuple(i for i in self.items if i.verdict == "stuck")
+    def foreign(self) -> tuple[Assessment, ...]:
+        """Operations left pending because a target holds a value the journal never wrote."""
+        return tuple(i for i in self.items if i.verdict == "foreign")
 
 
-def recover(loc: Located, services: Services, argv: Sequence[str], *, apply: bool) -> Recovery:
-    """Assess pending operations; with `apply`, lock, re-assess, pass the safety gate, and settle them."""
+def recover(loc: Located, services: Services, argv: Sequence[str], *, apply: bool,
+            accept: Sequence[str] = ()) -> Recovery:
+    """Assess pending operations; with `apply`, lock, re-assess, pass the safety gate, and settle
+    them (recording the `accept`ed foreign ones as abandoned)."""
     items, open_runs = assess_pending(str(loc.journal))
     if not apply or not (items or open_runs):
         return Recovery(tuple(items), tuple(open_runs))
     with JournalWriter(str(loc.journal), services, allow_pending=True, argv=list(argv)) as writer:
         items, open_runs = assess_pending(str(loc.journal))
         loc.refuse_if_codex_running()
-        run_id = apply_recovery(writer, items, open_runs)
-    return Recovery(tuple(items), tuple(open_runs), run_id)
+        done = apply_recovery(writer, open_runs, accept=accept)
+    return Recovery(done.items, tuple(open_runs), done.run_id)

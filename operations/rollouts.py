@@ -21,6 +21,7 @@ import orjson
 import zstandard
 
 from journal.fileio import NotRegularFile, kind_of, open_regular
+from journal.platform import exit_with_parent
 
 UUID_RE = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 NAME_TS_RE = re.compile(r"^rollout-(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})")
@@ -244,7 +245,15 @@ def read_rollout(path: str, location: str, link: str | None = None) -> Rollout:
 
 
 PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves
+PARALLEL_FROM_ENV = "CODEX_SESSIONS_PARALLEL_FROM"  # another threshold (tests use a small one)
 CHUNK = 500
+
+
+def parallel_from() -> int:
+    try:
+        return max(1, int(os.environ.get(PARALLEL_FROM_ENV, PARALLEL_FROM)))
+    except ValueError:
+        return PARALLEL_FROM
 
 
 def _read_chunk(chunk: list[Found]) -> list[Rollout | Found]:
@@ -292,15 +301,23 @@ def scan_home(codex_home: Path, progress: Callable[[int], None] | None = None,
                     pass
     paths = [f for f in listed if f.path not in kept]
     count = workers if workers is not None else min(4, os.cpu_count() or 1)
-    chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
+    size = max(1, min(CHUNK, len(paths) // (4 * count)))  # every worker gets several chunks
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     read: list[Rollout | Found] = []
-    if count > 1 and len(paths) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
+    if count > 1 and len(paths) >= parallel_from() and "fork" in multiprocessing.get_all_start_methods():
+        # Forked workers keep none of the journal (closed at fork, see journal.store), ignore
+        # SIGINT, and exit when this process is gone (journal.platform.exit_with_parent).
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            for part in pool.map(_read_chunk, chunks):
-                read.extend(part)
-                if progress:
-                    progress(len(kept) + len(read))
+        with ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=exit_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
+            try:
+                for part in pool.map(_read_chunk, chunks):
+                    read.extend(part)
+                    if progress:
+                        progress(len(kept) + len(read))
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # an interrupt does not wait for the rest
+                raise
     else:
         for chunk in chunks:
             read.extend(_read_chunk(chunk))

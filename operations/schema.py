@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from journal.errors import ToolError, UsageProblem
+from journal.errors import ToolError, UsageProblem, io_failure, io_problem
 from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.shapes import judge, known_shapes
 
@@ -39,7 +39,12 @@ RECOVERY_ADVICE = ("Let Codex recover it: start Codex once (the CLI or the app);
                    "from the rollout files. Then run this again. (To look at a copy instead, pass --db PATH.)")
 
 
-def damaged(db: Path | str, exc: Exception | str) -> DatabaseDamaged:
+def damaged(db: Path | str, exc: Exception | str) -> ToolError:
+    """Why `db` cannot be read: the disk saying no (`io_error`: space, I/O, permission) is not
+    damage, and Codex's recovery would not help; anything else is `database_damaged`."""
+    if isinstance(exc, BaseException) and io_problem(exc):
+        return io_failure(exc, f"reading {db}", "Nothing was changed; free space (or fix the disk), then run the "
+                          "command again")
     return DatabaseDamaged(f"cannot read {db}: {exc}. It looks damaged; nothing was changed. {RECOVERY_ADVICE}",
                            details={"database": str(db), "advice": RECOVERY_ADVICE})
 

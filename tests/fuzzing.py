@@ -54,13 +54,13 @@ def tree(root: Path) -> dict[str, tuple[str, int, int, str]]:
 
 def home_state(home: Path) -> dict[str, tuple[int, ...]]:
     """The home as a refusal must leave it: every entry's kind, size, mtime, ctime and inode (any
-    write, even of the same bytes, changes a ctime), less the journal's folder and lock file (a
+    write, even of the same bytes, changes a ctime), less the journal's folder and lock files (a
     writer takes the lock before it decides anything) and SQLite's -shm (a reader may make it).
     A database and its -wal are judged without their ctime: SQLite, run as root, chowns a file
     it opens (even read-only) to its database's owner, which touches the ctime alone; and an
     empty -wal is no -wal (a read-only connection to a WAL database may create one, empty)."""
     return {k: v[:3] + v[4:] if k.endswith((".sqlite", "-wal")) else v for k, v in _stamps(home).items()
-            if k != "codex-sessions" and not k.endswith((".lock", "-shm")) and not (k.endswith("-wal") and not v[1])}
+            if k != "codex-sessions" and not k.endswith((".lock", ".lock.guard", "-shm")) and not (k.endswith("-wal") and not v[1])}
 
 
 @dataclass

@@ -8,6 +8,7 @@ import itertools
 import os
 import random
 import sqlite3
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,10 @@ from operations.cli.app import app
 # here take; the fuzz tests make thousands of calls): the runner's lookup is memoized once, here.
 typer.testing._get_command = functools.cache(typer.testing._get_command)  # type: ignore[attr-defined]
 runner = CliRunner()
+# Build the click command once, not at every invoke (typer rebuilds it from the functions' signatures
+# each time, a tenth of a second the suite spent thousands of times).
+_build_command = typer.testing._get_command  # noqa: SLF001
+typer.testing._get_command = functools.cache(_build_command)  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 class TickingClock:
@@ -63,12 +68,22 @@ def real_time_services(seed: int | None = None) -> Services:
 
 
 def cli(*args: str) -> Any:
-    return runner.invoke(app, list(args))
+    return _invoke(list(args))
 
 
 def cli_json(*args: str) -> tuple[int, dict[str, Any]]:
-    result = runner.invoke(app, [*args, "--json"])
+    result = _invoke([*args, "--json"])
     return result.exit_code, orjson.loads(result.stdout)
+
+
+def _invoke(args: list[str]) -> Any:
+    """As the shell would run it: sys.argv too (runs record it, and messages repeat it)."""
+    saved = sys.argv
+    sys.argv = ["codex-sessions", *args]
+    try:
+        return runner.invoke(app, args)
+    finally:
+        sys.argv = saved
 
 
 @dataclass

@@ -93,6 +93,10 @@ class Effect:
         """Complete an effect a crash left at `mid` (only moves can be there)."""
         raise NotImplementedError(f"{self.kind} has no interrupted state")
 
+    def rollback_interrupted(self) -> None:
+        """Take back an effect a crash left at `mid` (only moves can be there)."""
+        raise NotImplementedError(f"{self.kind} has no interrupted state")
+
     def leftovers(self) -> tuple[str, ...]:
         """Temporary files an interrupted apply of this effect may have left."""
         return ()

@@ -19,7 +19,7 @@ from journal.durability import IOContext
 from journal.effects.base import Effect, Probe, StepHook, json_text, register, short
 from journal.effects.diff import json_changes, splice_of
 from journal.errors import CasFailed
-from journal.fileio import open_regular, prefix_digest, replace_contents, sha256_hex, stale_temp_for
+from journal.fileio import file_digest, open_regular, prefix_digest, replace_contents, sha256_hex, stale_temp_for
 
 Field = tuple[str, Any, Any]  # dotted JSON path, value before, value after
 
@@ -140,8 +140,12 @@ class FileEdit(Effect):
                 return Probe("after", observed=observed)
             return Probe("after_drift", f"{self.path} grew by {size - self.size_after} bytes since (appended;"
                          " the appended bytes are kept)", observed=observed)
+        try:
+            digest = file_digest(self.path)[0]  # what a foreign value is, if recovery must accept it
+        except OSError:
+            digest = None
         return Probe("other", f"{self.path} changed since ({size} bytes, and not only appended to)",
-                     blocking=True, observed=observed)
+                     blocking=True, observed={**observed, "sha256": digest})
 
     def rebased_inverse(self, seen: Probe) -> Effect:
         """Forced over appended bytes: the inverse starts from the file as it is, tail included."""
@@ -163,9 +167,12 @@ class FileEdit(Effect):
 
     def apply(self, io: IOContext | None = None) -> None:
         """Check the whole file, splice, check the result, and replace the file keeping its mtime."""
-        st = os.stat(self.path)
-        with open_regular(self.path) as handle:
-            data = handle.read(self.size_before + 1)
+        try:
+            st = os.stat(self.path)
+            with open_regular(self.path) as handle:
+                data = handle.read(self.size_before + 1)
+        except FileNotFoundError:
+            raise CasFailed(f"{self.path} does not exist") from None
         if len(data) != self.size_before or sha256_hex(data) != self.sha256_before:
             raise CasFailed(f"{self.path} is not as planned ({len(data)} bytes; expected {self.size_before})")
         result = self.spliced(data)

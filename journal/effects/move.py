@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from journal import faults
 from journal.durability import IOContext
 from journal.effects.base import Effect, Probe, StepHook, register
 from journal.errors import CasFailed
 from journal.fileio import file_digest
 from journal.platform import fsync_dir, with_retry
+
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 @register
@@ -80,6 +83,9 @@ class FileMove(Effect):
         except OSError as exc:  # a folder, a FIFO, a device, no permission: never read, never moved
             return Probe("other", f"cannot read {here}: {exc}", blocking=True)
         if sha == self.sha256:
+            if self._touches and observed["mtime_ns"] == (self.after_mtime_ns if src_there else self.mtime_ns):
+                return Probe("mid", f"{here} was moved but its mtime not yet set (a move was interrupted)",
+                             observed=observed)
             return Probe("before" if src_there else "after", observed=observed)
         if src_there:
             return Probe("other", f"{here} changed (sha256 {sha[:12]}…)", observed=observed)
@@ -106,8 +112,10 @@ class FileMove(Effect):
         if seen.state != "before":
             raise CasFailed(f"cannot move: {seen.detail or seen.state}")
         dst_dir = os.path.dirname(self.dst)
+        faults.point("mkdir", dst_dir)
         os.makedirs(dst_dir, exist_ok=True)
         try:
+            faults.point("link", self.dst)
             os.link(self.src, self.dst)
             linked = True
         except FileExistsError as exc:
@@ -115,29 +123,70 @@ class FileMove(Effect):
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 raise CasFailed(f"{self.src} and {self.dst} are on different file systems") from exc
+            if exc.errno in DISK_ERRNOS:
+                raise  # no room or a failing disk: a rename would meet the same
             linked = False  # file systems without hard links: check, then rename under our lock
         if linked:
             if hook:
                 hook("move-linked")
+            faults.point("unlink", self.src)
             with_retry(lambda: os.unlink(self.src), self.src, "remove the old name of")
         else:
             if os.path.lexists(self.dst):
                 raise CasFailed(f"{self.dst} already exists")
+            faults.point("rename", self.src)
             with_retry(lambda: os.rename(self.src, self.dst), self.src, "move")
         self._touch()
-        sync_dir = io.sync_dir if io is not None else fsync_dir
-        sync_dir(dst_dir)
-        sync_dir(os.path.dirname(self.src))
+        if io is not None:
+            io.sync_dir(dst_dir)
+            io.sync_dir(os.path.dirname(self.src))
+        else:
+            for folder in (dst_dir, os.path.dirname(self.src)):
+                faults.point("fsync_dir", folder)
+                fsync_dir(folder)
+
+    @property
+    def _touches(self) -> bool:
+        """The move sets another mtime: then a file at `dst` still bearing the old one (or back at
+        `src` still bearing the new one) is a move stopped between its rename and its touch."""
+        return self.after_mtime_ns is not None and self.after_mtime_ns != self.mtime_ns
 
     def finish_interrupted(self) -> None:
-        """Both names link one file: drop the source name, completing the move."""
-        with_retry(lambda: os.unlink(self.src), self.src, "remove the old name of")
+        """Complete a move a crash stopped: drop the old name when both link the file, move it
+        when it is still (or again) at `src`, then set its mtime."""
+        if os.path.lexists(self.src):
+            if not os.path.lexists(self.dst):
+                faults.point("link", self.dst)
+                os.link(self.src, self.dst)
+            faults.point("unlink", self.src)
+            with_retry(lambda: os.unlink(self.src), self.src, "remove the old name of")
         self._touch()
-        fsync_dir(os.path.dirname(self.src))
+        self._sync_both()
+
+    def rollback_interrupted(self) -> None:
+        """Take back a move a crash stopped: drop the new name when both link the file, move it
+        back when it is only at `dst`, then give it its mtime from before the move."""
+        if os.path.lexists(self.dst):
+            if not os.path.lexists(self.src):
+                faults.point("link", self.src)
+                os.link(self.dst, self.src)
+            faults.point("unlink", self.dst)
+            with_retry(lambda: os.unlink(self.dst), self.dst, "remove the new name of")
+        if self._touches:
+            st = os.stat(self.src)
+            faults.point("utime", self.src)
+            os.utime(self.src, ns=(st.st_atime_ns, self.mtime_ns))
+        self._sync_both()
+
+    def _sync_both(self) -> None:
+        for folder in sorted({os.path.dirname(self.dst), os.path.dirname(self.src)}):
+            faults.point("fsync_dir", folder)
+            fsync_dir(folder)
 
     def _touch(self) -> None:
         if self.after_mtime_ns is not None:
             st = os.stat(self.dst)
+            faults.point("utime", self.dst)
             os.utime(self.dst, ns=(st.st_atime_ns, self.after_mtime_ns))
 
 

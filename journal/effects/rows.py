@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from journal import faults
 from journal.codec import sql_from_json, sql_to_json
 from journal.durability import IOContext
 from journal.effects.base import Effect, Probe, StepHook, register, row_target, short
 from journal.errors import CasFailed
-from journal.sqlio import SQLITE_ERRORS, connect_ro, connect_rw, fetch_row, quote_ident, values_match
+from journal.sqlio import SQLITE_ERRORS, connect_ro, connect_rw, fetch_row, fetch_rowid, quote_ident, values_match
 
 
 def _row_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +72,7 @@ class SqlEffect(Effect):
             return
         conn = io.conn(sql[0].db) if io is not None else connect_rw(sql[0].db)
         try:
-            _all_or_none(conn, sql, "BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
+            _all_or_none(conn, sql, "BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",), commits=True)
         finally:
             if io is None:
                 conn.close()
@@ -82,16 +83,24 @@ class SqlEffect(Effect):
 
 
 def _all_or_none(conn: sqlite3.Connection, effects: Sequence[SqlEffect], begin: str, end: str,
-                 undo: tuple[str, ...]) -> None:
+                 undo: tuple[str, ...], *, commits: bool = False) -> None:
     conn.execute(begin)
     try:
+        faults.point("sql", effects[0].db)
         for effect in effects:
             effect.apply_in(conn)
+        if commits:
+            faults.point("commit", effects[0].db)
+        conn.execute(end)
     except BaseException:
-        for statement in undo:
-            conn.execute(statement)
+        if conn.in_transaction:  # a full disk may have ended the transaction already
+            try:
+                for statement in undo:
+                    conn.execute(statement)
+            except sqlite3.Error:
+                if not commits:
+                    raise  # the batch's transaction is in an unknown state: the batch fails
         raise
-    conn.execute(end)
 
 
 def _where(key: dict[str, Any]) -> str:
@@ -157,8 +166,8 @@ class RowUpdate(SqlEffect):
         return RowUpdate(self.db, self.table, self.key, self.after, self.before)
 
     def probe_in(self, conn: sqlite3.Connection) -> Probe:
-        return _probe_update(f"{self.table} {self.key}", fetch_row(conn, self.table, self.key), self.before,
-                             self.after)
+        row = fetch_row(conn, self.table, self.key, list(self.after))
+        return _probe_update(f"{self.table} {self.key}", row, self.before, self.after)
 
     def rebased_inverse(self, seen: Probe) -> Effect:
         inverse = self.inverse()
@@ -173,10 +182,14 @@ class RowUpdate(SqlEffect):
 
 @dataclass(frozen=True)
 class _WholeRow(SqlEffect):
+    """A whole row, and its `rowid` when known (so a deleted row comes back under the same rowid;
+    older journals have none, and the row then gets a new one)."""
+
     db: str
     table: str
     key: dict[str, Any]
     row: dict[str, Any]
+    rowid: int | None = None
 
     def targets(self) -> tuple[str, ...]:
         return (row_target(self.db, self.table, self.key),)
@@ -185,18 +198,24 @@ class _WholeRow(SqlEffect):
         return [self.describe(), f"  row: {short(str(self.row))}"]
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "db": self.db, "table": self.table, "key": _row_json(self.key),
-                "row": _row_json(self.row)}
+        out: dict[str, Any] = {"kind": self.kind, "db": self.db, "table": self.table, "key": _row_json(self.key),
+                               "row": _row_json(self.row)}
+        if self.rowid is not None:
+            out["rowid"] = self.rowid
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Effect:
-        return cls(data["db"], data["table"], _row_from(data["key"]), _row_from(data["row"]))
+        rowid = data.get("rowid")
+        return cls(data["db"], data["table"], _row_from(data["key"]), _row_from(data["row"]),
+                   int(rowid) if isinstance(rowid, int) else None)
 
 
 @register
 @dataclass(frozen=True)
 class RowInsert(_WholeRow):
-    """Insert a whole row (before: absent, after: present with exactly these values)."""
+    """Insert a whole row (before: absent, after: present with exactly these values), under its
+    recorded rowid when there is one and it is free."""
 
     kind: ClassVar[str] = "row_insert"
 
@@ -204,33 +223,43 @@ class RowInsert(_WholeRow):
         return f"insert into {self.table} {_key_text(self.key)} in {self.db}"
 
     def inverse(self) -> RowDelete:
-        return RowDelete(self.db, self.table, self.key, self.row)
+        return RowDelete(self.db, self.table, self.key, self.row, self.rowid)
 
     def probe_in(self, conn: sqlite3.Connection) -> Probe:
         row = fetch_row(conn, self.table, self.key)
         if row is None:
             return Probe("before")
+        observed = {"row": row, "rowid": fetch_rowid(conn, self.table, self.key)}
         if values_match(row, self.row):
-            return Probe("after", observed={"row": row})
-        return Probe("after_drift", f"row {self.table} {self.key} changed since it was inserted",
-                     observed={"row": row})
+            return Probe("after", observed=observed)
+        return Probe("after_drift", f"row {self.table} {self.key} changed since it was inserted", observed=observed)
 
     def rebased_inverse(self, seen: Probe) -> Effect:
         if "row" in seen.observed:
-            return RowDelete(self.db, self.table, self.key, dict(seen.observed["row"]))
+            return RowDelete(self.db, self.table, self.key, dict(seen.observed["row"]), seen.observed.get("rowid"))
         return self.inverse()
 
     def apply_in(self, conn: sqlite3.Connection) -> None:
         self._refuse_unless_before(self.probe_in(conn))
-        cols = ", ".join(quote_ident(k) for k in self.row)
-        marks = ", ".join("?" for _ in self.row)
-        conn.execute(f"INSERT INTO {quote_ident(self.table)} ({cols}) VALUES ({marks})", list(self.row.values()))
+        values = dict(self.row)
+        if self.rowid is not None and _rowid_free(conn, self.table, self.rowid):
+            values = {"rowid": self.rowid, **values}
+        cols = ", ".join(quote_ident(k) if k != "rowid" else "rowid" for k in values)
+        marks = ", ".join("?" for _ in values)
+        conn.execute(f"INSERT INTO {quote_ident(self.table)} ({cols}) VALUES ({marks})", list(values.values()))
+
+
+def _rowid_free(conn: sqlite3.Connection, table: str, rowid: int) -> bool:
+    try:
+        return conn.execute(f"SELECT 1 FROM {quote_ident(table)} WHERE rowid = ?", (rowid,)).fetchone() is None
+    except sqlite3.OperationalError:  # a table WITHOUT ROWID
+        return False
 
 
 @register
 @dataclass(frozen=True)
 class RowDelete(_WholeRow):
-    """Delete a whole row, keeping all its values so the delete can be reversed."""
+    """Delete a whole row, keeping all its values (and its rowid) so the delete can be reversed."""
 
     kind: ClassVar[str] = "row_delete"
 
@@ -238,7 +267,7 @@ class RowDelete(_WholeRow):
         return f"delete from {self.table} {_key_text(self.key)} in {self.db}"
 
     def inverse(self) -> RowInsert:
-        return RowInsert(self.db, self.table, self.key, self.row)
+        return RowInsert(self.db, self.table, self.key, self.row, self.rowid)
 
     def probe_in(self, conn: sqlite3.Connection) -> Probe:
         row = fetch_row(conn, self.table, self.key)
@@ -318,7 +347,7 @@ class RowsUpdate(SqlEffect):
         seen = []
         for r in self.rows:
             key = self.row_key(r)
-            seen.append(_probe_update(f"{self.table} {key}", fetch_row(conn, self.table, key),
+            seen.append(_probe_update(f"{self.table} {key}", fetch_row(conn, self.table, key, self.columns),
                                       dict(zip(self.columns, r.before, strict=True)),
                                       dict(zip(self.columns, r.after, strict=True))))
         return seen

@@ -14,10 +14,11 @@ from operations.cli.options import non_empty
 from operations.cli.usage import JsonUsageErrors
 from operations.paths import JOURNAL_ENV
 
-EXIT_CODES = ("Exit codes: 0 success; 1 error (e.g. a database SQLite cannot read); 2 usage (bad arguments, an "
-              "unknown id, no such home or journal); 3 refused by a safety check (Codex running, a conflict, a "
-              "held lock, a corrupt journal, a target outside the home): nothing was changed, or only what is "
-              "reported as applied; 4 `audit --check` found integrity problems.")
+EXIT_CODES = ("Exit codes: 0 success; 1 error (e.g. a database SQLite cannot read, a full disk); 2 usage "
+              "(bad arguments, an unknown id, no such home or journal); 3 refused by a safety check (Codex "
+              "running, a conflict, a held lock, a corrupt journal, a target outside the home): nothing was "
+              "changed, or only what is reported as applied; 4 `audit --check` found integrity problems; 130 "
+              "interrupted (SIGINT, SIGTERM): stopped at an operation boundary, what was done recorded.")
 
 app = typer.Typer(
     name="codex-sessions",

@@ -9,8 +9,9 @@ ERROR = 1
 USAGE = 2
 REFUSED = 3
 CHECK_FAILED = 4  # `audit --check` found integrity problems (returned by the command, not an error)
+INTERRUPTED = 130  # SIGINT or SIGTERM: stopped at an operation boundary, or before any change (128 + SIGINT)
 
-BY_CATEGORY = {"error": ERROR, "usage": USAGE, "refused": REFUSED}
+BY_CATEGORY = {"error": ERROR, "usage": USAGE, "refused": REFUSED, "interrupted": INTERRUPTED}
 
 
 def exit_code_for(error: ToolError) -> int:

@@ -242,7 +242,8 @@ def verify_cmd(
     """Check the hash chain, torn or corrupt lines, and operations left pending. Example: codex-sessions verify"""
     loc = context.locate(codex_home, journal)
     if not loc.journal.exists():
-        emit("verify", {"journal": str(loc.journal), "ok": True, "recorded": False, "lines": 0}, json_,
+        emit("verify", {"journal": str(loc.journal), "ok": True, "recorded": False, "lines": 0, "problems": [],
+                        "pending": [], "pending_by_run": {}, "open_runs": [], "torn_tail": None}, json_,
              lambda: echo(f"nothing has been recorded yet (no journal at {loc.journal}); nothing to verify"))
         return
     result = scan(str(loc.journal))
@@ -285,18 +286,33 @@ def verify_cmd(
     emit("verify", data, json_, human, status="ok" if ok else "refused", exit_code=OK if ok else REFUSED)
 
 
+AcceptOpt = Annotated[list[str] | None, typer.Option(
+    "--accept", metavar="OP",
+    help="An operation reported `foreign` (a target holds a value the journal never wrote): record it as "
+         "abandoned, keeping what its targets hold (recorded with their digests); repeatable, or `all`.")]
+
+
 @handles("recover")
-def recover_cmd(apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journal: JournalOpt = None,
-                json_: JsonOpt = False) -> None:
+def recover_cmd(apply: ApplyOpt = False, accept: AcceptOpt = None, codex_home: CodexHomeOpt = None,
+                journal: JournalOpt = None, json_: JsonOpt = False) -> None:
     """Settle operations a crash left without an outcome, by looking at the real state.
 
+    Operations on the same files or rows are judged together, in the order they ran.
     Example: codex-sessions recover --apply
     """
-    found = recover(_recorded(journal, codex_home), context.make_services(), sys.argv[1:], apply=apply)
+    loc = context.locate(codex_home, journal)
+    if not loc.journal.exists() and not accept:  # as log and verify: nothing recorded, nothing to settle
+        emit("recover", {"dry_run": not apply, "run": None, "operations": [], "open_runs": [], "foreign": [],
+                         "accept": [], "recorded": False}, json_,
+             lambda: echo(f"nothing to recover (no journal at {loc.journal}: nothing has been recorded yet)"))
+        return
+    found = recover(_recorded(journal, codex_home), context.make_services(), sys.argv[1:], apply=apply,
+                    accept=tuple(accept or ()))
     items, open_runs, run_id = found.items, found.open_runs, found.run_id
-    stuck = found.stuck
+    foreign = found.foreign
+    accept_commands = [f"codex-sessions recover --apply --accept {i.op_id}" for i in foreign]
     data = {"dry_run": not apply, "run": run_id, "operations": [asdict(i) for i in items],
-            "open_runs": list(open_runs)}
+            "open_runs": list(open_runs), "foreign": [i.op_id for i in foreign], "accept": accept_commands}
 
     def human() -> None:
         if not items and not open_runs:
@@ -306,7 +322,13 @@ def recover_cmd(apply: ApplyOpt = False, codex_home: CodexHomeOpt = None, journa
         for r in open_runs:
             echo(f"  run {r} never ended; it will be marked interrupted")
         if items and not apply:
-            echo("dry run: add --apply to record these outcomes")
+            echo("dry run: add --apply to settle them and record their outcomes")
+        if foreign and apply:
+            echo(f"{len(foreign)} operation(s) left pending: a target holds a value this journal never wrote. "
+                 "Everything else is settled. Look at each (`codex-sessions show OP`), then record it as "
+                 "abandoned, keeping what its targets hold:")
+            for command in accept_commands:
+                echo(f"  {command}")
 
-    code = REFUSED if stuck else OK
-    emit("recover", data, json_, human, status="refused" if stuck else "ok", exit_code=code)
+    code = REFUSED if foreign and apply else OK
+    emit("recover", data, json_, human, status="refused" if code else "ok", exit_code=code)

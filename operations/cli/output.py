@@ -15,8 +15,9 @@ from typing import Any, ParamSpec, TypeVar
 import orjson
 import typer
 
-from journal.errors import ToolError
+from journal.errors import ToolError, io_failure, io_problem
 from operations.cli.exit_codes import REFUSED, exit_code_for
+from operations.cli.signals import interrupted_outside_run, stops_at_boundaries
 
 SCHEMA_VERSION = "1"
 P = ParamSpec("P")
@@ -96,29 +97,47 @@ def unreadable_database(exc: sqlite3.DatabaseError) -> ToolError:
 
 
 def handles(command: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """The one boundary where expected failures become messages and exit codes."""
+    """The one boundary where expected failures become messages and exit codes: a ToolError, a
+    signal (exit 130), and the disk refusing a write anywhere (`io_error`), never a traceback."""
 
     def wrap(func: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(func)
         def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
+            with stops_at_boundaries():
                 try:
                     return func(*args, **kwargs)
-                except sqlite3.DatabaseError as exc:  # met where no closer check named the database
-                    raise unreadable_database(exc) from None
-            except ToolError as exc:
-                code = exit_code_for(exc)
-                if kwargs.get("json_"):
-                    status = "refused" if code == REFUSED else "error"
-                    print_json(envelope(command, None, status=status, exit_code=code,
-                                        errors=[{"code": exc.code, "message": exc.message, **exc.details}]))
-                else:
-                    typer.echo(f"codex-sessions {command}: {exc.message}", err=True)
-                raise typer.Exit(code) from None
+                except ToolError as exc:
+                    error = exc
+                except KeyboardInterrupt:
+                    error = interrupted_outside_run("codex-sessions")
+                except (OSError, sqlite3.Error) as exc:
+                    if io_problem(exc):
+                        error = io_failure(exc, f"{command}: reading or writing", UNKNOWN_LEFT)
+                    elif isinstance(exc, sqlite3.DatabaseError):  # where no closer check named the database
+                        error = unreadable_database(exc)
+                    else:
+                        raise
+                _report(command, error, bool(kwargs.get("json_")))
+            raise AssertionError("unreachable")  # pragma: no cover
 
         return inner
 
     return wrap
+
+
+UNKNOWN_LEFT = ("If a run was under way, `codex-sessions verify` says whether operations were left pending, and "
+                "`codex-sessions recover --apply` settles them once the disk has room (or works) again")
+
+
+def _report(command: str, exc: ToolError, json_: bool) -> None:
+    code = exit_code_for(exc)
+    if json_:
+        status = "refused" if code == REFUSED else "interrupted" if exc.category == "interrupted" else "error"
+        print_json(envelope(command, None, status=status, exit_code=code,
+                            errors=[{"code": exc.code, "message": exc.message, **exc.details}]))
+    else:
+        typer.echo(f"codex-sessions {command}: {exc.message}", err=True)
+    raise typer.Exit(code) from None
 
 
 def scan_progress(json_: bool) -> Callable[[int], None] | None:

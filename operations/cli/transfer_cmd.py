@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from journal.errors import io_failure
 from journal.fileio import file_digest
 from journal.guard import PathGuard
 from operations.audit import run_audit
@@ -121,7 +122,11 @@ def _import(operation: str, bundle: Bundle, opts: ImportOptions, apply: bool, co
             emit(operation, data, json_, nothing, status="refused" if code else "ok", exit_code=code)
             return
         refuse_unless_safe(home.codex_home, dbs)  # before the first byte is staged
-        write_staging(planned.staged, opts, PathGuard(home.roots))
+        try:
+            write_staging(planned.staged, opts, PathGuard(home.roots))
+        except OSError as exc:
+            raise io_failure(exc, "staging the rollouts:", "Nothing was changed in the home (what was staged is "
+                             "removed again); free space, then run the command again") from None
         result, backups = apply_phases([lambda: plan.ops], dbs, home, report.schema, writer, services,
                                        command=operation, argv=sys.argv[1:],
                                        meta={"operation": operation, "options": opts.describe(),

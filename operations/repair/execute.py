@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -10,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from journal import faults
 from journal.clock import Services
 from journal.effects import SqlEffect
-from journal.errors import Refused
+from journal.errors import Refused, io_failure, io_problem
 from journal.guard import PathGuard
 from journal.runner import PlannedOp, RunResult, execute_phased_run
 from journal.sqlio import SQLITE_ERRORS, connect_ro
@@ -85,17 +87,28 @@ def databases_in(plan: Plan, home: CodexHome) -> list[Path]:
 
 
 def online_backup(db: Path, folder: Path, stamp: str) -> Backup:
-    """A consistent copy through SQLite's backup API (the WAL included), never a file copy."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """A consistent copy through SQLite's backup API (the WAL included), never a file copy. A
+    disk that refuses it stops the command before anything is changed (the partial copy is
+    removed)."""
     target = folder / f"{stamp}-{db.name}"
-    source = connect_ro(str(db))
-    copy = sqlite3.connect(target)
     try:
-        source.backup(copy)
-    finally:
-        copy.close()
-        source.close()
-    os.chmod(target, 0o600)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        source = connect_ro(str(db))
+        copy = sqlite3.connect(target)
+        try:
+            faults.point("backup", str(target))
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        os.chmod(target, 0o600)
+    except (OSError, sqlite3.Error) as exc:
+        if not io_problem(exc):
+            raise
+        with contextlib.suppress(OSError):
+            target.unlink(missing_ok=True)
+        raise io_failure(exc, f"backing up {db} to", "Nothing was changed; free space (or fix the disk) in "
+                         f"{folder}, then run the command again") from None
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     return Backup(str(db), str(target), digest)
 

@@ -12,6 +12,7 @@ import os
 from journal.effects import RowDelete
 from journal.guard import symlink_in
 from journal.runner import PlannedOp
+from journal.sqlio import connect_ro, fetch_rowid
 from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows
 
 
@@ -36,6 +37,13 @@ def plan_forget_missing(ctx: RepairContext, flt: ThreadFilter) -> Plan:
               and not {"symlinked_rollout", "not_regular_file"} & set(t.problems)]
     rows = current_rows(ctx.home, [t.id for t in wanted])
     db = ctx.home.state_db
+    rowids: dict[str, int | None] = {}
+    if db is not None and rows:
+        conn = connect_ro(str(db))  # the rowid is journaled too: undo gives the row back under it
+        try:
+            rowids = {thread_id: fetch_rowid(conn, "threads", {"id": thread_id}) for thread_id in rows}
+        finally:
+            conn.close()
     for t in wanted:
         plan.considered += 1
         row = rows.get(t.id)
@@ -46,5 +54,6 @@ def plan_forget_missing(ctx: RepairContext, flt: ThreadFilter) -> Plan:
             plan.refuse(t.id, why)
             continue
         plan.ops.append(PlannedOp(f"forget {t.id} (its rollout {row['rollout_path']} exists nowhere)",
-                                  (RowDelete(str(db), "threads", {"id": t.id}, row),), subject=t.id))
+                                  (RowDelete(str(db), "threads", {"id": t.id}, row, rowids.get(t.id)),),
+                                  subject=t.id))
     return plan

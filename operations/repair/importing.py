@@ -23,12 +23,14 @@ import contextlib
 import hashlib
 import os
 import sqlite3
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from journal import faults
 from journal.effects import Effect, FileMove, RowDelete, RowInsert
 from journal.fileio import file_digest
 from journal.guard import PathGuard, cached_realpath, within_roots
@@ -312,6 +314,7 @@ def _stage(item: StagedFile, opts: ImportOptions, created: list[Path]) -> None:
         created.append(folder)
     chunks = iter([_transform(item.file.read(), item.file.name, opts)]) if item.rewritten else item.file.chunks()
     digest, size = hashlib.sha256(), 0
+    faults.point("write", str(target))
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     created.append(target)
     with os.fdopen(fd, "wb") as out:
@@ -319,6 +322,10 @@ def _stage(item: StagedFile, opts: ImportOptions, created: list[Path]) -> None:
             digest.update(chunk)
             size += len(chunk)
             out.write(chunk)
+        out.flush()
+        if not sys.platform.startswith("linux"):  # on Linux the run's syncfs makes them durable
+            faults.point("fsync", str(target))
+            os.fsync(out.fileno())
     if (digest.hexdigest(), size) != (item.sha256, item.size):
         raise BundleRefused(f"{item.file.name} does not come out as planned when staged; nothing was kept",
                             details={"part": item.file.name, "rule": "changed_since_check"})
