@@ -60,7 +60,8 @@ def home_state(home: Path) -> dict[str, tuple[int, ...]]:
     it opens (even read-only) to its database's owner, which touches the ctime alone; and an
     empty -wal is no -wal (a read-only connection to a WAL database may create one, empty)."""
     return {k: v[:3] + v[4:] if k.endswith((".sqlite", "-wal")) else v for k, v in _stamps(home).items()
-            if k != "codex-sessions" and not k.endswith((".lock", ".lock.guard", "-shm")) and not (k.endswith("-wal") and not v[1])}
+            if k != "codex-sessions" and not k.endswith((".lock", ".lock.guard", "-shm"))
+            and not (k.endswith("-wal") and not v[1])}
 
 
 @dataclass
