@@ -20,6 +20,7 @@ from journal.sqlio import connect_ro
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling, spellings
 from operations.paths import BUILTIN_PROVIDERS, home_of_rollout, is_inside
+from operations.rollout_io import head_lines, plain_name
 from operations.rollouts import Rollout, scan_rollouts, source_kind
 from operations.safety import check_running, held_writer_locks
 from operations.schema import StateSchema, damaged, inspect_state_db
@@ -315,19 +316,10 @@ def _scanned(files: list[Rollout], thread_id: str) -> list[Rollout]:
 
 
 def has_user_message(path: str, max_lines: int = 200) -> bool:
-    """Whether the rollout's head has a user message (what Codex's scan takes the preview from)."""
-    if path.endswith(".zst"):
-        return True  # not read here; Codex decompresses to look
-    try:
-        with open(path, "rb") as handle:
-            for number, line in enumerate(handle):
-                if number >= max_lines:
-                    return False
-                if b'"user_message"' in line or b'"UserMessage"' in line or b'"thread_goal_updated"' in line:
-                    return True
-    except OSError:
-        return False
-    return False
+    """Whether the rollout's head has a user message (what Codex's scan takes the preview from);
+    a compressed rollout's head is streamed, never inflated whole."""
+    return any(b'"user_message"' in line or b'"UserMessage"' in line or b'"thread_goal_updated"' in line
+               for line in head_lines(path, max_lines))
 
 
 def _file_listable(rollout: Rollout) -> tuple[bool, str | None]:
@@ -368,12 +360,12 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
     t = ThreadAudit(row.id, row, files, recency_ms=row.recency_ms)
     if row.undecodable:
         t.problems.append("undecodable_row")
-    at_path = plain.get(row.rollout_path) or zst.get(row.rollout_path)
+    named = plain_name(row.rollout_path)  # Codex stores the .zst name after archiving a compressed file
+    at_path = plain.get(named) or zst.get(named)
     outside = bool(row.rollout_path) and not is_inside(row.rollout_path, home.roots)
     if outside:
         t.problems.append("rollout_path_outside_home")
-    exists = at_path is not None or (outside and (os.path.exists(row.rollout_path)
-                                                   or os.path.exists(row.rollout_path + ".zst")))
+    exists = at_path is not None or (outside and (os.path.exists(named) or os.path.exists(named + ".zst")))
     if not exists:
         t.problems.append("missing_rollout_path")
         if files:

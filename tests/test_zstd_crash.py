@@ -48,8 +48,8 @@ def _ops(world: World) -> list[PlannedOp]:
         path = world.root / "sessions" / "2026" / "01" / "02" / name
         raw = path.read_bytes()
         kept = str(world.root / "codex-sessions" / "staging" / "originals" / sha256_hex(raw))
-        edit = plan_zstd_edit(str(path), {1: b'{"provider":"new-provider","n":%d}' % n,
-                                          3: b'{"settings":"new-provider"}'}, decompress(raw, 1 << 20), raw, kept)
+        new_lines = {1: b'{"provider":"new-provider","n":%d}' % n, 3: b'{"settings":"new-provider"}'}
+        edit = plan_zstd_edit(str(path), new_lines, decompress(raw, 1 << 20), len(raw), sha256_hex(raw), kept)
         ops.append(PlannedOp(f"migrate {name}", (edit, world.update("abc"[n], name="migrated")), subject=name))
     return ops
 

@@ -31,8 +31,8 @@ def _compressed(world: World, rel: str = "sessions/2026/01/02/rollout-z.jsonl.zs
 def _edit(world: World, path: Path) -> ZstdEdit:
     raw = path.read_bytes()
     kept = str(world.root / "codex-sessions" / "staging" / "originals" / sha256_hex(raw))
-    return plan_zstd_edit(str(path), {1: PLAIN.split(b"\n")[0].replace(b'"old"', b'"brand-new"'),
-                                      3: b'{"settings":"brand-new"}'}, decompress(raw, 1 << 20), raw, kept)
+    new_lines = {1: PLAIN.split(b"\n")[0].replace(b'"old"', b'"brand-new"'), 3: b'{"settings":"brand-new"}'}
+    return plan_zstd_edit(str(path), new_lines, decompress(raw, 1 << 20), len(raw), sha256_hex(raw), kept)
 
 
 def test_edit_undo_redo_restore_exact_bytes_and_mtime(world: World) -> None:
@@ -118,5 +118,5 @@ def test_decompression_is_bounded_and_cut_frames_are_refused() -> None:
         decompress(data, 99_999)
     with pytest.raises(ValueError, match="cut short"):
         decompress(compress(os.urandom(200_000))[:-50], 1 << 20)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="empty"):
         decompress(b"", 10)

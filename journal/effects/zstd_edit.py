@@ -214,11 +214,11 @@ def keep_original(path: str, kept: str, sha256: str) -> None:
     fsync_dir(folder)
 
 
-def plan_zstd_edit(path: str, new_lines: dict[int, bytes], data: bytes, raw: bytes, kept: str,
-                   fields: dict[int, tuple[Field, ...]] | None = None, level: int = DEFAULT_LEVEL) -> ZstdEdit:
-    """The `zstd_edit` that gives some lines of the compressed `path` new bytes; `raw` is the file,
-    `data` its decompressed content, `kept` where its original bytes will be kept."""
+def plan_zstd_edit(path: str, new_lines: dict[int, bytes], data: bytes, original_size: int, original_sha256: str,
+                   kept: str, fields: dict[int, tuple[Field, ...]] | None = None,
+                   level: int = DEFAULT_LEVEL) -> ZstdEdit:
+    """The `zstd_edit` that gives some lines of the compressed `path` new bytes: `data` is its
+    decompressed content, `original_*` describe its compressed bytes, `kept` where they will be kept."""
     plain = plan_file_edit(path, new_lines, data, fields)
     return ZstdEdit(path, plain.size_before, plain.sha256_before, plain.size_after, plain.sha256_after,
-                    plain.splices, len(raw), sha256_hex(raw), kept, False, level)
-
+                    plain.splices, original_size, original_sha256, kept, False, level)

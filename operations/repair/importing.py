@@ -26,6 +26,7 @@ import orjson
 from journal.effects import Effect, FileMove, RowDelete, RowInsert
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
+from journal.zstdio import compress, decompress
 from operations.bundle import Bundle, BundledThread, history_rows
 from operations.errors import NoStateDatabase, ProviderUndefined
 from operations.home import CodexHome
@@ -35,6 +36,7 @@ from operations.repair.common import Plan, RepairContext, canonical_path, curren
 from operations.repair.cwd import Mapping, _edit_cwd_lines, _rewriter, map_path
 from operations.repair.provider import _edit_provider_lines
 from operations.repair.rollout_edit import RolloutEdit
+from operations.rollout_io import MAX_CONTENT
 
 STAGING = "staging"
 
@@ -140,8 +142,12 @@ def _transform(data: bytes, name: str, opts: ImportOptions) -> bytes:
     """The rollout bytes as this home needs them: provider and folders rewritten, nothing else."""
     if not opts.to_provider and not opts.mappings:
         return data
-    if name.endswith(".zst"):
-        raise EditRefused(f"{name} is compressed: resume it once in its own home (Codex decompresses it) first")
+    if name.endswith(".zst"):  # compressed (Codex's worker): rewritten in its content, compressed again as it does
+        try:
+            content = decompress(data, MAX_CONTENT)
+        except ValueError as exc:
+            raise EditRefused(f"{name}: {exc}") from None
+        return compress(_transform(content, name[: -len(".zst")], opts))
     if opts.to_provider:  # each rewrite reads the bytes the one before it left
         edit = RolloutEdit.of(data)
         _edit_provider_lines(edit, opts.to_provider)

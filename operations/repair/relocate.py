@@ -16,6 +16,7 @@ from journal.runner import PlannedOp
 from operations.pathrules import key
 from operations.paths import home_of_rollout
 from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows, row_update
+from operations.rollout_io import plain_name
 
 
 def infer_old_home(ctx: RepairContext) -> tuple[str | None, dict[str, int]]:
@@ -52,7 +53,7 @@ def plan_relocate_home(ctx: RepairContext, flt: ThreadFilter, old_home: str | No
         new = os.path.join(home, *rest)
         if new == row["rollout_path"]:
             continue
-        if not (os.path.exists(new) or os.path.exists(new + ".zst")):
+        if not (os.path.exists(plain_name(new)) or os.path.exists(plain_name(new) + ".zst")):
             plan.refuse(t.id, f"{new} is missing here (the row points to {row['rollout_path']})")
             continue
         plan.ops.append(PlannedOp(f"relocate {t.id}", (row_update(ctx.home, t.id, row, {"rollout_path": new}),),
