@@ -95,20 +95,36 @@ def test_same_content_other_bytes_is_not_the_planned_file(world: World) -> None:
         effect.apply()
 
 
-def test_undo_is_blocked_when_codex_decompressed_the_file_or_the_kept_copy_is_gone(world: World) -> None:
+def test_undo_is_blocked_while_the_kept_copy_is_gone(world: World) -> None:
     path = _compressed(world)
+    original = path.read_bytes()
     result = world.execute([PlannedOp("migrate z", (_edit(world, path),), subject="z")])
     kept = next((world.root / "codex-sessions" / "staging" / "originals").iterdir())
     moved = kept.with_name("elsewhere")
     kept.rename(moved)
-    code, refused = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
+    code, refused = cli_json("undo", result.run_id, "--apply", "--force", J, str(world.journal))
     assert code == 3 and "kept at" in refused["errors"][0]["message"]
     moved.rename(kept)
+    code, undone = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
+    assert code == 0, undone
+    assert path.read_bytes() == original
+
+
+def test_a_file_decompressed_and_appended_to_since_is_reverted_there_when_forced(world: World) -> None:
+    """As Codex resumes a compressed session: the content goes to the name without .zst, the
+    .zst is removed, a turn is appended. A forced undo reverts the edit and keeps the turn."""
+    path = _compressed(world)
+    result = world.execute([PlannedOp("migrate z", (_edit(world, path),), subject="z")])
     plain = Path(str(path)[: -len(".zst")])
-    plain.write_bytes(decompress(path.read_bytes(), 1 << 20) + b'{"turn":2}\n')  # as Codex resumes it
+    plain.write_bytes(decompress(path.read_bytes(), 1 << 20) + b'{"turn":2}\n')
     path.unlink()
-    code, refused = cli_json("undo", result.run_id, "--apply", "--force", J, str(world.journal))
-    assert code == 3 and "does not exist" in refused["errors"][0]["message"]
+    code, refused = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
+    assert code == 3 and refused["errors"][0]["code"] == "conflict"
+    assert [c["blocking"] for c in refused["errors"][0]["plan"]["conflicts"]] == [False]  # forceable
+    assert "decompressed" in refused["errors"][0]["message"]
+    code, forced = cli_json("undo", result.run_id, "--apply", "--force", J, str(world.journal))
+    assert code == 0, forced
+    assert plain.read_bytes() == PLAIN + b'{"turn":2}\n' and not path.exists()
 
 
 def test_decompression_is_bounded_and_cut_frames_are_refused() -> None:

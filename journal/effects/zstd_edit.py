@@ -79,8 +79,27 @@ class ZstdEdit(FileEdit):
                         tuple(s.inverse() for s in self.splices), self.original_size, self.original_sha256,
                         self.kept, not self.restore, self.level)
 
+    @property
+    def decompressed_name(self) -> str | None:
+        """Where a decompressing tool puts this file's content (`NAME.zst` -> `NAME`), as Codex does
+        before it appends to a compressed rollout."""
+        return self.path[: -len(".zst")] if self.path.endswith(".zst") else None
+
     def rebased_inverse(self, seen: Probe) -> Effect:
-        return self.inverse()  # nothing is ever appended to a compressed file in place
+        """Forced over a file decompressed (and maybe appended to) since: the inverse is a plain
+        `file_edit` of the decompressed file that reverts what this edit wrote and keeps the rest,
+        as a forced undo of a plain file does."""
+        inverse = self.inverse()
+        plain = seen.observed.get("decompressed")
+        if seen.state != "after_drift" or not isinstance(plain, str):
+            return inverse
+        try:
+            with open(plain, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return inverse
+        restored = inverse.spliced(data[:self.size_after]) + data[self.size_after:]
+        return FileEdit(plain, len(data), sha256_hex(data), len(restored), sha256_hex(restored), inverse.splices)
 
     def leftovers(self) -> tuple[str, ...]:
         return (stale_temp_for(self.path), stale_temp_for(self.kept))
@@ -108,8 +127,7 @@ class ZstdEdit(FileEdit):
         except ValueError as exc:
             return Probe("other", f"{self.path}: {exc}", blocking=True)
         if found is None:
-            return Probe("other", f"{self.path} does not exist (a compressed file Codex resumed is decompressed "
-                                  "to the name without .zst)", blocking=True)
+            return self._probe_decompressed()
         raw, data = found
         observed = {"size": len(data), "compressed_size": len(raw)}
         at = self._state_of(data)
@@ -124,6 +142,26 @@ class ZstdEdit(FileEdit):
             return Probe("other", f"the original bytes of {self.path} kept at {self.kept} are missing or damaged",
                          blocking=True, observed=observed)
         return Probe(at, observed=observed)
+
+    def _probe_decompressed(self) -> Probe:
+        """The file is gone: decompressed since, to the name without `.zst`, and maybe appended to?"""
+        plain = self.decompressed_name
+        data = None
+        if plain is not None and not self.restore:
+            try:
+                with open(plain, "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                data = None
+        if data is None:
+            return Probe("other", f"{self.path} does not exist", blocking=True)
+        if len(data) >= self.size_after and sha256_hex(data[:self.size_after]) == self.sha256_after:
+            grown = len(data) - self.size_after
+            appended = f" and grew by {grown} bytes (appended; the appended bytes are kept)" if grown else ""
+            return Probe("after_drift", f"{self.path} was decompressed to {plain} since{appended}; a forced undo "
+                                        "reverts the edit there", observed={"decompressed": plain, "size": len(data)})
+        return Probe("other", f"{self.path} was decompressed to {plain}, which changed since (not only appended to)",
+                     blocking=True)
 
     def _state_of(self, data: bytes) -> State | None:
         if len(data) == self.size_before and sha256_hex(data) == self.sha256_before:
