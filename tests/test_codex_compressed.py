@@ -22,7 +22,7 @@ from operations.visibility import thread_list
 from tests.codex.compression import age, run_compression_worker
 from tests.codex.harness import CodexSession
 from tests.codex.mock_api import MockResponsesAPI
-from tests.codexhome import snapshot, undo
+from tests.codexhome import row, snapshot, undo
 from tests.helpers import cli_json, real_time_clock
 
 pytestmark = pytest.mark.codex
@@ -57,18 +57,19 @@ def test_codex_compressed_sessions_are_fixed_undone_recompressed_and_resumed(
             assert _listed(codex) == [{}, {}]
             now = real_time_clock().now()
             home_now = discover(home)
-            fix = plan_fix(RepairContext(home_now, run_audit(home_now, now=now), now), ThreadFilter(), FixOptions())
+            fix = plan_fix(RepairContext(home_now, run_audit(home_now, now=now), now), ThreadFilter(),
+                           FixOptions(unarchive=True))
             assert not any("compressed" in r.reason for p in fix.phases for r in p.refused)
             predicted = [{t.id for t in fix.after if t.facts is not None and thread_list(
                 t.facts, "mockB", source_kinds=params["sourceKinds"], archived=params.get("archived", False)).listed}
                 for params in LISTS]
-            assert predicted == [{*made[:3], fresh}, {made[3]}]
+            assert predicted == [{*made, fresh}, set()]
 
             target = made[0]
             (packed,) = [p for p in _rollouts(home) if target in p.name]
             original = decompress(packed.read_bytes(), 1 << 30)
             before = snapshot(home)
-            code, applied = cli_json("fix", "--apply", "--codex-home", str(home))
+            code, applied = cli_json("fix", "--unarchive", "--apply", "--codex-home", str(home))
             assert code == 0, applied
             assert [set(listing) for listing in _listed(codex)] == predicted
             assert {p.name for p in _rollouts(home)} == compressed | {p.name for p in _rollouts(home)
@@ -99,6 +100,13 @@ def test_codex_compressed_sessions_are_fixed_undone_recompressed_and_resumed(
             assert grown.startswith(migrated) and len(grown) > len(migrated)
             assert b'"model_provider_id":"mockB"' in grown[len(migrated):]
             assert target in _listed(codex)[0]
+            # the one unarchived here: its row names the .zst, as Codex's own unarchive leaves it
+            (unarchived,) = [p for p in _rollouts(home) if made[3] in p.name]
+            assert unarchived.name.endswith(".jsonl.zst") and "archived_sessions" not in str(unarchived)
+            assert (row(home, made[3]) or {})["rollout_path"] == str(unarchived)
+            codex.resume(made[3], "and this one", tmp_path / "proj-1")
+            assert not unarchived.exists() and Path(str(unarchived)[: -len(".zst")]).stat().st_size > 0
+            assert (row(home, made[3]) or {})["rollout_path"] == str(unarchived)[: -len(".zst")]
 
             # its undo is forceable drift, and the forced undo keeps the appended turn
             code, shown = cli_json("show", applied["data"]["run"], "--codex-home", str(home))
