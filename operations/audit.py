@@ -63,7 +63,8 @@ PROBLEM_TEXT = {
     "empty_preview": "the row's preview is empty: listings from the database hide it (Codex's file scan still lists "
                      "it when the rollout has a user message)",
     "rollout_path_outside_home": "`rollout_path` points outside this home (a copied or moved home)",
-    "plain_and_zst": "both .jsonl and .jsonl.zst exist",
+    "plain_and_zst": "both .jsonl and .jsonl.zst exist: Codex reads the .jsonl and ignores the .zst while it exists "
+                     "(repairs act on the .jsonl and move the .zst with it)",
     "unreadable_file": "first line is not a readable session_meta",
     "old_format": "pre-September-2025 format: current Codex cannot read it",
     "flat_layout": "old flat layout under sessions/: listing walks only sessions/YYYY/MM/DD",
