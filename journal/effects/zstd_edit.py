@@ -53,10 +53,11 @@ class ZstdEdit(FileEdit):
         return super().describe() + " (compressed)"
 
     def render(self) -> list[str]:
-        first, *rest = super().render()
+        _, *rest = super().render()
         how = (f"the original {self.original_size} compressed bytes put back from {self.kept}" if self.restore
-               else f"compressed again; the original {self.original_size} bytes kept at {self.kept}")
-        return [f"{first}, decompressed; {how}", *rest]
+               else f"compressed again, the original {self.original_size} bytes kept at {self.kept}")
+        return [f"edit {self.path} (compressed; {self.size_before} -> {self.size_after} bytes decompressed): {how}",
+                *rest]
 
     def summary_name(self) -> str:
         return "zstd_edit"
@@ -81,8 +82,8 @@ class ZstdEdit(FileEdit):
 
     @property
     def decompressed_name(self) -> str | None:
-        """Where a decompressing tool puts this file's content (`NAME.zst` -> `NAME`), as Codex does
-        before it appends to a compressed rollout."""
+        """Where decompressing puts this file's content: `NAME.zst` -> `NAME`, as `zstd -d` does (and
+        Codex, before it appends to a compressed rollout)."""
         return self.path[: -len(".zst")] if self.path.endswith(".zst") else None
 
     def rebased_inverse(self, seen: Probe) -> Effect:

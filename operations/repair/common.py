@@ -221,8 +221,8 @@ def writable_single_file(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Roll
         return None
     if compressed_twin(t, file) is not None:
         plan.warnings.append(f"{t.id}: both {file.path} and {file.path}.zst exist; Codex reads the plain file, and "
-                             "so does this operation (the .zst, which Codex ignores while the plain file exists, "
-                             "is only moved with it)")
+                             "so does this operation: the .zst (which Codex ignores while the plain file exists) "
+                             "is not edited, and a move takes it along")
     return file
 
 
