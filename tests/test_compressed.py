@@ -200,6 +200,16 @@ def test_import_orphans_and_export_import_of_compressed_rollouts(tmp_path: Path)
     assert _compressed_names(targets[1]) and not _compressed_names(targets[0])
     first_lines = [decompress(p.read_bytes(), 1 << 30).split(b"\n")[0] for p in targets[1].rglob("*.jsonl.zst")]
     assert all(b'"model_provider":"mockC"' in line for line in first_lines)
+    merged = []
+    for built in (plain, packed):  # merge: the same, straight from the other home
+        target = build_home(built.root.parent / "merged", HomeSpec(
+            version="0.171.0", sessions=1, providers=("mockA",), current_provider="mockA",
+            defined_providers=("mockA", "mockD"), seed=98))
+        code, done = cli_json("merge", "--from", str(built.root), "--provider", "mockB", "--to-provider", "mockD",
+                              "--apply", "--codex-home", str(target.root))
+        assert code == 0, done
+        merged.append(target.root)
+    assert _content(merged[1]) == _content(merged[0]) and _compressed_names(merged[1])
 
 
 def test_prune_removes_kept_originals_only_when_no_operation_in_effect_needs_them(tmp_path: Path) -> None:
