@@ -7,7 +7,8 @@
 A compressed rollout (`.jsonl.zst`) is edited in its decompressed content and written back
 compressed, as Codex's own worker writes it (zstd level 3, mode and mtime kept): a
 `zstd_edit`, whose original bytes are kept in the home's store (`kept_store`) for undo.
-Byte offsets (thread_history, forks) count decompressed bytes, as Codex's readers do.
+Byte offsets (thread_history, forks) count decompressed bytes: Codex appends to, and reads by
+offset, only the plain file it decompresses a `.zst` to, whose bytes are that content.
 """
 
 from __future__ import annotations
