@@ -15,12 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from journal.fileio import open_regular
 from journal.guard import symlink_in
 from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling, spellings
 from operations.paths import BUILTIN_PROVIDERS, home_of_rollout, is_inside
+from operations.rollout_io import head_lines, plain_name
 from operations.rollouts import Found, Rollout, parse_name, scan_home, source_kind
 from operations.safety import check_running, held_writer_locks
 from operations.schema import StateSchema, damaged, inspect_state_db
@@ -64,7 +64,8 @@ PROBLEM_TEXT = {
     "empty_preview": "the row's preview is empty: listings from the database hide it (Codex's file scan still lists "
                      "it when the rollout has a user message)",
     "rollout_path_outside_home": "`rollout_path` points outside this home (a copied or moved home)",
-    "plain_and_zst": "both .jsonl and .jsonl.zst exist",
+    "plain_and_zst": "both .jsonl and .jsonl.zst exist: Codex reads the .jsonl and ignores the .zst while it exists "
+                     "(repairs act on the .jsonl and move the .zst with it)",
     "unreadable_file": "first line is not a readable session_meta",
     "old_format": "pre-September-2025 format: current Codex cannot read it",
     "flat_layout": "old flat layout under sessions/: listing walks only sessions/YYYY/MM/DD",
@@ -342,19 +343,10 @@ def _scanned(files: list[Rollout], thread_id: str) -> list[Rollout]:
 
 
 def has_user_message(path: str, max_lines: int = 200) -> bool:
-    """Whether the rollout's head has a user message (what Codex's scan takes the preview from)."""
-    if path.endswith(".zst"):
-        return True  # not read here; Codex decompresses to look
-    try:
-        with open_regular(path) as handle:
-            for number, line in enumerate(handle):
-                if number >= max_lines:
-                    return False
-                if b'"user_message"' in line or b'"UserMessage"' in line or b'"thread_goal_updated"' in line:
-                    return True
-    except OSError:
-        return False
-    return False
+    """Whether the rollout's head has a user message (what Codex's scan takes the preview from);
+    a compressed rollout's head is streamed, never inflated whole."""
+    return any(b'"user_message"' in line or b'"UserMessage"' in line or b'"thread_goal_updated"' in line
+               for line in head_lines(path, max_lines))
 
 
 def _file_listable(rollout: Rollout) -> tuple[bool, str | None]:
@@ -405,12 +397,12 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
         t.problems.append("undecodable_row")
     if row.malformed:
         t.problems.append("malformed_row")
-    at_path = plain.get(row.rollout_path) or zst.get(row.rollout_path)
+    named = plain_name(row.rollout_path)  # Codex stores the .zst name after archiving a compressed file
+    at_path = plain.get(named) or zst.get(named)
     outside = bool(row.rollout_path) and not is_inside(row.rollout_path, home.roots)
     if outside:
         t.problems.append("rollout_path_outside_home")
-    exists = at_path is not None or (outside and (os.path.exists(row.rollout_path)
-                                                   or os.path.exists(row.rollout_path + ".zst")))
+    exists = at_path is not None or (outside and (os.path.exists(named) or os.path.exists(named + ".zst")))
     if not exists:
         t.problems.append("missing_rollout_path")
         if files:

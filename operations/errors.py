@@ -1,12 +1,12 @@
 """The refusals this tool's Codex work can meet, each with a stable `code` for `--json`.
 
-They extend the one hierarchy in `journal.errors` (every one is a Refused: exit 3, nothing
-changed); the codes are listed in the README under "Exit codes".
+They extend the one hierarchy in `journal.errors` (the refusals: exit 3, nothing changed; and
+the errors of `audit --codex-doctor`); the codes are listed in the README under "Exit codes".
 """
 
 from __future__ import annotations
 
-from journal.errors import Refused
+from journal.errors import Refused, ToolError, UsageProblem
 
 
 class CodexRunning(Refused):
@@ -49,3 +49,15 @@ class NoStateDatabase(Refused):
     """The target home has no state database yet (Codex never ran there)."""
 
     code = "no_state_database"
+
+
+class CodexNotFound(UsageProblem):
+    """`audit --codex-doctor` was asked for, and no `codex` is on the PATH."""
+
+    code = "codex_not_found"
+
+
+class DoctorFailed(ToolError):
+    """`codex doctor --json` did not run, or gave no parity report to compare with."""
+
+    code = "doctor_failed"

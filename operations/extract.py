@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from journal.fileio import open_regular
+from operations.rollout_io import read_content
 from operations.rollouts import Rollout, source_kind
 
 
@@ -28,8 +28,7 @@ def derive_row(rollout: Rollout, columns: tuple[str, ...], default_provider: str
     Seen in real rows: 0.128 stores the legacy sandbox policy, 0.144 and 0.169 the permission
     profile (upstream #23165, 2026-05-29).
     """
-    with open_regular(rollout.path) as handle:
-        lines = handle.read().split(b"\n")
+    lines = read_content(rollout.path)[1].split(b"\n")  # a compressed rollout is read decompressed
     meta: dict[str, Any] = {}
     info: dict[str, Any] = {"model": None, "effort": None, "sandbox": None, "approval": None, "tokens": 0,
                             "first_user": None, "goal": None, "provider": None, "cwd": None}

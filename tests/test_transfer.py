@@ -199,18 +199,22 @@ def test_export_to_a_missing_folder_or_onto_a_folder_or_a_file_is_a_usage_error(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "taken.zip"]  # no partial file left
 
 
-def test_a_compressed_rollout_is_left_alone_when_the_import_must_rewrite_it(tmp_path: Path) -> None:
-    """A `.jsonl.zst` cannot be rewritten in place (--to-provider): that thread is refused, before its
-    bytes are read, and the others are imported."""
+def test_a_compressed_rollout_is_rewritten_in_its_content_when_the_import_must_rewrite_it(tmp_path: Path) -> None:
+    """A `.jsonl.zst` beside its `.jsonl` travels whole; with --to-provider both are rewritten (the
+    compressed one in its decompressed content, compressed again) and the thread is imported."""
+    import zstandard
+
     source = build_home(tmp_path / "source", HomeSpec(version="0.169.0", sessions=3, providers=("openai",),
                                                       exec_share=0.0, seed=5, damage={"plain_and_zst": 1}))
     _, target = _homes(tmp_path / "t")
     bundle = tmp_path / "moved.zip"
     assert cli_json("export", "-o", str(bundle), "--codex-home", str(source.root))[0] == 0
     code, data = cli_json("import", str(bundle), "--to-provider", "azure", "--apply", "--codex-home", str(target.root))
-    refused = data["data"]["plan"]["refused"]
-    assert [r["thread"] for r in refused] == source.truth["plain_and_zst"], data
-    assert "is compressed" in refused[0]["reason"] and data["data"]["counts"]["applied"] == 2
+    assert code == 0 and data["data"]["plan"]["refused"] == [] and data["data"]["counts"]["applied"] == 3, data
+    [pair] = source.truth["plain_and_zst"]
+    [compressed] = [p for p in target.root.rglob(f"*{pair}.jsonl.zst")]
+    content = zstandard.ZstdDecompressor().stream_reader(compressed.read_bytes()).read()
+    assert b'"model_provider":"azure"' in content.split(b"\n", 1)[0] and b'"openai"' not in content.split(b"\n", 1)[0]
 
 
 def test_a_thread_whose_row_here_is_not_utf8_is_never_replaced(tmp_path: Path) -> None:

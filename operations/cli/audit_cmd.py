@@ -9,11 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
+from journal.errors import UsageProblem
 from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, next_steps, run_audit
 from operations.cli import context
+from operations.cli.doctor_view import render_doctor
 from operations.cli.exit_codes import CHECK_FAILED, OK
 from operations.cli.options import CodexHomeOpt, JsonOpt, non_empty, resolve_thread
 from operations.cli.output import echo, emit, handles, scan_progress, to_json_bytes, warn
+from operations.doctor import compare, find_codex, run_doctor
 from operations.home import discover
 from operations.paths import resolve_codex_home
 from operations.redact import redact
@@ -170,9 +173,16 @@ def audit_cmd(
             help="A report safe to paste in a public issue: codes and counts, hashed ids and folder names, "
                          "no previews, titles, prompts or cwds.")] = False,
     max_samples: Annotated[int, typer.Option("--max-samples", metavar="N", min=1, help="Sample ids per finding.")] = 10,
+    codex_doctor: Annotated[bool, typer.Option(
+        "--codex-doctor", metavar="",
+        help="Also run `codex doctor --json` (the codex on the PATH; it reads the home, and its other checks "
+             "probe the network) and show its rollout/database figures beside the audit's.")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Audit a Codex home, read-only: what is there and why each session is hidden. Example: codex-sessions audit"""
+    if codex_doctor and (redact_ or explain):
+        raise UsageProblem("--codex-doctor goes with the full audit, not with --redact or --explain")
+    binary = find_codex() if codex_doctor else None  # before the scan: a missing codex is said at once
     home = discover(resolve_codex_home(codex_home), db)
     services = context.make_services()
     report = run_audit(home, now=services.clock.now(), picker_cwd=os.path.abspath(cwd) if cwd else None,
@@ -183,10 +193,19 @@ def audit_cmd(
         _explain(report, explain, report.state_db, json_)
         return
     data = redact(report) if redact_ else report_data(report)
+    comparison = compare(report, run_doctor(binary, home.codex_home), binary=binary) if binary else None
+    if comparison is not None:
+        data["codex_doctor"] = comparison.to_json()
     failing = check and report.integrity_problem_count > 0
     if redact_:
         emit("audit", data, json_, lambda: echo(to_json_bytes(data).decode()),
              status="check_failed" if failing else "ok", exit_code=CHECK_FAILED if failing else OK)
         return
-    emit("audit", data, json_, lambda: _render(report), status="check_failed" if failing else "ok",
+
+    def human() -> None:
+        _render(report)
+        if comparison is not None:
+            render_doctor(comparison)
+
+    emit("audit", data, json_, human, status="check_failed" if failing else "ok",
          exit_code=CHECK_FAILED if failing else OK)

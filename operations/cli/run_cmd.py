@@ -42,10 +42,11 @@ from operations.cli.plan_view import emit_dry_run, plan_data, render_plan, rende
 from operations.home import discover
 from operations.paths import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
-from operations.repair.common import Plan, RepairContext, ThreadFilter, default_provider
+from operations.repair.common import Plan, RepairContext, ThreadFilter, default_provider, kept_store
 from operations.repair.cwd import plan_rewrite_cwd
 from operations.repair.execute import apply_plan, databases_in, prune_backups, refuse_unwritable, shape_verdicts
 from operations.repair.forget import plan_forget_missing
+from operations.repair.kept import prune_kept
 from operations.repair.orphans import plan_import_orphans
 from operations.repair.paths import plan_repair_paths
 from operations.repair.provider import plan_migrate_provider
@@ -273,11 +274,18 @@ def prune_cmd(
     journal: JournalOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Delete old database backups, keeping the newest N (undo never needs them).
+    """Delete old database backups, keeping the newest N (undo never needs them), and the kept
+    original bytes of compressed rollouts that no operation in effect needs any more.
 
     Example: codex-sessions prune --keep 3
     """
     home_path = resolve_codex_home(codex_home)
-    kept, removed = prune_backups(resolve_journal(journal, home_path), keep)
-    emit("prune", {"kept": kept, "removed": removed}, json_,
-         lambda: echo(f"kept {len(kept)} backup set(s), removed {len(removed)} file(s)"))
+    journal_path = resolve_journal(journal, home_path)
+    kept, removed = prune_backups(journal_path, keep)
+    originals_kept, originals_removed = prune_kept(journal_path, kept_store(home_path))
+    data = {"kept": kept, "removed": removed,
+            "originals": {"kept": originals_kept, "removed": originals_removed}}
+    emit("prune", data, json_,
+         lambda: echo(f"kept {len(kept)} backup set(s), removed {len(removed)} file(s); original bytes of "
+                      f"compressed rollouts: kept {len(originals_kept)} (undo needs them), "
+                      f"removed {len(originals_removed)}"))

@@ -216,7 +216,8 @@ def current_rows(home: CodexHome, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def single_file(t: ThreadAudit) -> tuple[Rollout | None, str | None]:
-    """The one rollout file of a thread (a .jsonl.zst twin of the .jsonl counts as the same file)."""
+    """The one rollout file of a thread. A `.jsonl.zst` beside its `.jsonl` is the same file to
+    Codex, which reads the plain one (checked with the real binary): so is it here."""
     by_plain: dict[str, list[Rollout]] = {}
     for f in t.files:
         by_plain.setdefault(f.plain_path, []).append(f)
@@ -228,9 +229,12 @@ def single_file(t: ThreadAudit) -> tuple[Rollout | None, str | None]:
     if len(by_plain) > 1:
         return None, "several candidate files: " + ", ".join(sorted(by_plain)) + "; not guessing"
     (files,) = by_plain.values()
-    if len(files) > 1:
-        return None, f"both {files[0].plain_path} and its .zst exist; resolve that first"
-    return files[0], None
+    return min(files, key=lambda f: f.compressed), None
+
+
+def compressed_twin(t: ThreadAudit, file: Rollout) -> Rollout | None:
+    """The `.jsonl.zst` beside the plain `file`, which Codex ignores while the plain file exists."""
+    return next((f for f in t.files if f.compressed and f.plain_path == file.path), None)
 
 
 def writable_single_file(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Rollout | None:
@@ -247,6 +251,10 @@ def writable_single_file(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Roll
     if problem:
         plan.refuse(t.id, problem)
         return None
+    if compressed_twin(t, file) is not None:
+        plan.warnings.append(f"{t.id}: both {file.path} and {file.path}.zst exist; Codex reads the plain file, and "
+                             "so does this operation: the .zst (which Codex ignores while the plain file exists) "
+                             "is not edited, and a move takes it along")
     return file
 
 
@@ -267,19 +275,32 @@ def each_writable(ctx: RepairContext, plan: Plan,
 
 def move_to_canonical(ctx: RepairContext, plan: Plan, t: ThreadAudit, file: Rollout, *, archived: bool,
                       touch_ns: int | None = None) -> tuple[Path, list[Effect]] | None:
-    """Where Codex would keep the file (the plain path the row names) and the move that puts it there.
+    """Where the file will be (where Codex would keep it: `.jsonl.zst` for a compressed file) and
+    the moves that put it there; a compressed twin Codex ignores moves with it, so that it stays
+    a twin rather than become a second copy of the thread.
 
     None, with the thread refused, when another file already occupies that place.
     """
     target = canonical_path(ctx.home, os.path.basename(file.plain_path), archived=archived)
     destination = Path(str(target) + ".zst") if file.compressed else target
-    if os.path.abspath(file.path) == str(destination):
-        return target, []
-    if os.path.lexists(destination):
-        plan.refuse(t.id, f"{destination} already exists")
-        return None
-    blocked = behind_symlink(destination, ctx.home)
-    if blocked:
-        plan.refuse(t.id, blocked)
-        return None
-    return target, [move_effect(file, destination, touch_ns)]
+    effects: list[Effect] = []
+    twin = compressed_twin(t, file)
+    for moving, to in ((file, destination), *(((twin, Path(str(target) + ".zst")),) if twin else ())):
+        if os.path.abspath(moving.path) == str(to):
+            continue
+        if os.path.lexists(to):
+            plan.refuse(t.id, f"{to} already exists")
+            return None
+        blocked = behind_symlink(to, ctx.home)
+        if blocked:
+            plan.refuse(t.id, blocked)
+            return None
+        effects.append(move_effect(moving, to, touch_ns))
+    return destination, effects
+
+
+def kept_store(codex_home: Path) -> Path:
+    """Where the original bytes of compressed rollouts this tool rewrites are kept, by sha256:
+    inside the home, so undo never depends on anything outside it; `prune` removes the copies no
+    operation in effect can need."""
+    return codex_home / "codex-sessions" / "staging" / "originals"

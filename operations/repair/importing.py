@@ -36,6 +36,7 @@ from journal.fileio import file_digest
 from journal.guard import PathGuard, cached_realpath, within_roots
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
+from journal.zstdio import compress, decompress
 from operations.bundle import Bundle, BundledFile, BundledThread, history_rows
 from operations.errors import BundleRefused, NoStateDatabase, ProviderUndefined
 from operations.home import CodexHome
@@ -45,6 +46,7 @@ from operations.repair.common import Plan, RepairContext, canonical_path, curren
 from operations.repair.cwd import Mapping, _edit_cwd_lines, _rewriter, map_path
 from operations.repair.provider import _edit_provider_lines
 from operations.repair.rollout_edit import RolloutEdit
+from operations.rollout_io import MAX_CONTENT
 
 STAGING = "staging"
 
@@ -174,7 +176,6 @@ def _planned_file(f: BundledFile, opts: ImportOptions) -> tuple[BundledFile, str
     let go (staging rewrites it again, checked against this digest)."""
     if not _rewrites(opts) and f.sha256 is not None:
         return f, f.sha256, f.size
-    _refuse_compressed(f.name, opts)  # before it is read
     data = _transform(f.read(), f.name, opts)
     return f, _sha(data), len(data)
 
@@ -191,7 +192,12 @@ def _transform(data: bytes, name: str, opts: ImportOptions) -> bytes:
     """The rollout bytes as this home needs them: provider and folders rewritten, nothing else."""
     if not _rewrites(opts):
         return data
-    _refuse_compressed(name, opts)
+    if name.endswith(".zst"):  # compressed (Codex's worker): rewritten in its content, compressed again as it does
+        try:
+            content = decompress(data, MAX_CONTENT)
+        except ValueError as exc:
+            raise EditRefused(f"{name}: {exc}") from None
+        return compress(_transform(content, name[: -len(".zst")], opts))
     if opts.to_provider:  # each rewrite reads the bytes the one before it left
         edit = RolloutEdit.of(data)
         _edit_provider_lines(edit, opts.to_provider)
@@ -201,11 +207,6 @@ def _transform(data: bytes, name: str, opts: ImportOptions) -> bytes:
         _edit_cwd_lines(edit, _rewriter(list(opts.mappings), opts.from_style))
         data = b"\n".join(edit.line(n) for n in range(1, len(edit.lines) + 1))
     return data
-
-
-def _refuse_compressed(name: str, opts: ImportOptions) -> None:
-    if _rewrites(opts) and name.endswith(".zst"):
-        raise EditRefused(f"{name} is compressed: resume it once in its own home (Codex decompresses it) first")
 
 
 def _row_for_home(thread: BundledThread, home: CodexHome, opts: ImportOptions) -> dict[str, Any]:

@@ -63,8 +63,12 @@ def plan_import_orphans(ctx: RepairContext, flt: ThreadFilter, *, via_backfill: 
         return plan
     for t, file in ready:
         level = ctx.report.schema.max_migration if ctx.report.schema else None
-        row = derive_row(file, ctx.columns, ctx.home.config.model_provider, file.location == "archived",
-                         permission_profile_rows=(level or 0) >= PERMISSION_PROFILE_MIGRATION)
+        try:
+            row = derive_row(file, ctx.columns, ctx.home.config.model_provider, file.location == "archived",
+                             permission_profile_rows=(level or 0) >= PERMISSION_PROFILE_MIGRATION)
+        except (OSError, ValueError) as exc:  # gone since the audit, or a compressed file too large to read
+            plan.refuse(t.id, f"{file.path}: {exc}")
+            continue
         plan.ops.append(PlannedOp(f"import {t.id}", (RowInsert(str(db), "threads", {"id": t.id}, row),),
                                   subject=t.id))
     return plan

@@ -16,6 +16,7 @@ from journal.runner import PlannedOp
 from operations.pathrules import key
 from operations.paths import home_of_rollout
 from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows, row_update
+from operations.rollout_io import plain_name
 
 
 def infer_old_home(ctx: RepairContext) -> tuple[str | None, dict[str, int]]:
@@ -52,8 +53,8 @@ def plan_relocate_home(ctx: RepairContext, flt: ThreadFilter, old_home: str | No
         new = os.path.join(home, *rest)
         if new == row["rollout_path"]:
             continue
-        if not (os.path.isfile(new) or os.path.isfile(new + ".zst")):
-            there = "is not a file" if os.path.lexists(new) else "is missing here"
+        if not (os.path.isfile(plain_name(new)) or os.path.isfile(plain_name(new) + ".zst")):
+            there = "is not a file" if os.path.lexists(plain_name(new)) else "is missing here"
             plan.refuse(t.id, f"{new} {there} (the row points to {row['rollout_path']})")
             continue
         plan.ops.append(PlannedOp(f"relocate {t.id}", (row_update(ctx.home, t.id, row, {"rollout_path": new}),),

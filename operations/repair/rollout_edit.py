@@ -3,6 +3,12 @@
 `RolloutEdit` holds the new bytes of some lines of one rollout; `history_shifts` and
 `fork_offsets` produce the effects that keep `thread_history_1.sqlite` and forks'
 `session_meta.history_base` pointing at the same bytes after lines change length.
+
+A compressed rollout (`.jsonl.zst`) is edited in its decompressed content and written back
+compressed, as Codex's own worker writes it (zstd level 3, mode and mtime kept): a
+`zstd_edit`, whose original bytes are kept in the home's store (`kept_store`) for undo.
+Byte offsets (thread_history, forks) count decompressed bytes: Codex appends to, and reads by
+offset, only the plain file it decompresses a `.zst` to, whose bytes are that content.
 """
 
 from __future__ import annotations
@@ -10,17 +16,19 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-from journal.effects import Effect, FileEdit, RowChange, RowsUpdate, RowUpdate, plan_file_edit
-from journal.fileio import open_regular, sha256_hex
+from journal.effects import Effect, FileEdit, RowChange, RowsUpdate, RowUpdate, plan_file_edit, plan_zstd_edit
+from journal.fileio import sha256_hex
 from journal.runner import PlannedOp
 from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, replace_value
-from operations.repair.common import Plan, RepairContext, row_update, writable_single_file
+from operations.repair.common import Plan, RepairContext, kept_store, row_update, writable_single_file
+from operations.rollout_io import MAX_CONTENT, read_content
 from operations.rollouts import Rollout
 from operations.schema import damaged
 
@@ -42,11 +50,28 @@ class RolloutEdit:
     # `settle()` makes the file_edit and lets go of the bytes (a plan over thousands of rollouts
     # would hold them all); a later change (a fork's offset) reads the file again
     settled: FileEdit | None = None
+    # a compressed rollout: its compressed bytes' (size, sha256), and the store its original is kept in
+    original: tuple[int, str] | None = None
+    store: str | None = None
 
     @classmethod
-    def read(cls, rollout: Rollout) -> RolloutEdit:
-        with open_regular(rollout.path) as handle:
-            return cls.of(handle.read(), rollout)
+    def read(cls, rollout: Rollout, store: Path | None = None) -> RolloutEdit:
+        """The rollout's content (decompressed when it is a `.jsonl.zst`; `store` is then where its
+        original bytes will be kept)."""
+        raw, data = cls._load(rollout)
+        edit = cls.of(data, rollout)
+        if rollout.compressed:
+            if store is None:
+                raise EditRefused(f"{rollout.path} is compressed and no store was given for its original bytes")
+            edit.original, edit.store = (len(raw), sha256_hex(raw)), str(store)
+        return edit
+
+    @staticmethod
+    def _load(rollout: Rollout) -> tuple[bytes, bytes]:
+        try:
+            return read_content(rollout.path, MAX_CONTENT)
+        except ValueError as exc:  # a damaged frame, or more than MAX_CONTENT once decompressed
+            raise EditRefused(f"{rollout.path}: {exc}") from None
 
     @classmethod
     def of(cls, data: bytes, rollout: Rollout | None = None) -> RolloutEdit:
@@ -96,6 +121,10 @@ class RolloutEdit:
         assert self.rollout is not None, "an edit of bytes alone has no file to rewrite"
         fields = {n: tuple((p, a, b) for p, (a, b) in said.items()) for n, said in self.said.items()
                   if n not in self.unsaid}
+        if self.original is not None and self.store is not None:
+            size, digest = self.original
+            return plan_zstd_edit(self.rollout.path, self.new_lines, self.data, size, digest,
+                                  str(Path(self.store) / digest), fields)
         return plan_file_edit(self.rollout.path, self.new_lines, self.data, fields)
 
     def _reopen(self) -> None:
@@ -103,9 +132,9 @@ class RolloutEdit:
         if self.settled is None:
             return
         assert self.rollout is not None
-        with open_regular(self.rollout.path) as handle:
-            data = handle.read()
-        if sha256_hex(data) != self.settled.sha256_before:
+        raw, data = self._load(self.rollout)
+        if sha256_hex(data) != self.settled.sha256_before or (
+                self.original is not None and sha256_hex(raw) != self.original[1]):
             raise EditRefused(f"{self.rollout.path} changed while the plan was being made")
         after = self.settled.spliced(data).split(b"\n")
         self.data, self.lines = data, data.split(b"\n")
@@ -158,7 +187,7 @@ def fork_offsets(ctx: RepairContext, edits: dict[str, RolloutEdit], plan: Plan) 
     for t in ctx.report.threads:
         for f in t.files:
             base = f.meta.history_base if f.meta else None
-            if not base or base.get("thread_id") not in edits or f.compressed:
+            if not base or base.get("thread_id") not in edits:
                 continue
             parent = edits[base["thread_id"]]
             old = base.get("end_byte_offset")
@@ -167,7 +196,7 @@ def fork_offsets(ctx: RepairContext, edits: dict[str, RolloutEdit], plan: Plan) 
             new = parent.shift(old)
             mutate = set_path(("payload", "history_base", "end_byte_offset"), new)
             try:
-                child = edits[t.id] if t.id in edits else RolloutEdit.read(f)
+                child = edits[t.id] if t.id in edits else RolloutEdit.read(f, kept_store(ctx.home.codex_home))
                 child.change(1, replace_value(child.line(1), "end_byte_offset", old, new, mutate),
                              "payload.history_base.end_byte_offset", old, new)
                 if t.id not in edits:
@@ -178,12 +207,9 @@ def fork_offsets(ctx: RepairContext, edits: dict[str, RolloutEdit], plan: Plan) 
 
 
 def editable_rollout(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Rollout | None:
-    """A plain, readable rollout this tool may rewrite; otherwise refuse with the reason."""
+    """A readable rollout (plain or compressed) this tool may rewrite; otherwise refuse with the reason."""
     file = writable_single_file(t, ctx, plan)
     if file is None:
-        return None
-    if file.compressed:
-        plan.refuse(t.id, f"{file.path} is compressed; resume it once in Codex (which decompresses it) first")
         return None
     if file.format != "current":
         plan.refuse(t.id, f"{file.path}: the first line is not a readable session_meta ({file.format})")
@@ -200,7 +226,7 @@ def edit_rollouts(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit],
         if file is None:
             continue
         try:
-            edit = RolloutEdit.read(file)
+            edit = RolloutEdit.read(file, kept_store(ctx.home.codex_home))
             edit_lines(edit)
         except (EditRefused, orjson.JSONDecodeError) as exc:
             plan.refuse(t.id, f"{file.path}: {exc}")
