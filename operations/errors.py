@@ -6,7 +6,7 @@ changed); the codes are listed in the README under "Exit codes".
 
 from __future__ import annotations
 
-from journal.errors import Refused
+from journal.errors import Refused, ToolError
 
 
 class CodexRunning(Refused):
@@ -49,3 +49,21 @@ class NoStateDatabase(Refused):
     """The target home has no state database yet (Codex never ran there)."""
 
     code = "no_state_database"
+
+
+class OutputRefused(Refused):
+    """A file a read-only command was asked to write already exists, or lies inside the Codex home."""
+
+    code = "output_refused"
+
+
+class SkillRefused(Refused):
+    """A skill folder this tool did not write (or changed since) would be overwritten or removed."""
+
+    code = "skill_refused"
+
+
+class RolloutUnreadable(ToolError):
+    """A rollout that cannot be opened at all (an error, exit 1, not a refusal: nothing was written)."""
+
+    code = "rollout_unreadable"
