@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.codex
 
 EVIL = 'look at <script>alert(1)</script> and <img src="https://evil.example/x.png"> please'
 TOOL_PROMPT = "TOOL-PLEASE count to 500"
-SECRET = "gAAAA-SECRET-ENCRYPTED-REASONING"
+ENCRYPTED = "gAAAA-ENCRYPTED-REASONING-BLOB"
 
 
 class ScriptedAPI(MockResponsesAPI):
@@ -48,7 +48,7 @@ class ScriptedAPI(MockResponsesAPI):
         usage = {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 2,
                  "output_tokens_details": {"reasoning_tokens": 1}, "total_tokens": 12}
         calls = [{"type": "reasoning", "id": f"rs_{n}", "summary": [
-                     {"type": "summary_text", "text": "**Counting** with seq"}], "encrypted_content": SECRET},
+                     {"type": "summary_text", "text": "**Counting** with seq"}], "encrypted_content": ENCRYPTED},
                  {"type": "function_call", "id": f"fc_{n}", "call_id": f"call_{n}", "name": "exec_command",
                   "arguments": json.dumps({"cmd": "seq 1 500"}), "status": "completed"}]
         return [{"type": "response.created", "response": {"id": f"resp_{n}"}},
@@ -97,7 +97,7 @@ class Homes:
 
 
 @pytest.fixture(scope="module")
-def homes(tmp_path_factory: pytest.TempPathFactory, codex_binary_module: Callable[[str], Path]) -> Iterator[Homes]:
+def homes(tmp_path_factory: pytest.TempPathFactory, codex_binary_module: Callable[[str], Path]) -> Homes:
     root = tmp_path_factory.mktemp("codex-transcripts")
     user_home = root / "user-home"
     user_home.mkdir()
@@ -164,7 +164,7 @@ def homes(tmp_path_factory: pytest.TempPathFactory, codex_binary_module: Callabl
     target = root / "main" / orphan.relative_to(root / "elsewhere")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(orphan, target)
-    yield Homes(root / "main", root / "legacy-before", root / "legacy", ids, prompts)
+    return Homes(root / "main", root / "legacy-before", root / "legacy", ids, prompts)
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +251,7 @@ def test_tool_call_reasoning_summary_and_never_the_encrypted_reasoning(homes: Ho
     assert output["title"] == "exec_command" and output["omitted"] > 0  # 500 lines: folded and shortened
     assert "\n1\n2\n3\n" in output["text"] and output["text"].endswith("499\n500")
     for fmt in ("json", "markdown", "html"):
-        assert SECRET not in transcript(homes.main, homes.ids["plain"], fmt)
+        assert ENCRYPTED not in transcript(homes.main, homes.ids["plain"], fmt)
     page = transcript(homes.main, homes.ids["plain"], "html")
     assert "<details class=\"tool\"><summary>Tool call <code>exec_command</code>" in page
 
