@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import zstandard
 from fixtures.generator import HomeSpec, build_home
 from operations.home import discover
 from operations.redact import hashed
-from operations.transcript import build_transcript, index_home, render_html
+from operations.transcript import Header, Redactor, build_transcript, index_home, render_html
 from tests.helpers import cli, cli_json
 from tests.transcript_helpers import Rollout, check_safe_page, make_home, thread_id
 
@@ -230,14 +231,35 @@ def test_output_file_is_new_and_outside_the_home(tmp_path: Path) -> None:
     for inside in (home / "t.md", home / "sessions" / "t.md"):
         status, data = cli_json("transcript", tid, "--codex-home", str(home), "-o", str(inside))
         assert status == 3 and data["errors"][0]["code"] == "output_refused" and not inside.exists()
-    (tmp_path / "link").symlink_to(home, target_is_directory=True)
-    status, data = cli_json("transcript", tid, "--codex-home", str(home), "-o", str(tmp_path / "link" / "t.md"))
-    assert status == 3 and not (home / "t.md").exists()  # a symlink into the home is the home
     status, data = cli_json("transcript", tid, "--codex-home", str(home), "-f", "pdf")
     assert status == 2
     assert tree(home) == before
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a symlink needs privileges on Windows")
+def test_output_through_a_symlink_into_the_home_is_refused(tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    tid = write_tool_session(home)
+    (tmp_path / "link").symlink_to(home, target_is_directory=True)
+    status, data = cli_json("transcript", tid, "--codex-home", str(home), "-o", str(tmp_path / "link" / "t.md"))
+    assert status == 3 and data["errors"][0]["code"] == "output_refused"
+    assert not (home / "t.md").exists()  # a symlink into the home is the home
+
+
+def test_redacted_paths_of_every_spelling() -> None:
+    header = Header("x", "t", None, None, None, None, None, None, "acme", None, None, None, None, "", False, "dated",
+                    True, False)
+    posix = Redactor.for_header(header, user_home="/home/ann")
+    windows = Redactor.for_header(header, user_home="C:\\Users\\ann")
+    assert posix.text("see /home/ann/work/x.py and ~/notes") == \
+        f"see ~/{hashed('work')}/{hashed('x.py')} and ~/{hashed('notes')}"
+    assert windows.text("see C:\\Users\\ann\\work\\x.py and D:\\data\\y.") == \
+        f"see ~\\{hashed('work')}\\{hashed('x.py')} and D:\\{hashed('data')}\\{hashed('y')}."
+    assert posix.text("https://example.com/a/b, </b> a/b 1/2 on acme") == \
+        f"https://example.com/a/b, </b> a/b 1/2 on {hashed('acme')}"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the sample's paths are spelled as on Linux and macOS")
 def test_redact_hides_paths_ids_and_providers_and_keeps_the_words(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     user_home = tmp_path / "user-home"

@@ -1,6 +1,6 @@
 """`transcript --redact`: the words of the conversation kept, who and where hidden.
 
-As `audit --redact` does (and with its helpers): paths become `~` for the user's home and a
+As `audit --redact` does (with its hash): paths become `~` for the user's home and a
 hash for every folder name (`.codex`, `sessions`, `archived_sessions` kept), thread ids and
 any other UUID become `h:` hashes, and provider names are hashed. Git branch, commit and
 repository are hashed; tool call ids are dropped. Paths are found in the text too (a `/`
@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from operations.redact import hashed, redacted_path
+from operations.redact import hashed
 from operations.transcript.model import SETTINGS, Entry, Header, Transcript
 
 UUID = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -38,14 +38,24 @@ class Redactor:
         return cls(user_home or os.path.expanduser("~"), frozenset(names))
 
     def path(self, path: str) -> str:
+        """A path of either spelling (the session may come from another OS): `~` for the user's
+        home, each folder name hashed, the separators and a drive kept."""
         if path == "~" or path.startswith(("~/", "~\\")):
-            rest = [p for p in re.split(r"[\\/]+", path[2:]) if p]
-            return "/".join(["~", *(self._name(p) for p in rest)])
-        if re.match(r"^[A-Za-z]:\\|^\\\\", path):
-            drive = path[:2] if path[1] == ":" else ""
-            rest = [p for p in re.split(r"[\\/]+", path[len(drive):]) if p]
-            return drive + "\\" + "\\".join(self._name(p) for p in rest)
-        return redacted_path(path, self.user_home)
+            sep, home, rest_text = path[1:2] or "/", "~", path[2:]
+        else:
+            windows = re.match(r"^[A-Za-z]:\\|^\\\\", path) is not None
+            sep = "\\" if windows else "/"
+            home = self.user_home.rstrip("\\/")
+            fold = str.lower if windows else str
+            if home and (fold(path) == fold(home) or fold(path).startswith(fold(home) + sep)):
+                rest_text, home = path[len(home):], "~"
+            else:
+                home = path[:2] if windows and path[1] == ":" else ""
+                rest_text = path[len(home):]
+        rest = [self._name(p) for p in re.split(r"[\\/]+", rest_text) if p]
+        if home == "~":
+            return sep.join(["~", *rest])
+        return home + sep + sep.join(rest)
 
     @staticmethod
     def _name(part: str) -> str:
