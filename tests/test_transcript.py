@@ -361,3 +361,38 @@ def test_a_row_whose_rollout_is_gone_and_a_row_into_another_home(tmp_path: Path)
     assert header["rollout_path"].startswith(str(built.root)) or header["location"] == "outside_home"
     shutil.rmtree(built.root / "sessions")
     assert os.path.isdir(built.root)
+
+
+def test_a_rollout_of_the_format_before_september_2025_still_reads(tmp_path: Path) -> None:
+    """Bare ResponseItems, one a line, after a first line of {id, timestamp, instructions}: current
+    Codex cannot read them (the audit says `old_format`), the transcript can."""
+    home = make_home(tmp_path)
+    tid = thread_id(80)
+    lines: list[dict[str, Any]] = [
+        {"id": tid, "timestamp": "2025-06-01T10:00:00.000Z", "instructions": "old",
+         "git": {"branch": "old-main"}},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>\n"
+                                                         "  <cwd>/old</cwd>\n</environment_context>"}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "an old question"}]},
+        {"record_type": "state"},
+        {"type": "function_call", "name": "shell", "arguments": '{"command":["bash","-lc","ls"]}', "call_id": "c1"},
+        {"type": "function_call_output", "call_id": "c1", "output": {"content": "README.md", "success": True}},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "an old answer"}]},
+    ]
+    path = home / "sessions/2025/06/01" / f"rollout-2025-06-01T10-00-00-{tid}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    header, items = entries(home, tid)
+    assert [(e["kind"], e["text"]) for e in items] == [("user", "an old question"), ("tool_call", "ls"),
+                                                       ("tool_output", "README.md"), ("assistant", "an old answer")]
+    assert header["created"] == "2025-06-01T10:00:00.000Z" and header["git_branch"] == "old-main"
+    assert any("before September 2025" in note for note in header["notes"])
+
+
+def test_the_header_says_why_codex_hides_a_session(tmp_path: Path) -> None:
+    home = make_home(tmp_path)  # config.toml: model_provider = "mockA"
+    Rollout(thread_id(90), provider="mockB").meta().user("made elsewhere").write(home)
+    header, _ = entries(home, thread_id(90))
+    assert header["provider"] == "mockB"
+    assert any("Made under provider mockB" in n and "now mockA" in n for n in header["notes"])
+    assert any("orphan" in n for n in header["notes"])

@@ -103,7 +103,8 @@ def transcript_cmd(
     target = output_target(output, home) if output else None
     index = index_home(home)
     thread_id = resolve(index, thread)
-    transcript = build_transcript(index, thread_id)
+    current = None if home.config.error else home.config.model_provider
+    transcript = build_transcript(index, thread_id, current_provider=current)
     if redact_:
         config = home.config
         transcript = Redactor.for_header(transcript.header, (config.model_provider, *config.providers)) \

@@ -10,7 +10,7 @@ copy is marked inherited up to where the fork's messages stop matching the paren
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from journal.errors import NotFound
@@ -58,12 +58,16 @@ def read_meta(path: str) -> Meta:
         if record is not None and record.get("type") == "session_meta" and isinstance(record.get("payload"), dict):
             time = record.get("timestamp")
             return Meta(record["payload"], time if isinstance(time, str) else None)
+        if record is not None and "type" not in record and isinstance(record.get("id"), str):
+            return Meta(record, None)  # before September 2025: {"id", "timestamp", "instructions", "git"}
         return Meta({}, None)  # the first line only
     return Meta({}, None)
 
 
-def build_transcript(index: HomeIndex, thread_id: str, limits: Limits | None = None) -> Transcript:
-    """The transcript of `thread_id` (an exact id from `locate.resolve`)."""
+def build_transcript(index: HomeIndex, thread_id: str, limits: Limits | None = None,
+                     current_provider: str | None = None) -> Transcript:
+    """The transcript of `thread_id` (an exact id from `locate.resolve`); `current_provider`, when
+    given, lets the header say that Codex hides a session of another provider."""
     limits = limits or Limits()
     rollout = index.rollout(thread_id)
     if rollout is None:
@@ -72,6 +76,13 @@ def build_transcript(index: HomeIndex, thread_id: str, limits: Limits | None = N
     row = index.row(thread_id)
     meta = read_meta(rollout.path)
     header = _header(thread_id, rollout, row, meta, limits)
+    if current_provider and header.provider and header.provider != current_provider:
+        header = replace(header, notes=(*header.notes, f"Made under provider {header.provider}: Codex lists it "
+                                        f"only while {header.provider} is the current provider (now "
+                                        f"{current_provider})."))
+    if meta.payload and "type" not in meta.payload and "instructions" in meta.payload:
+        header = replace(header, notes=(*header.notes, "A rollout of the format before September 2025, which "
+                                        "current Codex cannot read."))
     return Transcript(header, _history(index, thread_id, rollout, meta, limits))
 
 

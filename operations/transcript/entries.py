@@ -45,6 +45,9 @@ CONTEXT_PREFIXES = ("<environment_context", "<user_instructions>", "# agents.md 
                     "<codex_internal_context", "<recommended_plugins>", "<hook_prompt", "<context_update>",
                     "<permissions instructions>", "<collaboration_mode>", "<model_switch>", "<personality_spec>")
 MESSAGE_EVENTS = ("user_message", "agent_message")
+# Before September 2025 a rollout held bare ResponseItems, one a line, with no envelope
+BARE_ITEMS = ("message", "reasoning", "function_call", "function_call_output", "custom_tool_call",
+              "custom_tool_call_output", "local_shell_call", "web_search_call")
 MAX_CALL_NAMES = 4096  # tool calls awaiting their output, remembered to name the output
 
 
@@ -171,6 +174,8 @@ def segment_entries(lines: Iterable[Line], seg: Segment) -> Iterator[Entry]:
         kind = record.get("type")
         payload = record.get("payload")
         time = record.get("timestamp") if isinstance(record.get("timestamp"), str) else None
+        if payload is None and kind in BARE_ITEMS:  # the pre-September-2025 format
+            kind, payload, time = "response_item", record, None
         if not isinstance(payload, dict):
             first = False
             continue
