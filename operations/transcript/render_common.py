@@ -60,9 +60,10 @@ def peek(text: str, width: int = 80) -> str:
 def header_facts(h: Header) -> list[tuple[str, str]]:
     """(name, value) pairs, in the order a reader wants them; missing facts left out."""
     facts = [("Thread", h.thread_id), ("Started", display_time(h.created))]
-    if h.model or h.provider:
-        facts.append(("Model", " · ".join(p for p in (h.model and f"model {h.model}",
-                                                       h.provider and f"provider {h.provider}") if p)))
+    if h.model:
+        facts.append(("Model", h.model))
+    if h.provider:
+        facts.append(("Provider", h.provider))
     if h.cwd:
         facts.append(("Folder", h.cwd))
     if h.git_branch or h.git_commit or h.git_repository:
