@@ -97,7 +97,7 @@ class Homes:
 
 
 @pytest.fixture(scope="module")
-def homes(tmp_path_factory: pytest.TempPathFactory, codex_binary_module: Callable[[str], Path]) -> Homes:
+def homes(tmp_path_factory: pytest.TempPathFactory, codex_binary_for: Callable[[str], Path]) -> Homes:
     root = tmp_path_factory.mktemp("codex-transcripts")
     user_home = root / "user-home"
     user_home.mkdir()
@@ -108,7 +108,7 @@ def homes(tmp_path_factory: pytest.TempPathFactory, codex_binary_module: Callabl
 
         def codex(version: str, name: str, current: str = "mockA") -> IsolatedCodex:
             (root / name).mkdir()
-            session = IsolatedCodex(codex_binary_module(version), root / name, api, user_home=user_home)
+            session = IsolatedCodex(codex_binary_for(version), root / name, api, user_home=user_home)
             session.write_config(current=current)
             sessions.append(session)
             return session
@@ -165,23 +165,6 @@ def homes(tmp_path_factory: pytest.TempPathFactory, codex_binary_module: Callabl
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(orphan, target)
     return Homes(root / "main", root / "legacy-before", root / "legacy", ids, prompts)
-
-
-@pytest.fixture(scope="module")
-def codex_binary_module() -> Callable[[str], Path]:
-    from tests.codex.harness import codex_binary
-
-    def get(version: str) -> Path:
-        binary = codex_binary(version)
-        if binary is None:
-            message = (f"real Codex {version} is not installed (run scripts/install-codex); "
-                       "the tests against the real binary did NOT run")
-            if os.environ.get("CI") or shutil.which("npm"):
-                pytest.fail(message)
-            pytest.skip(message)
-        return binary
-
-    return get
 
 
 def transcript(home: Path, thread: str, fmt: str = "json") -> str:
