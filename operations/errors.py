@@ -61,3 +61,21 @@ class DoctorFailed(ToolError):
     """`codex doctor --json` did not run, or gave no parity report to compare with."""
 
     code = "doctor_failed"
+
+
+class OutputRefused(Refused):
+    """A file a read-only command was asked to write already exists, or lies inside the Codex home."""
+
+    code = "output_refused"
+
+
+class SkillRefused(Refused):
+    """A skill folder this tool did not write (or changed since) would be overwritten or removed."""
+
+    code = "skill_refused"
+
+
+class RolloutUnreadable(ToolError):
+    """A rollout that cannot be opened at all (an error, exit 1, not a refusal: nothing was written)."""
+
+    code = "rollout_unreadable"

@@ -91,7 +91,7 @@ def world(tmp_path: Path) -> World:
     return make_world(tmp_path)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def codex_binary_for() -> Callable[[str], Path]:
     """The cached real Codex binary; a missing one fails in CI and skips loudly elsewhere."""
     from tests.codex.harness import codex_binary

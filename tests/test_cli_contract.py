@@ -17,12 +17,15 @@ def test_every_command_has_json_and_help() -> None:
     group = typer.main.get_group(app)
     assert set(group.commands) == {"audit", "fix", "run", "prune", "export", "import", "merge",
                                    "log", "show", "undo", "redo", "replay", "verify",
-                                   "recover"}
-    commands = [((name,), command) for name, command in group.commands.items() if name != "run"]
+                                   "recover", "transcript", "skill"}
+    commands = [((name,), command) for name, command in group.commands.items() if name not in ("run", "skill")]
     run = group.commands["run"]
     assert isinstance(run, typer.core.TyperGroup)
     commands += [(("run", name), command) for name, command in run.commands.items()]
     assert len(run.commands) == 8
+    skill = group.commands["skill"]
+    assert isinstance(skill, typer.core.TyperGroup) and set(skill.commands) == {"install", "uninstall"}
+    commands += [(("skill", name), command) for name, command in skill.commands.items()]
     for path, command in commands:
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}
         assert "--json" in options, path

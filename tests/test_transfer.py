@@ -212,7 +212,7 @@ def test_a_compressed_rollout_is_rewritten_in_its_content_when_the_import_must_r
     code, data = cli_json("import", str(bundle), "--to-provider", "azure", "--apply", "--codex-home", str(target.root))
     assert code == 0 and data["data"]["plan"]["refused"] == [] and data["data"]["counts"]["applied"] == 3, data
     [pair] = source.truth["plain_and_zst"]
-    [compressed] = [p for p in target.root.rglob(f"*{pair}.jsonl.zst")]
+    [compressed] = list(target.root.rglob(f"*{pair}.jsonl.zst"))
     content = zstandard.ZstdDecompressor().stream_reader(compressed.read_bytes()).read()
     assert b'"model_provider":"azure"' in content.split(b"\n", 1)[0] and b'"openai"' not in content.split(b"\n", 1)[0]
 

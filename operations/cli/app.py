@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from operations.cli import audit_cmd, fix_cmd, journal_cmds, run_cmd, transfer_cmd
+from operations.cli import audit_cmd, fix_cmd, journal_cmds, run_cmd, skill_cmd, transcript_cmd, transfer_cmd
 from operations.cli.options import non_empty
 from operations.cli.usage import JsonUsageErrors
 from operations.paths import JOURNAL_ENV
@@ -81,6 +81,8 @@ app.command("redo")(journal_cmds.redo_cmd)
 app.command("replay")(journal_cmds.replay_cmd)
 app.command("verify")(journal_cmds.verify_cmd)
 app.command("recover")(journal_cmds.recover_cmd)
+app.command("transcript")(transcript_cmd.transcript_cmd)
+app.add_typer(skill_cmd.skill_app, name="skill")
 
 
 def main() -> None:
