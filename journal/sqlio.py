@@ -31,6 +31,16 @@ def connect_ro(db: str) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S)
 
 
+def connect_untouched(db: str) -> sqlite3.Connection:
+    """Read-only without leaving a trace: a WAL database read with `mode=ro` gets a `-shm` and an
+    empty `-wal` beside it, so a database with no `-wal` (nothing in it to see) is opened
+    `immutable`, which creates nothing; one with a `-wal` is read as `connect_ro` reads it."""
+    if os.path.exists(db + "-wal"):
+        return connect_ro(db)
+    uri = Path(db).absolute().as_uri() + "?mode=ro&immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S)
+
+
 def fetch_row(conn: sqlite3.Connection, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
     where = " AND ".join(f"{quote_ident(k)} = ?" for k in key)
     cur = conn.execute(f"SELECT * FROM {quote_ident(table)} WHERE {where}", list(key.values()))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from journal.sqlio import connect_ro
+from operations.desktop.report import DesktopReport, desktop_steps, read_desktop
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling, spellings
 from operations.paths import BUILTIN_PROVIDERS, home_of_rollout, is_inside
@@ -127,6 +128,7 @@ class AuditReport:
     warnings: list[str]
     cwd_spellings: list[list[str]] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    desktop: DesktopReport | None = None  # the desktop app's layers (operations/desktop/, issue 22)
 
     @property
     def integrity_problem_count(self) -> int:
@@ -278,6 +280,7 @@ def run_audit(
         threads=threads, warnings=warnings,
         cwd_spellings=list(spellings(sorted({r.cwd for r in rows})).values()),
         suggestions=_suggestions(rows, threads),
+        desktop=read_desktop(home, threads),  # issue 22: projects, the sidebar, the app's files
     )
 
 
@@ -600,4 +603,6 @@ def next_steps(report: AuditReport) -> list[str]:
     if hidden.get("source"):
         steps.append(f"{hidden['source']} session(s) are not interactive (e.g. `codex exec`): `codex resume "
                      "--include-non-interactive` lists them; no repair is needed")
+    if report.desktop is not None:  # issue 22: the desktop app's layers
+        steps += desktop_steps(report.desktop)
     return steps
