@@ -83,8 +83,10 @@ class StateFile:
                 "nul_bytes": self.nul_bytes, "symlink": self.symlink, "parses": self.parses, "error": self.error}
 
 
-def read_state_file(path: Path, limit: int = MAX_STATE_BYTES) -> StateFile:
-    """Read and parse one state file, never more than `limit` bytes, never blocking on a FIFO."""
+def read_state_file(path: Path, limit: int | None = None) -> StateFile:
+    """Read and parse one state file, never more than `limit` bytes (MAX_STATE_BYTES), never
+    blocking on a FIFO."""
+    limit = MAX_STATE_BYTES if limit is None else limit
     text = str(path)
     if not os.path.lexists(path):
         return StateFile(text, exists=False)

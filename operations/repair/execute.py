@@ -17,10 +17,10 @@ from journal.guard import PathGuard
 from journal.runner import PlannedOp, RunResult, execute_phased_run
 from journal.sqlio import connect_ro
 from journal.store import JournalWriter
+from operations.desktop.statefile import writes_state_file
 from operations.errors import UnknownShape
 from operations.home import CodexHome
 from operations.repair.common import Plan
-from operations.desktop.statefile import writes_state_file
 from operations.safety import refuse_if_desktop_app_running, refuse_unless_safe
 from operations.schema import StateSchema, damaged
 from operations.shapes import judge_all
