@@ -30,6 +30,13 @@ def _everything(home: DesktopHome) -> tuple[Any, ...]:
     return snapshot(home.root), project_rows(home.built.state_db), files
 
 
+def _thread_columns(home: DesktopHome) -> list[str]:
+    with sqlite3.connect(home.built.state_db) as conn:
+        names = [r[1] for r in conn.execute("PRAGMA table_info(threads)")]
+    conn.close()
+    return names
+
+
 def _no_processes(monkeypatch: pytest.MonkeyPatch, processes: Iterable[FakeProcess] = ()) -> None:
     """The process list the safety checks see (the real one may hold anything on a shared machine)."""
     listed = list(processes)
@@ -54,16 +61,17 @@ def test_assign_projects_sets_exactly_the_claimable_threads_and_undo_restores_ro
     assert set(refused) == set(home.ids_in("sub")) and all("several projects" in r for r in refused.values())
     code, applied = run(home.root, "assign-projects", "--apply")
     assert code == 0, applied
-    rows = dict((t, p) for t, p, _ in project_rows(home.built.state_db)["threads"])
+    rows = {t: p for t, p, _ in project_rows(home.built.state_db)["threads"]}
     ids = {p.name: p.id for p in home.projects}
     for t in claimable:
         assert rows[t] == (ids["app"] if t in home.ids_in("app") else ids["lib"])
     assert all(rows[t] is None for t in home.ids_in("sub", "scratch"))
     after = snapshot(home.root)
     assert after["files"] == before[0]["files"]  # no rollout touched
-    changed = {r[0] for r in after["rows"]["state_5.sqlite:threads"]} - {r[0] for r in
-                                                                          before[0]["rows"]["state_5.sqlite:threads"]}
-    assert changed == set()  # same thread ids
+    columns = _thread_columns(home)
+    old = {r[0]: r for r in before[0]["rows"]["state_5.sqlite:threads"]}
+    for new in after["rows"]["state_5.sqlite:threads"]:  # only project_id changed, nothing else in a row
+        assert {c for c, a, b in zip(columns, old[new[0]], new, strict=True) if a != b} <= {"project_id"}
     assert audit(home.root)["desktop"]["findings"].get("project_claimable") is None
     code, undone = undo(home.root, applied["data"]["run"])
     assert code == 0, undone
