@@ -8,6 +8,7 @@ lists its threads. Every Codex process runs with HOME and CODEX_HOME in the test
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,35 @@ def test_after_rewrite_cwd_the_project_has_the_new_root_and_still_lists_its_thre
         listed = server.thread_list(projectId=lib.id, **LISTS[0])
     assert {t["id"] for t in listed} == before
     assert {t["cwd"] for t in listed} == {str(new)}
+
+
+def test_the_sidebar_page_is_the_first_page_of_thread_list_by_recency(codex: CodexSession, tmp_path: Path) -> None:
+    """The page the sidebar model shows is Codex's own first page of `thread/list` sorted by `recency_at`
+    (which key the app sends is reported, not verified: users and one peer say recency). A row's
+    recency moves a thread up; its `updated_at` does not (the scan takes that from the file)."""
+    built = build_home(tmp_path / "busy", HomeSpec(
+        version=VERSION, sessions=64, providers=("mockA",), current_provider="mockA", defined_providers=("mockA",),
+        archived_share=0.0, exec_share=0.0, seed=8))
+    busy = CodexSession(codex.binary, built.root, codex.api, providers=("mockA",), current="mockA")
+    busy.write_config()
+    by_age = sorted(built.sessions.values(), key=lambda s: s.created_ms)
+    resumed, touched = by_age[0].id, by_age[1].id
+    with sqlite3.connect(built.state_db) as conn:
+        conn.execute("UPDATE threads SET recency_at = 1799000000, recency_at_ms = 1799000000000 WHERE id = ?",
+                     (resumed,))
+        conn.execute("UPDATE threads SET updated_at = 1799000001, updated_at_ms = 1799000001000 WHERE id = ?",
+                     (touched,))
+    conn.close()
+    write_state(built.root, "healthy", [])
+    report = run_audit(discover(built.root), now=real_time_clock().now())
+    assert report.desktop is not None and report.desktop.sidebar is not None
+    in_page = sorted((t for t in report.desktop.sidebar.threads.values() if t.shown), key=lambda t: t.rank or 0)
+    try:
+        with AppServer(busy, experimental=True) as server:
+            page = server.request("thread/list", {"sortKey": "recency_at", "limit": 50})
+    finally:
+        busy.close()
+    assert [t["id"] for t in page["data"]] == [t.thread_id for t in in_page]
+    assert [t.rank for t in in_page] == list(range(1, 51))
+    assert page["data"][0]["id"] == resumed and touched not in {t["id"] for t in page["data"]}
+    assert page.get("nextCursor")
