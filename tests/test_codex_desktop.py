@@ -125,10 +125,13 @@ def test_after_rewrite_cwd_the_project_has_the_new_root_and_still_lists_its_thre
                                                                                      tmp_path: Path) -> None:
     old, new = tmp_path / "work" / "lib", tmp_path / "work" / "library"
     (lib,) = _create(codex, {"lib": (str(old),)})
+    made_later = codex.exec("a session started in the project's folder", old)
+    rows = project_rows(codex.home / "state_5.sqlite")["threads"]
+    assert made_later in {t for t, _, _ in rows} and all(p is None for _, p, _ in rows)  # Codex assigned none
     code, assigned = run(codex.home, "assign-projects", "--apply")
     assert code == 0, assigned
     members = {op["subject"] for op in assigned["data"]["plan"]["operations"]}
-    assert members
+    assert made_later in members
     with AppServer(codex, experimental=True) as server:
         before = {t["id"] for t in server.thread_list(projectId=lib.id, **LISTS[0])}
     assert before and before <= members

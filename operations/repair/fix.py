@@ -156,6 +156,10 @@ def plan_fix(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions) -> FixPlan
     if opts.unarchive and any(p.operation == "import-orphans" and p.ops for p in phases):
         fix.notes.append("orphans in archived_sessions/ are unarchived too, once imported (the apply plans each "
                          "phase on what the previous one left)")
+    names = {p.operation for p in phases if p.ops}
+    if "assign-projects" in names and "rebuild-desktop-state" in {p.operation for p in phases}:
+        fix.notes.append("the desktop app's assignments are rebuilt once assign-projects is applied, so they will "
+                         "include the threads it assigns (this dry run plans the rebuild on today's rows)")
     if target != ctx.report.current_provider:
         fix.notes.append(f"threads go to `{target}`, but Codex lists `{ctx.report.current_provider}` (config.toml): "
                          f"they stay hidden until Codex's provider is `{target}`")
