@@ -116,7 +116,10 @@ def read_projects(db: Path | None) -> ProjectsView:
                                               tuple(p for _, p in sorted(roots.get(str(pid), []))),
                                               int(created), int(updated), tuple(keys.get(str(pid), [])))
         subagents = set()
-        for thread_id, cwd, project_id, source in conn.execute("SELECT id, cwd, project_id, source FROM threads"):
+        # without projects only a dangling project_id can be found: read just those rows
+        query = "SELECT id, cwd, project_id, source FROM threads" + (
+            "" if view.projects else " WHERE project_id IS NOT NULL")
+        for thread_id, cwd, project_id, source in conn.execute(query):
             view.thread_project[str(thread_id)] = None if project_id is None else str(project_id)
             view.thread_cwd[str(thread_id)] = str(cwd or "")
             if "subagent" in str(source or ""):

@@ -7,6 +7,7 @@ and `catalog.py` (the app's files, reported shapes) and `sidebar.py` (the sideba
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,8 @@ class DesktopReport:
 
     def to_json(self) -> dict[str, Any]:
         view = self.view
+        members = Counter(p for p in self.projects.thread_project.values() if p is not None)
+        claimable = Counter(self.projects.claimable().values())
         return {
             "in_use": self.in_use,
             "state_file": self.state.summary(), "state_backup": self.backup.summary(), "host": self.host,
@@ -132,8 +135,7 @@ class DesktopReport:
                 "shape_problems": view.shape_problems[:SAMPLES]},
             "projects": {"available": self.projects.available, "error": self.projects.error,
                          "projects": [{"id": p.id, "name": p.name, "roots": list(p.roots),
-                                       "threads": len(self.projects.members(p.id)),
-                                       "claimable": sum(1 for v in self.projects.claimable().values() if v == p.id)}
+                                       "threads": members.get(p.id, 0), "claimable": claimable.get(p.id, 0)}
                                       for p in self.projects.projects.values()]},
             "catalogs": [c.summary() for c in self.catalogs],
             "sidebar": None if self.sidebar is None else {

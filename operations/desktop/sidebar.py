@@ -119,8 +119,12 @@ def model_sidebar(threads: Iterable[ThreadInput], view: StateView | None, host: 
         name = view.local_projects[group].name if group else None
         sidebar.threads[t.id] = SidebarThread(t.id, t.listed, r, is_pinned, group, name, how, shown, section,
                                               tuple(reasons))
+    by_project: dict[str, list[SidebarThread]] = {}
+    for entry in sidebar.threads.values():
+        if entry.project is not None and entry.listed:
+            by_project.setdefault(entry.project, []).append(entry)
     for local_id, project in view.local_projects.items():
-        grouped = [s for s in sidebar.threads.values() if s.project == local_id and s.listed]
+        grouped = by_project.get(local_id, [])
         ranks = [s.rank for s in grouped if s.rank is not None]
         mapped = (view.legacy_maps.get(host or "") or {}).get(local_id)
         sidebar.projects.append(SidebarProject(local_id, project.name, mapped, len(grouped),
