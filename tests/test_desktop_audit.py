@@ -4,6 +4,7 @@ traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -102,6 +103,17 @@ def test_an_assignment_to_a_missing_project(tmp_path: Path) -> None:
     code, explained = cli_json("audit", "--codex-home", str(home.root), "--explain", home.projects[0].threads[0])
     reasons = explained["data"]["desktop"]["sidebar"]["reasons"]
     assert any("which the app's local-projects does not hold" in r for r in reasons)
+
+
+def test_a_local_project_state_5_does_not_hold(tmp_path: Path) -> None:
+    home = desktop_home(tmp_path, "healthy", sessions=6)
+    path = home.root / statefile.STATE_FILE
+    data = json.loads(path.read_bytes())
+    data["local-projects"]["ffffffff-0000-4000-8000-000000000000"] = {
+        "id": "ffffffff-0000-4000-8000-000000000000", "name": "new in the app", "rootPaths": ["/x"],
+        "createdAt": 1, "updatedAt": 1}
+    path.write_text(json.dumps(data))
+    assert _sample(_audit(home), "state_local_project_unknown") == ["ffffffff-0000-4000-8000-000000000000"]
 
 
 def test_a_project_whose_threads_are_older_than_the_page_shows_no_chats(tmp_path: Path) -> None:

@@ -49,6 +49,8 @@ FINDINGS: dict[str, tuple[str, str]] = {
                                    "(projectsMigrated / threadAssignmentsMigrated false, #42739, #42867)", "reported"),
     "state_projects_missing": ("project in state_5 that the app's local-projects does not hold, so the sidebar does "
                                "not show it (#42739, #42867, #39121): fix --desktop rebuilds it", "reported"),
+    "state_local_project_unknown": ("local project of the app that no state_5 project matches (by the legacy-id map "
+                                    "or its idempotency key): not migrated, or gone from Codex", "reported"),
     "state_assignment_dangling": ("thread-project-assignments entry naming a project local-projects does not hold",
                                   "reported"),
     "state_assignment_unknown_thread": ("thread-project-assignments entry for a thread this home does not have",
@@ -281,6 +283,9 @@ def _state_findings(f: dict[str, list[str]], report: DesktopReport, view: StateV
     f["state_projects_missing"] = sorted(pid for pid, project in p.projects.items()
                                          if not any(legacy.get(local) == pid for local in view.local_projects)
                                          and not any(k in view.local_projects for k in project.idempotency_keys))
+    keys = {k for project in p.projects.values() for k in project.idempotency_keys}
+    f["state_local_project_unknown"] = sorted(local for local in view.local_projects if p.available
+                                              and legacy.get(local) not in p.projects and local not in keys)
     f["state_assignment_dangling"] = sorted(t for t, a in view.assignments.items()
                                             if a.project_id not in view.local_projects)
     f["state_assignment_unknown_thread"] = sorted(t for t in view.assignments if t not in known)
