@@ -211,3 +211,17 @@ def test_a_fifo_in_place_of_the_state_file_does_not_block(tmp_path: Path) -> Non
     code, data = cli_json("audit", "--codex-home", str(home.root))
     assert code == 0
     assert "not a regular file" in data["data"]["desktop"]["findings"]["state_file_unusable"]["sample"][0]
+
+
+def test_values_from_the_state_file_are_shown_shortened(tmp_path: Path) -> None:
+    home = desktop_home(tmp_path, "healthy", sessions=4)
+    huge = "k" * 100_000
+    path = home.root / statefile.STATE_FILE
+    data = json.loads(path.read_bytes())
+    data["local-projects"][huge] = {"id": "other", "name": "x", "rootPaths": []}
+    data["project-order"].append(huge)
+    path.write_text(json.dumps(data))
+    result = cli("audit", "--codex-home", str(home.root), "--json")
+    assert result.exit_code == 0 and huge not in result.stdout
+    findings = json.loads(result.stdout)["data"]["desktop"]["findings"]
+    assert findings["state_unknown_shape"]["count"] == 1 and findings["state_order_dangling"]["count"] == 1

@@ -133,7 +133,8 @@ class DesktopReport:
                 "local_projects": len(view.local_projects), "project_order": len(view.project_order),
                 "assignments": len(view.assignments), "projectless": len(view.projectless),
                 "pinned_threads": len(view.pinned_threads), "pinned_projects": len(view.pinned_projects),
-                "migrations": view.migrations, "pending_deletions": view.pending_deletions,
+                "migration": _short(view.migrations.get(self.host or "")),
+                "pending_deletions": sorted(view.pending_deletions)[:SAMPLES],
                 "shape_problems": view.shape_problems[:SAMPLES]},
             "projects": {"available": self.projects.available, "error": self.projects.error,
                          "projects": [{"id": p.id, "name": p.name, "roots": list(p.roots),
@@ -144,7 +145,8 @@ class DesktopReport:
                 "page": PAGE, "state_usable": self.sidebar.state_usable,
                 "shown": sum(1 for t in self.sidebar.threads.values() if t.shown),
                 "projects": [p.to_json() for p in self.sidebar.projects]},
-            "findings": {code: {"count": len(items), "sample": items[:SAMPLES], "text": FINDINGS[code][0],
+            "findings": {code: {"count": len(items), "sample": [i if len(i) <= 300 else i[:297] + "…"
+                                                                 for i in items[:SAMPLES]], "text": FINDINGS[code][0],
                                 "source": FINDINGS[code][1]} for code, items in self.findings.items() if items},
             "next_steps": desktop_steps(self),
         }
@@ -165,6 +167,11 @@ class DesktopReport:
                                   "shows_no_chats": p.shows_no_chats} for p in (self.sidebar.projects
                                                                                  if self.sidebar else [])],
         }
+
+
+def _short(value: Any, limit: int = 2000) -> Any:
+    """A value from the app's file, shown only when small (the file is untrusted input)."""
+    return value if len(repr(value)) <= limit else f"({len(repr(value))} characters, not shown)"
 
 
 def desktop_steps(report: DesktopReport) -> list[str]:
@@ -278,7 +285,7 @@ def _state_findings(f: dict[str, list[str]], report: DesktopReport, view: StateV
     migration = view.migrations.get(report.host or "")
     if isinstance(migration, dict) and (migration.get("projectsMigrated") is False
                                         or migration.get("threadAssignmentsMigrated") is False):
-        f["state_migration_incomplete"] = [f"{report.host}: {migration}"]
+        f["state_migration_incomplete"] = [f"{report.host}: {_short(migration, 300)}"]
     legacy = view.legacy_maps.get(report.host or "") or {}
     f["state_projects_missing"] = sorted(pid for pid, project in p.projects.items()
                                          if not any(legacy.get(local) == pid for local in view.local_projects)

@@ -180,6 +180,12 @@ class StateView:
         return None
 
 
+def _named(value: Any) -> str:
+    """A key from the file, shortened for a message (the file is untrusted input)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
 def _strings(value: Any) -> TypeGuard[list[str]]:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -206,7 +212,7 @@ def interpret(data: dict[str, Any]) -> StateView:
     _by_host(data.get(LEGACY_MAP), LEGACY_MAP, problems, lambda host, v: _legacy_map(host, v, view, problems))
     _by_host(data.get(MIGRATIONS), MIGRATIONS, problems,
              lambda host, v: view.migrations.__setitem__(host, v) if isinstance(v, dict)
-             else problems.append(f"`{MIGRATIONS}` entry {host!r} is not an object"))
+             else problems.append(f"`{MIGRATIONS}` entry {_named(host)} is not an object"))
     _by_host(data.get(PENDING_DELETIONS), PENDING_DELETIONS, problems,
              lambda host, v: view.pending_deletions.__setitem__(host, v) if v else None)
     atom = data.get(ATOM_STATE)
@@ -225,14 +231,14 @@ def _local_projects(value: Any, view: StateView, problems: list[str]) -> None:
         return
     for key, entry in value.items():
         if not isinstance(entry, dict):
-            problems.append(f"`{LOCAL_PROJECTS}` entry {key!r} is not an object")
+            problems.append(f"`{LOCAL_PROJECTS}` entry {_named(key)} is not an object")
             continue
         unknown = [f for f in entry if f not in LOCAL_PROJECT_FIELDS]
         if unknown or not isinstance(entry.get("id"), str) or not isinstance(entry.get("name"), str) \
                 or not _strings(entry.get("rootPaths")) or entry.get("id") != key \
                 or any(f in entry and not isinstance(entry[f], int | float) for f in ("createdAt", "updatedAt")):
-            problems.append(f"`{LOCAL_PROJECTS}` entry {key!r} has a shape this tool does not know "
-                            f"(fields {sorted(entry)})")
+            problems.append(f"`{LOCAL_PROJECTS}` entry {_named(key)} has a shape this tool does not know "
+                            f"(fields {_named(sorted(entry))})")
             continue
         view.local_projects[key] = LocalProject(key, entry["name"], tuple(entry["rootPaths"]), tuple(entry))
 
@@ -248,8 +254,8 @@ def _assignments(value: Any, view: StateView, problems: list[str]) -> None:
                 or not isinstance(entry.get("projectKind"), str) or not isinstance(entry.get("projectId"), str) \
                 or ("cwd" in entry and not isinstance(entry["cwd"], str)) \
                 or ("pendingCoreUpdate" in entry and not isinstance(entry["pendingCoreUpdate"], bool)):
-            fields = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
-            problems.append(f"`{ASSIGNMENTS}` entry {thread_id!r} has a shape this tool does not know ({fields})")
+            fields = _named(sorted(entry)) if isinstance(entry, dict) else type(entry).__name__
+            problems.append(f"`{ASSIGNMENTS}` entry {_named(thread_id)} has a shape this tool does not know ({fields})")
             continue
         view.assignments[thread_id] = Assignment(thread_id, entry["projectKind"], entry["projectId"],
                                                  entry.get("cwd"), tuple(entry))
@@ -267,7 +273,7 @@ def _by_host(value: Any, key: str, problems: list[str], each: Any) -> None:
 
 def _legacy_map(host: str, value: Any, view: StateView, problems: list[str]) -> None:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        problems.append(f"`{LEGACY_MAP}` entry {host!r} is not a map of ids")
+        problems.append(f"`{LEGACY_MAP}` entry {_named(host)} is not a map of ids")
         return
     view.legacy_maps[host] = dict(value)
 
