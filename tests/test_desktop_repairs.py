@@ -236,6 +236,22 @@ def test_the_apps_file_is_never_written_while_the_desktop_app_runs(tmp_path: Pat
     assert _everything(home) == before
 
 
+def test_an_undo_of_the_apps_file_waits_for_the_app_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = desktop_home(tmp_path, "nul_damaged", sessions=4)
+    code, applied = run(home.root, "restore-desktop-state", "--apply")
+    assert code == 0, applied
+    restored = _everything(home)
+    other = FakeProcess(77, "ChatGPT.exe", ["C:\\Program Files\\WindowsApps\\OpenAI.Codex_1_x64\\app\\ChatGPT.exe"],
+                        env={"USERPROFILE": "C:\\Users\\someone-else"}, files=[])
+    _no_processes(monkeypatch, [other])  # another home's app: state_5 writes would be allowed, this one is not
+    code, out = undo(home.root, applied["data"]["run"])
+    assert code == 3 and "desktop app is running: pid 77" in out["errors"][0]["message"]
+    assert _everything(home) == restored
+    _no_processes(monkeypatch)
+    code, undone = undo(home.root, applied["data"]["run"])
+    assert code == 0 and _everything(home) != restored
+
+
 def test_state_5_repairs_are_refused_only_when_the_app_may_use_this_home(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     home = desktop_home(tmp_path, None, sessions=6)
