@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,7 +35,7 @@ from journal.effects import FileReplace
 from journal.runner import PlannedOp
 from operations.desktop.assign import projects_of
 from operations.desktop.projects import Project, ProjectsView
-from operations.desktop.restore import SUBJECT
+from operations.desktop.restore import SUBJECT, state_files
 from operations.desktop.statefile import (
     ASSIGNMENTS,
     ATOM_STATE,
@@ -46,8 +47,6 @@ from operations.desktop.statefile import (
     StateView,
     host_key,
     interpret,
-    read_state_file,
-    state_paths,
 )
 from operations.repair.common import Plan, RepairContext, ThreadFilter
 
@@ -78,8 +77,8 @@ class Rebuild:
 def plan_rebuild_state(ctx: RepairContext, flt: ThreadFilter) -> Plan:
     """The filters do not apply: the state file is one file for every thread."""
     plan = Plan("rebuild-desktop-state")
-    main, _ = state_paths(ctx.home.codex_home)
-    state = read_state_file(main)
+    state, _ = state_files(ctx)
+    main = Path(state.path)
     projects = projects_of(ctx)
     if not state.exists or not projects.projects:
         return plan

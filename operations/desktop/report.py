@@ -271,8 +271,8 @@ def _findings(report: DesktopReport, threads: Sequence[ThreadAudit], inputs: lis
         f["sidebar_beyond_page"] = sorted(t.thread_id for t in side.threads.values()
                                           if t.listed and t.rank is not None and t.rank > PAGE and not t.pinned)
         f["sidebar_no_chats"] = [pr.local_id for pr in side.projects if pr.shows_no_chats]
-        f["sidebar_project_not_shown"] = sorted(t.thread_id for t in side.threads.values() if t.listed and any(
-            r.startswith("project: its project") for r in t.reasons))
+        f["sidebar_project_not_shown"] = sorted(t.thread_id for t in side.threads.values()
+                                                if t.listed and t.unshown_project is not None)
     report.findings = {k: v for k, v in f.items() if v}
 
 

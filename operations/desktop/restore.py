@@ -11,6 +11,8 @@ from memory). Checked against reported shapes only: the app cannot run here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from journal.effects import FileReplace, Witness
 from journal.runner import PlannedOp
 from operations.desktop.statefile import StateFile, read_state_file, state_paths
@@ -19,15 +21,22 @@ from operations.repair.common import Plan, RepairContext, ThreadFilter
 SUBJECT = "desktop-state"
 
 
+def state_files(ctx: RepairContext) -> tuple[StateFile, StateFile]:
+    """The state file and its `.bak` as the audit just read them (read now for a context without one)."""
+    if ctx.report.desktop is not None:
+        return ctx.report.desktop.state, ctx.report.desktop.backup
+    main, bak = state_paths(ctx.home.codex_home)
+    return read_state_file(main), read_state_file(bak)
+
+
 def plan_restore_state(ctx: RepairContext, flt: ThreadFilter) -> Plan:
     """The filters do not apply: the state file is one file for every thread."""
     plan = Plan("restore-desktop-state")
-    main, bak = state_paths(ctx.home.codex_home)
-    state = read_state_file(main)
+    state, backup = state_files(ctx)
+    main, bak = Path(state.path), Path(backup.path)
     if not state.exists or state.healthy:
         return plan
     plan.considered = 1
-    backup = read_state_file(bak)
     why = _refusal(state, backup)
     if why is not None or state.raw is None or backup.raw is None:
         plan.refuse(str(main), why or f"{main} could not be read whole")

@@ -50,6 +50,7 @@ class SidebarThread:
     shown: bool
     section: str  # pinned, project, recents, hidden
     reasons: tuple[str, ...]
+    unshown_project: str | None = None  # its threads.project_id, whose project local-projects lacks
 
     def to_json(self) -> dict[str, Any]:
         return {"shown": self.shown, "section": self.section, "rank": self.rank, "pinned": self.pinned,
@@ -103,7 +104,7 @@ def model_sidebar(threads: Iterable[ThreadInput], view: StateView | None, host: 
         for root in project.root_paths if project else ():
             roots.setdefault(normalised(root), local_id)
     for t in ordered:
-        group, how, notes = _group(t, view, host, projects, roots)
+        group, how, notes, unshown = _group(t, view, host, projects, roots)
         reasons = list(notes)
         r = rank.get(t.id)
         is_pinned = t.id in pinned
@@ -118,7 +119,7 @@ def model_sidebar(threads: Iterable[ThreadInput], view: StateView | None, host: 
         section = "hidden" if not shown else "pinned" if is_pinned else "project" if group else "recents"
         name = view.local_projects[group].name if group else None
         sidebar.threads[t.id] = SidebarThread(t.id, t.listed, r, is_pinned, group, name, how, shown, section,
-                                              tuple(reasons))
+                                              tuple(reasons), unshown)
     by_project: dict[str, list[SidebarThread]] = {}
     for entry in sidebar.threads.values():
         if entry.project is not None and entry.listed:
@@ -133,25 +134,22 @@ def model_sidebar(threads: Iterable[ThreadInput], view: StateView | None, host: 
 
 
 def _group(t: ThreadInput, view: StateView, host: str | None, projects: ProjectsView,
-           roots: dict[str, str]) -> tuple[str | None, str, list[str]]:
-    """(local project, how it was found, notes) for one thread."""
+           roots: dict[str, str]) -> tuple[str | None, str, list[str], str | None]:
+    """(local project, how it was found, notes, the state_5 project it cannot be shown under)."""
     notes: list[str] = []
     native = projects.thread_project.get(t.id)
     if native is not None:
         local = view.local_project_for(native, host)
         if local is not None and local in view.local_projects:
-            return local, "project_id", notes
+            return local, "project_id", notes, None
         name = projects.projects[native].name if native in projects.projects else native
         notes.append(f"project: its project `{name}` (threads.project_id) is not in the app's local-projects, so the "
                      "sidebar cannot show it there (fix --desktop rebuilds local-projects from state_5)")
     assignment = view.assignments.get(t.id)
     if assignment is not None:
         if assignment.project_kind == "local" and assignment.project_id in view.local_projects:
-            return assignment.project_id, "assignment", notes
+            return assignment.project_id, "assignment", notes, native
         notes.append(f"project: assigned to `{assignment.project_id}`, which the app's local-projects does not hold")
-    if t.id in view.projectless:
-        return None, "projectless", notes
-    by_root = roots.get(normalised(t.cwd)) if t.cwd else None
-    if by_root is not None:
-        return by_root, "root", notes
-    return None, "none", notes
+    by_root = roots.get(normalised(t.cwd)) if t.cwd and t.id not in view.projectless else None
+    how = "projectless" if t.id in view.projectless else "root" if by_root is not None else "none"
+    return by_root, how, notes, native
