@@ -169,8 +169,6 @@ class StateView:
     migrations: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending_deletions: dict[str, Any] = field(default_factory=dict)  # hosts with deletions still pending
     shape_problems: list[str] = field(default_factory=list)
-    present: frozenset[str] = frozenset()  # which of the known keys the file has
-    atom_repeats: tuple[str, ...] = ()  # rebuilt keys the atom state repeats
 
     def local_project_for(self, project_id: str, host: str | None) -> str | None:
         """The local (legacy) id the legacy map gives a state_5 project id."""
@@ -193,9 +191,6 @@ def _strings(value: Any) -> TypeGuard[list[str]]:
 def interpret(data: dict[str, Any]) -> StateView:
     view = StateView()
     problems = view.shape_problems
-    view.present = frozenset(k for k in (LOCAL_PROJECTS, PROJECT_ORDER, ASSIGNMENTS, PROJECTLESS, PINNED_THREADS,
-                                         PINNED_PROJECTS, MIGRATIONS, LEGACY_MAP, PENDING_DELETIONS, ATOM_STATE)
-                             if k in data)
     _local_projects(data.get(LOCAL_PROJECTS), view, problems)
     order = data.get(PROJECT_ORDER)
     if order is not None and not _strings(order):
@@ -209,17 +204,20 @@ def interpret(data: dict[str, Any]) -> StateView:
             problems.append(f"`{key}` is not a list of ids")
         elif value is not None:
             setattr(view, name, frozenset(value) if name == "projectless" else tuple(value))
-    _by_host(data.get(LEGACY_MAP), LEGACY_MAP, problems, lambda host, v: _legacy_map(host, v, view, problems))
-    _by_host(data.get(MIGRATIONS), MIGRATIONS, problems,
-             lambda host, v: view.migrations.__setitem__(host, v) if isinstance(v, dict)
-             else problems.append(f"`{MIGRATIONS}` entry {_named(host)} is not an object"))
-    _by_host(data.get(PENDING_DELETIONS), PENDING_DELETIONS, problems,
-             lambda host, v: view.pending_deletions.__setitem__(host, v) if v else None)
+    for host, entry in _by_host(data, LEGACY_MAP, problems):
+        if isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values()):
+            view.legacy_maps[host] = dict(entry)
+        else:
+            problems.append(f"`{LEGACY_MAP}` entry {_named(host)} is not a map of ids")
+    for host, entry in _by_host(data, MIGRATIONS, problems):
+        if isinstance(entry, dict):
+            view.migrations[host] = entry
+        else:
+            problems.append(f"`{MIGRATIONS}` entry {_named(host)} is not an object")
+    view.pending_deletions = {host: entry for host, entry in _by_host(data, PENDING_DELETIONS, problems) if entry}
     atom = data.get(ATOM_STATE)
     if atom is not None and not isinstance(atom, dict):
         problems.append(f"`{ATOM_STATE}` is not an object")
-    elif isinstance(atom, dict):
-        view.atom_repeats = tuple(k for k in REBUILT_KEYS if k in atom)
     return view
 
 
@@ -261,21 +259,12 @@ def _assignments(value: Any, view: StateView, problems: list[str]) -> None:
                                                  entry.get("cwd"), tuple(entry))
 
 
-def _by_host(value: Any, key: str, problems: list[str], each: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict):
+def _by_host(data: dict[str, Any], key: str, problems: list[str]) -> list[tuple[str, Any]]:
+    """The (host, entry) pairs of a by-host key; a key that is not an object is a shape problem."""
+    value = data.get(key)
+    if value is not None and not isinstance(value, dict):
         problems.append(f"`{key}` is not an object")
-        return
-    for host, entry in value.items():
-        each(host, entry)
-
-
-def _legacy_map(host: str, value: Any, view: StateView, problems: list[str]) -> None:
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        problems.append(f"`{LEGACY_MAP}` entry {_named(host)} is not a map of ids")
-        return
-    view.legacy_maps[host] = dict(value)
+    return list(value.items()) if isinstance(value, dict) else []
 
 
 def host_key(data: dict[str, Any], codex_home: Path) -> str | None:
