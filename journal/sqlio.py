@@ -51,6 +51,17 @@ def connect_ro(db: str) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S)
 
 
+def connect_untouched(db: str) -> sqlite3.Connection:
+    """Read-only without leaving a trace: a WAL database read with `mode=ro` gets a `-shm` and an
+    empty `-wal` beside it, so a database with no `-wal` (nothing in it to see) is opened
+    `immutable`, which creates nothing; one with a `-wal` is read as `connect_ro` reads it."""
+    require_regular(db)
+    if os.path.exists(db + "-wal"):
+        return connect_ro(db)
+    uri = Path(db).absolute().as_uri() + "?mode=ro&immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S)
+
+
 def fetch_row(conn: sqlite3.Connection, table: str, key: dict[str, Any],
               columns: Sequence[str] | None = None) -> dict[str, Any] | None:
     """The row with `key` (only `columns` of it when given: a value elsewhere in the row that

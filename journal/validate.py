@@ -57,7 +57,7 @@ def record_problem(record: dict[str, Any], *, effects: bool = True) -> str | Non
     if kind == "intent":
         for number, data in enumerate(record["effects"], start=1):
             problem = effect_problem(data) if effects else (
-                None if type(data) is dict and data.get("kind") in REGISTRY
+                None if type(data) is dict and type(data.get("kind")) is str and data.get("kind") in REGISTRY
                 else f"an effect of no known kind ({_short(data.get('kind') if type(data) is dict else data)})")
             if problem:
                 return f"effect {number} of operation {record['op']}: {problem}"
@@ -88,7 +88,8 @@ def decode_effect(data: Any) -> tuple[Effect | None, str | None]:
     field of its declared simple type, and name its paths without NUL bytes."""
     if not isinstance(data, dict):
         return None, f"not an effect ({_short(data)})"
-    if data.get("kind") not in REGISTRY:
+    kind = data.get("kind")
+    if type(kind) is not str or kind not in REGISTRY:
         return None, f"an effect of no known kind ({_short(data.get('kind'))})"
     try:
         effect = effect_from_json(data)

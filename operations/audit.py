@@ -17,6 +17,7 @@ from typing import Any
 
 from journal.guard import symlink_in
 from journal.sqlio import SQLITE_ERRORS, connect_ro
+from operations.desktop.report import DesktopReport, desktop_steps, read_desktop
 from operations.home import CodexHome
 from operations.pathrules import is_windows_spelling, spellings
 from operations.paths import BUILTIN_PROVIDERS, home_of_rollout, is_inside
@@ -147,6 +148,7 @@ class AuditReport:
     suggestions: list[str] = field(default_factory=list)
     samples: dict[str, list[str]] = field(default_factory=dict)  # per finding, the first threads with it
     skipped: list[Found] = field(default_factory=list)  # entries named like rollouts that are not files
+    desktop: DesktopReport | None = None  # the desktop app's layers (operations/desktop/, issue 22)
 
     @property
     def integrity_problem_count(self) -> int:
@@ -306,6 +308,7 @@ def run_audit(
         cwd_spellings=list(spellings(sorted({r.cwd for r in rows})).values()),
         suggestions=_suggestions(rows, threads),
         samples={k: sorted(samples[k]) for k in sorted(samples)}, skipped=scan.skipped,
+        desktop=read_desktop(home, threads),  # issue 22: projects, the sidebar, the app's files
     )
 
 
@@ -653,4 +656,6 @@ def next_steps(report: AuditReport) -> list[str]:
     if hidden.get("source"):
         steps.append(f"{hidden['source']} session(s) are not interactive (e.g. `codex exec`): `codex resume "
                      "--include-non-interactive` lists them; no repair is needed")
+    if report.desktop is not None:  # issue 22: the desktop app's layers
+        steps += desktop_steps(report.desktop)
     return steps

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from journal.effects import Effect, SqlEffect
 from journal.guard import PathGuard
+from operations.desktop.statefile import writes_state_file
 from operations.errors import UnknownShape
 from operations.paths import (
     CURRENT_STATE_DB,
@@ -18,7 +19,7 @@ from operations.paths import (
     resolve_journal,
     resolve_sqlite_home,
 )
-from operations.safety import refuse_if_damaged, refuse_unless_safe
+from operations.safety import refuse_if_damaged, refuse_if_desktop_app_running, refuse_unless_safe
 from operations.schema import inspect_state_db
 from operations.shapes import judge_all
 
@@ -45,9 +46,12 @@ class Located:
     def refuse_if_codex_running(self, effects: Iterable[Effect] = ()) -> None:
         """Before undo, redo, replay or recover writes: Codex not running, databases sound, and
         every table touched of a shape this tool knows."""
+        effects = list(effects)
         dbs = {self.sqlite_home / CURRENT_STATE_DB}
         dbs |= {Path(db) for db in {e.db for e in effects if isinstance(e, SqlEffect)}}
         refuse_unless_safe(self.codex_home, sorted(dbs))
+        if writes_state_file(effects):  # issue 22: the desktop app writes its file back from memory
+            refuse_if_desktop_app_running()
         problems = [p for verdict in judge_all(sorted(dbs)) for p in verdict.problems]
         if problems:
             raise UnknownShape(f"refusing to write: {'; '.join(problems)}", details={"schema_problems": problems})

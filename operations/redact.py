@@ -68,4 +68,5 @@ def redact(report: AuditReport) -> dict[str, Any]:
                         if v is not None}}
                     for t in report.threads],
         "warning_count": len(report.warnings),
+        "desktop": report.desktop.redacted(hashed) if report.desktop else None,  # issue 22
     }

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -213,19 +213,41 @@ def probe_for(platform: str = sys.platform) -> LockProbe:
 PROBE: LockProbe = probe_for()
 CODEX_NAMES = ("codex", "codex.exe", "codex app-server")
 
+# --- the desktop app (issue 22) ---------------------------------------------------------------
+# Reported, not verified here (the app cannot run on Linux): macOS runs it from ChatGPT.app or
+# Codex.app (main process `ChatGPT`/`Codex`, Electron helpers `… Helper (Renderer)` inside the
+# bundle); Windows from the Store package `WindowsApps\OpenAI.Codex_…\app\ChatGPT.exe` (older
+# builds `Codex.exe`, also reported as `codex-desktop.exe`), each with a bundled `codex app-server`
+# child (openai/codex #33778, #41125, #13786; docs/desktop-layers.md).
+DESKTOP_APP_NAMES = ("chatgpt", "chatgpt.exe", "codex-desktop", "codex-desktop.exe")
+DESKTOP_HELPER_PREFIXES = ("chatgpt helper", "codex helper")
+DESKTOP_APP_PATHS = ("/chatgpt.app/contents/", "/codex.app/contents/", "/windowsapps/openai.codex_",
+                     "/windowsapps/openai.chatgpt")
+
 
 @dataclass(frozen=True)
 class CodexProcess:
     pid: int
     name: str
     why: str  # CODEX_HOME=…, default home, or an open file
+    desktop_app: bool = False
 
 
-def _is_codex(name: str, cmdline: list[str]) -> bool:
+def is_desktop_app(name: str, cmdline: list[str], exe: str = "") -> bool:
+    """The desktop app's own processes (the Electron app and its helpers), by name or by where
+    their program lies; its `codex app-server` child is recognised as Codex by `_is_codex`."""
+    lowered = name.lower()
+    if lowered in DESKTOP_APP_NAMES or lowered.startswith(DESKTOP_HELPER_PREFIXES):
+        return True
+    programs = [exe, *cmdline[:1]]
+    return any(marker in p.replace("\\", "/").lower() for p in programs if p for marker in DESKTOP_APP_PATHS)
+
+
+def _is_codex(name: str, cmdline: list[str], exe: str = "") -> bool:
     base = os.path.basename(cmdline[0]).lower() if cmdline else ""
     if "codex-sessions" in " ".join(cmdline).lower():
         return False
-    if name.lower() in CODEX_NAMES or base in CODEX_NAMES:
+    if name.lower() in CODEX_NAMES or base in CODEX_NAMES or is_desktop_app(name, cmdline, exe):
         return True
     return any(part.replace("\\", "/").endswith(("/codex.js", "/bin/codex", "/.bin/codex", "/codex.exe"))
                for part in cmdline[:2])
@@ -242,26 +264,48 @@ def _same_folder(a: str, b: Path) -> bool:
     return path_key(os.path.abspath(a), style) == path_key(str(b), style)
 
 
-def codex_processes(home: Path, *, own_pids: frozenset[int] = frozenset()) -> list[CodexProcess]:
-    """Codex processes (not ours) that use this home, by their environment or open files."""
+def _processes() -> Iterable[Any]:
+    """Every process, as psutil lists them (each with `.info` and `environ()`/`open_files()`)."""
     try:
         import psutil
     except ImportError:
         return []
+    return psutil.process_iter(["pid", "name", "cmdline", "exe"])
+
+
+def codex_processes(home: Path, *, own_pids: frozenset[int] = frozenset(),
+                    listing: Iterable[Any] | None = None) -> list[CodexProcess]:
+    """Codex processes (not ours) that use this home, by their environment or open files. A desktop
+    app process whose environment and open files cannot be read is counted (it may use any home)."""
     found = []
     mine = own_pids | {os.getpid()}
-    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+    for proc in _processes() if listing is None else listing:
         info = proc.info
-        if info["pid"] in mine or not _is_codex(info.get("name") or "", info.get("cmdline") or []):
+        name, cmdline, exe = info.get("name") or "", info.get("cmdline") or [], info.get("exe") or ""
+        if info["pid"] in mine or not _is_codex(name, cmdline, exe):
             continue
-        name = _short_command(info.get("cmdline") or [], info.get("name") or "codex")
-        why = _uses_home(proc, home)
+        desktop = is_desktop_app(name, cmdline, exe)
+        why = _uses_home(proc, home, assume_unknown=desktop)
         if why:
-            found.append(CodexProcess(info["pid"], name, why))
+            found.append(CodexProcess(info["pid"], _short_command(cmdline, name or "codex"), why, desktop))
     return found
 
 
-def _uses_home(proc: Any, home: Path) -> str | None:
+def desktop_app_processes(*, own_pids: frozenset[int] = frozenset(),
+                          listing: Iterable[Any] | None = None) -> list[CodexProcess]:
+    """Every running desktop app process, whatever home it uses: the app keeps its state file in
+    memory and writes it back whole, so its file may be changed only while no copy of it runs."""
+    mine = own_pids | {os.getpid()}
+    found = []
+    for proc in _processes() if listing is None else listing:
+        info = proc.info
+        name, cmdline, exe = info.get("name") or "", info.get("cmdline") or [], info.get("exe") or ""
+        if info["pid"] not in mine and is_desktop_app(name, cmdline, exe):
+            found.append(CodexProcess(info["pid"], _short_command(cmdline, name), "the desktop app", True))
+    return found
+
+
+def _uses_home(proc: Any, home: Path, *, assume_unknown: bool = False) -> str | None:
     import psutil
 
     try:
@@ -277,12 +321,15 @@ def _uses_home(proc: Any, home: Path) -> str | None:
             return "default home ~/.codex"
     try:
         files = proc.open_files()
+        readable = True
     except (psutil.Error, OSError):
-        files = []
+        files, readable = [], False
     inside = path_key(str(home), "windows" if sys.platform == "win32" else "posix")
     for f in files:
         if path_key(f.path, "windows" if sys.platform == "win32" else "posix").startswith(inside):
             return f"has {f.path} open"
+    if assume_unknown and not env and not readable:
+        return "the desktop app, whose home cannot be read (taken to be this one)"
     return None
 
 
@@ -390,6 +437,17 @@ def refuse_if_running(codex_home: Path, databases: list[Path]) -> RunningCheck:
                                "locked_databases": list(check.locked_databases),
                                "processes": [p.__dict__ for p in check.processes]})
     return check
+
+
+def refuse_if_desktop_app_running(listing: Iterable[Any] | None = None) -> None:
+    """Before writing the desktop app's own state file: no copy of the app may run, whatever its
+    home (it keeps the file in memory and writes it back whole, so a change made now is lost)."""
+    found = desktop_app_processes(listing=listing)
+    if found:
+        named = ", ".join(f"pid {p.pid} ({p.name})" for p in found[:5])
+        raise CodexRunning(f"the Codex desktop app is running: {named}. Quit it (and its background processes) "
+                           "first: it keeps .codex-global-state.json in memory and writes it back whole, so a change "
+                           "made now would be lost", details={"processes": [p.__dict__ for p in found]})
 
 
 def refuse_if_damaged(databases: list[Path]) -> None:

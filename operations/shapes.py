@@ -23,7 +23,7 @@ KNOWN_SHAPES = Path(__file__).with_name("known_shapes.json")
 
 # database file name -> the tables this tool reads to plan a write, or writes
 TOUCHED_TABLES: dict[str, tuple[str, ...]] = {
-    "state_5.sqlite": ("threads", "backfill_state", "project_roots"),
+    "state_5.sqlite": ("threads", "backfill_state", "project_roots", "projects", "project_idempotency_keys"),
     "thread_history_1.sqlite": ("thread_turns", "thread_history_projection_state"),
 }
 

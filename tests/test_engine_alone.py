@@ -25,7 +25,7 @@ sys.meta_path.insert(0, NoOperations())
 root = sys.argv[1]
 
 from journal.clock import Services, ToolInfo
-from journal.effects import FileMove, RowChange, RowsUpdate, RowUpdate, plan_file_edit
+from journal.effects import FileMove, FileReplace, RowChange, RowsUpdate, RowUpdate, plan_file_edit
 from journal.fileio import file_digest
 from journal.guard import PathGuard
 from journal.index import JournalIndex
@@ -44,6 +44,9 @@ doc = os.path.join(root, "doc.jsonl")
 with open(doc, "wb") as handle:
     handle.write(b'{"p":"old"}\n{"q":1,"p":"old"}\n')
 os.utime(doc, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+small = os.path.join(root, "small.json")
+with open(small, "wb") as handle:
+    handle.write(b'{"a":\x00')
 src, dst = os.path.join(root, "x.txt"), os.path.join(root, "sub", "x.txt")
 with open(src, "wb") as handle:
     handle.write(b"moved")
@@ -52,13 +55,15 @@ sha, size = file_digest(src)
 
 def state():
     rows = sqlite3.connect(db).execute("SELECT * FROM t ORDER BY k, j").fetchall()
-    return rows, open(doc, "rb").read(), os.stat(doc).st_mtime_ns, os.path.exists(src), os.path.exists(dst)
+    return (rows, open(doc, "rb").read(), os.stat(doc).st_mtime_ns, os.path.exists(src), os.path.exists(dst),
+            open(small, "rb").read())
 
 before = state()
 ops = [PlannedOp("edit and shift", (
     plan_file_edit(doc, {1: b'{"p":"new"}', 2: b'{"q":1,"p":"new"}'}, data),
     RowsUpdate(db, "t", {"k": "a"}, ("j",), ("v",), (RowChange((1,), (10,), (11,)), RowChange((2,), (20,), (21,)))),
     RowUpdate(db, "t", {"k": "b", "j": 1}, {"v": 30}, {"v": 31}),
+    FileReplace(small, b'{"a":\x00', b'{"a":1}'),
 )), PlannedOp("move", (FileMove(src, dst, sha, size, os.stat(src).st_mtime_ns),))]
 journal = os.path.join(root, "journal.jsonl")
 services = Services(tool=ToolInfo("engine-test", "0"))
@@ -68,7 +73,7 @@ with JournalWriter(journal, services) as writer:
 assert run.status == "ok", run
 after = state()
 assert after[0] == [("a", 1, 11), ("a", 2, 21), ("b", 1, 31)] and after[1].count(b"new") == 2
-assert after[2] == before[2] and after[4] and not after[3]
+assert after[2] == before[2] and after[4] and not after[3] and after[5] == b'{"a":1}'
 with JournalWriter(journal, services) as writer:
     plan = plan_undo(JournalIndex.load(journal), run.run_id)
     assert not plan.conflicts, plan.conflicts

@@ -1,9 +1,9 @@
 """The kinds of change the journal records, each in its own module with all its behaviour.
 
 `file_move` (move.py), `file_edit` (file_edit.py, format 3), `zstd_edit` (zstd_edit.py: the same
-splices inside a zstd-compressed file), `row_update`, `row_insert`, `row_delete` and
-`rows_update` (rows.py), and the earlier formats' `line_rewrite` and
-`line_splice` (lines.py), still read, undone and redone.
+splices inside a zstd-compressed file), `file_replace` (replace.py: a small file's whole
+content), `row_update`, `row_insert`, `row_delete` and `rows_update` (rows.py), and the earlier
+formats' `line_rewrite` and `line_splice` (lines.py), still read, undone and redone.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from journal.effects.diff import json_changes, splice_of
 from journal.effects.file_edit import FileEdit, Splice, plan_file_edit
 from journal.effects.lines import LineRewrite, LineSplice
 from journal.effects.move import FileMove
+from journal.effects.replace import FileReplace, Witness
 from journal.effects.rows import RowChange, RowDelete, RowInsert, RowsUpdate, RowUpdate, SqlEffect
 from journal.effects.zstd_edit import ZstdEdit, plan_zstd_edit
 
 __all__ = [
-    "REGISTRY", "Effect", "FileEdit", "FileMove", "LineRewrite", "LineSplice", "Probe", "RowChange", "RowDelete",
-    "RowInsert", "RowUpdate", "RowsUpdate", "Splice", "SqlEffect", "State", "StepHook", "effect_from_json",
-    "ZstdEdit", "effect_to_json", "json_changes", "json_targets", "plan_file_edit", "plan_zstd_edit", "row_target",
-    "splice_of",
+    "REGISTRY", "Effect", "FileEdit", "FileMove", "FileReplace", "LineRewrite", "LineSplice", "Probe", "RowChange",
+    "RowDelete", "RowInsert", "RowUpdate", "RowsUpdate", "Splice", "SqlEffect", "State", "StepHook", "Witness",
+    "ZstdEdit", "effect_from_json", "effect_to_json", "json_changes", "json_targets", "plan_file_edit",
+    "plan_zstd_edit", "row_target", "splice_of",
 ]
 
 

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from operations.cli import audit_cmd, fix_cmd, journal_cmds, run_cmd, skill_cmd, transcript_cmd, transfer_cmd
+from operations.cli import (
+    audit_cmd,
+    desktop_cmds,
+    fix_cmd,
+    journal_cmds,
+    run_cmd,
+    skill_cmd,
+    transcript_cmd,
+    transfer_cmd,
+)
 from operations.cli.options import non_empty
 from operations.cli.usage import JsonUsageErrors
 from operations.paths import JOURNAL_ENV
@@ -70,6 +79,10 @@ def global_options(
 app.command("audit")(audit_cmd.audit_cmd)
 app.command("fix")(fix_cmd.fix_cmd)
 app.add_typer(run_cmd.run_app, name="run")
+# issue 22: the desktop app's layers
+run_cmd.run_app.command("assign-projects")(desktop_cmds.assign_projects_cmd)
+run_cmd.run_app.command("restore-desktop-state")(desktop_cmds.restore_desktop_state_cmd)
+run_cmd.run_app.command("rebuild-desktop-state")(desktop_cmds.rebuild_desktop_state_cmd)
 app.command("prune")(run_cmd.prune_cmd)
 app.command("export")(transfer_cmd.export_cmd)
 app.command("import")(transfer_cmd.import_cmd)

@@ -11,7 +11,7 @@ import typer
 
 from journal.errors import UsageProblem
 from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, next_steps, run_audit
-from operations.cli import context
+from operations.cli import context, desktop_view
 from operations.cli.doctor_view import render_doctor
 from operations.cli.exit_codes import CHECK_FAILED, OK
 from operations.cli.options import CodexHomeOpt, JsonOpt, non_empty, resolve_thread
@@ -52,6 +52,7 @@ def report_data(report: AuditReport) -> dict[str, Any]:
         "cwd_spellings": report.cwd_spellings,
         "suggestions": report.suggestions,
         "next_steps": next_steps(report),
+        "desktop": report.desktop.to_json() if report.desktop else None,  # issue 22
         "threads": [t.to_json() for t in report.threads],
     }
 
@@ -105,6 +106,8 @@ def _render(report: AuditReport) -> None:
     echo("visibility:")
     for summary in report.visibility.values():
         echo(f"  {summary['summary']}")
+    for line in desktop_view.section(report.desktop) if report.desktop else []:
+        echo(line)
     steps = next_steps(report)
     if steps:
         echo("")
@@ -122,7 +125,8 @@ def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -
     data = {**t.to_json(), "row": row, "rollouts": [
         {"path": f.path, "location": f.location, "format": f.format, "size": f.size, "mtime_ns": f.mtime_ns,
          "compressed": f.compressed, "session_meta": asdict(f.meta) if f.meta else None} for f in t.files],
-        "problem_text": {p: PROBLEM_TEXT.get(p, p) for p in t.problems}, "fixes": fixes}
+        "problem_text": {p: PROBLEM_TEXT.get(p, p) for p in t.problems}, "fixes": fixes,
+        "desktop": report.desktop.thread(t.id) if report.desktop else None}
 
     def human() -> None:
         echo(f"thread {t.id}")
@@ -146,6 +150,8 @@ def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -
             echo(f"  {name}: {'listed' if vis.listed else 'HIDDEN'}")
             for reason in vis.reasons:
                 echo(f"    - {reason}")
+        for line in desktop_view.explain(data["desktop"]) if data["desktop"] else []:
+            echo(line)
         if fixes:
             echo("  to make it visible:")
             for fix in fixes:

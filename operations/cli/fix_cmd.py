@@ -94,6 +94,9 @@ def fix_cmd(
     from_style: FromStyleOpt = "posix",
     force: Annotated[bool, typer.Option("--force", metavar="",
         help="Allow a --to provider config.toml lacks.")] = False,
+    desktop: Annotated[bool, typer.Option("--desktop", metavar="",
+        help="Also repair the desktop app's .codex-global-state.json: from its .bak when damaged, and its lost "
+             "projects and assignments from state_5 (the app must be closed).")] = False,
     thread: ThreadOpt = None,
     provider: ProviderOpt = None,
     cwd: CwdOpt = None,
@@ -116,7 +119,8 @@ def fix_cmd(
     home = discover(home_path, db)
     services = context.make_services()
     opts = FixOptions(to=to, unarchive=unarchive, forget_missing=forget_missing,
-                      mappings=tuple(cwd_mappings(source, target, map_file)), from_style=from_style, force=force)
+                      mappings=tuple(cwd_mappings(source, target, map_file)), from_style=from_style, force=force,
+                      desktop=desktop)
     flt = thread_filter(thread, provider, cwd, since, until)
     dbs = home.databases
     with context.writer_if(apply, resolve_journal(journal, home_path), services, sys.argv[1:]) as writer:
@@ -168,7 +172,7 @@ def fix_cmd(
         result, backups = apply_phases(phases, dbs, home, report.schema, writer, services, command="fix",
                                        argv=sys.argv[1:], meta={"operation": "fix", "options": opts.describe(),
                                                                 "filters": flt.describe(), "phases": names},
-                                       progress=apply_progress(json_))
+                                       progress=apply_progress(json_), desktop_files=opts.desktop)
     after = run_audit(discover(home_path, db), now=services.clock.now(), previous=report)
     data.update(result_data(result))
     data["backups"] = [b.__dict__ for b in backups]

@@ -3,7 +3,9 @@
 For each matching thread: the row's `cwd`; the first `session_meta` line's `cwd` and
 `runtime_workspace_roots`; every `turn_context` (`cwd`, `workspace_roots`) and
 `thread_settings_applied` (`cwd`, `runtime_workspace_roots`) line. Each is a journaled
-effect; mtimes are kept and byte offsets stay true. On 0.169, `project_roots.path` too.
+effect; mtimes are kept and byte offsets stay true. Where the schema has projects (0.152+),
+`project_roots.path` too, so the project still holds its threads (checked with 0.171), unless a
+thread below the root is left out by the filters.
 Matching is by path components (operations/pathrules.py), never by raw string prefix.
 """
 
@@ -20,8 +22,9 @@ from journal.effects import RowUpdate
 from journal.errors import UsageProblem
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
+from operations.audit import ThreadAudit
 from operations.jsonedit import EditRefused, replace_strings
-from operations.pathrules import STYLES, rewrite
+from operations.pathrules import STYLES, key, rewrite
 from operations.repair.common import (
     Plan,
     RepairContext,
@@ -150,11 +153,15 @@ def plan_rewrite_cwd(ctx: RepairContext, flt: ThreadFilter, mappings: list[Mappi
     build_ops(ctx, plan, candidates, edits, rows,
               lambda row: {"cwd": map_path(row["cwd"], mappings, style) or row["cwd"]},
               lambda thread: f"rewrite cwd of {thread}")
-    plan.ops += _project_roots(ctx, mappings, style)
+    plan.ops += _project_roots(ctx, mappings, style, {t.id for t in candidates}, plan)
     return plan
 
 
-def _project_roots(ctx: RepairContext, mappings: list[Mapping], style: str) -> list[PlannedOp]:
+def _project_roots(ctx: RepairContext, mappings: list[Mapping], style: str, moved: set[str],
+                   plan: Plan) -> list[PlannedOp]:
+    """A project root follows its folder, so the project still holds its threads (issue 22; checked
+    with 0.171's project/list and thread/list). A root is kept where a thread below it stays (the
+    filters left it out): the root then still names where that thread is."""
     db = ctx.home.state_db
     if db is None or "project_id" not in ctx.columns:
         return []
@@ -169,8 +176,19 @@ def _project_roots(ctx: RepairContext, mappings: list[Mapping], style: str) -> l
     ops = []
     for project_id, position, path in roots:
         new = map_path(path, mappings, style)
-        if new is not None and new != path:
+        if new is None or new == path:
+            continue
+        root = key(path, style)
+        staying = [t.id for t in ctx.report.threads if t.id not in moved and key(_cwd_of(t), style).startswith(root)]
+        if staying:
+            plan.warnings.append(f"project root {path} is kept: {len(staying)} thread(s) below it are not rewritten "
+                                 f"(e.g. {staying[0]})")
+        else:
             effect = RowUpdate(str(db), "project_roots", {"project_id": project_id, "position": position},
                                {"path": path}, {"path": new})
             ops.append(PlannedOp(f"rewrite project root {project_id}#{position}", (effect,), subject=project_id))
     return ops
+
+
+def _cwd_of(t: ThreadAudit) -> str:
+    return t.row.cwd if t.row is not None else t.facts.cwd if t.facts is not None else ""

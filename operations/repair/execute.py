@@ -19,10 +19,11 @@ from journal.guard import PathGuard
 from journal.runner import PlannedOp, RunResult, execute_phased_run
 from journal.sqlio import SQLITE_ERRORS, connect_ro
 from journal.store import JournalWriter
+from operations.desktop.statefile import writes_state_file
 from operations.errors import UnknownShape
 from operations.home import CodexHome
 from operations.repair.common import Plan
-from operations.safety import refuse_if_damaged, refuse_unless_safe
+from operations.safety import refuse_if_damaged, refuse_if_desktop_app_running, refuse_unless_safe
 from operations.schema import StateSchema, damaged
 from operations.shapes import judge_all
 
@@ -74,6 +75,8 @@ def preflight(plan: Plan, home: CodexHome, schema: StateSchema | None) -> list[s
         reasons.append(str(exc))
     try:
         refuse_unless_safe(home.codex_home, dbs)
+        if writes_state_file([e for op in plan.ops for e in op.effects]):  # issue 22: the app's own file
+            refuse_if_desktop_app_running()
     except Refused as exc:
         reasons.append(str(exc))
     return reasons
@@ -128,7 +131,8 @@ def apply_plan(
     meta = {"operation": plan.operation, "options": plan.options, "filters": filters,
             "refused": [r.__dict__ for r in plan.refused]}
     return apply_phases([lambda: plan.ops], databases_in(plan, home), home, schema, writer, services,
-                        command=f"run {plan.operation}", argv=argv, meta=meta, progress=progress)
+                        command=f"run {plan.operation}", argv=argv, meta=meta, progress=progress,
+                        desktop_files=writes_state_file([e for op in plan.ops for e in op.effects]))
 
 
 def apply_phases(
@@ -143,12 +147,16 @@ def apply_phases(
     argv: Sequence[str],
     meta: dict[str, Any],
     progress: Callable[[int, int], None] | None = None,
+    desktop_files: bool = False,
 ) -> tuple[RunResult, list[Backup]]:
     """Every safety check, an online backup of each database, then one journaled run (the
-    caller holds the journal's lock since before it planned)."""
+    caller holds the journal's lock since before it planned). `desktop_files`: a phase may write
+    the desktop app's state file, so no copy of the app may run (issue 22)."""
     refuse_unwritable(schema, dbs)
     refuse_unless_safe(home.codex_home, dbs)
     refuse_if_damaged(home.databases)  # every database of the home, as undo and redo check them
+    if desktop_files:
+        refuse_if_desktop_app_running()
     journal = Path(writer.path)
     stamp = services.clock.now().strftime("%Y%m%dT%H%M%S") + "-" + services.ids.new_id()[-8:]
     backups = [online_backup(db, journal.parent / BACKUPS, stamp) for db in dbs if db.exists()]

@@ -17,6 +17,9 @@ from typing import Any
 
 from journal.errors import UsageProblem
 from operations.audit import AuditReport, ThreadAudit, predict, summaries
+from operations.desktop.assign import plan_assign_projects
+from operations.desktop.rebuild import plan_rebuild_state
+from operations.desktop.restore import plan_restore_state
 from operations.pathrules import rewrite
 from operations.repair.archive import plan_archive_change
 from operations.repair.common import Plan, RepairContext, ThreadFilter, default_provider
@@ -29,7 +32,8 @@ from operations.repair.relocate import plan_relocate_home
 from operations.visibility import Facts, reason_kind
 
 PHASES = ("relocate-home", "repair-paths", "import-orphans", "migrate-provider", "rewrite-cwd", "unarchive",
-          "forget-missing")
+          "forget-missing", "assign-projects", "restore-desktop-state", "rebuild-desktop-state")
+DESKTOP_PHASES = ("restore-desktop-state", "rebuild-desktop-state")  # only with --desktop (issue 22)
 
 # how to see what a fix leaves hidden, by reason kind
 HOW_TO_SEE = {
@@ -56,11 +60,12 @@ class FixOptions:
     mappings: tuple[Mapping, ...] = ()
     from_style: str = "posix"
     force: bool = False
+    desktop: bool = False  # also repair the desktop app's state file (issue 22)
 
     def describe(self) -> dict[str, Any]:
         return {"to": self.to, "unarchive": self.unarchive, "forget_missing": self.forget_missing,
                 "map": [[m.source, m.target] for m in self.mappings], "from_style": self.from_style,
-                "force": self.force}
+                "force": self.force, "desktop": self.desktop}
 
 
 @dataclass
@@ -95,6 +100,12 @@ def wanted_phases(report: AuditReport, flt: ThreadFilter, opts: FixOptions) -> l
         out.append("unarchive")
     if opts.forget_missing:
         out.append("forget-missing")
+    desktop = report.desktop  # issue 22: projects in state_5, and with --desktop the app's state file
+    if desktop is not None and desktop.projects.projects and (
+            desktop.findings.get("project_claimable") or opts.mappings or "import-orphans" in out):
+        out.append("assign-projects")
+    if opts.desktop and desktop is not None and desktop.state.exists:
+        out += list(DESKTOP_PHASES) if not desktop.state.healthy else ["rebuild-desktop-state"]
     return out
 
 
@@ -116,6 +127,12 @@ def plan_phase(name: str, ctx: RepairContext, flt: ThreadFilter, opts: FixOption
         return plan_archive_change(ctx, flt, archive=False)
     if name == "forget-missing":
         return plan_forget_missing(ctx, flt)
+    if name == "assign-projects":
+        return plan_assign_projects(ctx, flt)
+    if name == "restore-desktop-state":
+        return plan_restore_state(ctx, flt)
+    if name == "rebuild-desktop-state":
+        return plan_rebuild_state(ctx, flt)
     raise ValueError(name)
 
 
@@ -139,6 +156,10 @@ def plan_fix(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions) -> FixPlan
     if opts.unarchive and any(p.operation == "import-orphans" and p.ops for p in phases):
         fix.notes.append("orphans in archived_sessions/ are unarchived too, once imported (the apply plans each "
                          "phase on what the previous one left)")
+    names = {p.operation for p in phases if p.ops}
+    if "assign-projects" in names and "rebuild-desktop-state" in {p.operation for p in phases}:
+        fix.notes.append("the desktop app's assignments are rebuilt once assign-projects is applied, so they will "
+                         "include the threads it assigns (this dry run plans the rebuild on today's rows)")
     if target != ctx.report.current_provider:
         fix.notes.append(f"threads go to `{target}`, but Codex lists `{ctx.report.current_provider}` (config.toml): "
                          f"they stay hidden until Codex's provider is `{target}`")

@@ -177,10 +177,12 @@ def processes_mentioning(text: str) -> list[int]:
 
 
 class AppServer:
-    """`codex app-server` over stdio: JSON-RPC, one object per line."""
+    """`codex app-server` over stdio: JSON-RPC, one object per line. `experimental`: ask for the
+    experimental API in `initialize` (projects, `thread/list` by `projectId`)."""
 
-    def __init__(self, session: CodexSession) -> None:
+    def __init__(self, session: CodexSession, *, experimental: bool = False) -> None:
         self.session = session
+        self.experimental = experimental
         self.proc: subprocess.Popen[str] | None = None
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.next_id = 1
@@ -191,7 +193,8 @@ class AppServer:
                                      stderr=subprocess.DEVNULL, text=True, bufsize=1, start_new_session=True)
         self.session.processes.append(self.proc)
         threading.Thread(target=self._pump, daemon=True).start()
-        self.request("initialize", {"clientInfo": {"name": "codex-sessions-tests", "version": "0"}})
+        capabilities = {"capabilities": {"experimentalApi": True}} if self.experimental else {}
+        self.request("initialize", {"clientInfo": {"name": "codex-sessions-tests", "version": "0"}, **capabilities})
         self.notify("initialized")
         return self
 
