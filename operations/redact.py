@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from operations.audit import AuditReport
+from operations.audit_model import AuditReport
 from operations.visibility import reason_kind
 
 

@@ -281,7 +281,7 @@ def test_a_config_codex_refuses_is_reported_and_migrations_need_a_named_provider
     """A [model_providers.openai] table (reserved; checked against the binaries in
     test_codex_audit) makes Codex refuse config.toml: the audit says so and models Codex's
     fallback to `openai`; a migration to config.toml's provider is refused until it is named."""
-    from operations.paths import read_config
+    from operations.codex_config import read_config
 
     built = build_home(tmp_path / "home", HomeSpec(sessions=4, providers=("openai", "azure"), seed=5))
     config = built.root / "config.toml"

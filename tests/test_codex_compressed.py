@@ -16,8 +16,8 @@ import pytest
 from journal.zstdio import decompress
 from operations.audit import run_audit
 from operations.home import discover
-from operations.repair.common import RepairContext, ThreadFilter
 from operations.repair.fix import FixOptions, plan_fix
+from operations.repair.selection import RepairContext, ThreadFilter
 from operations.visibility import thread_list
 from tests.codex.compression import age, run_compression_worker
 from tests.codex.harness import CodexSession

@@ -20,8 +20,8 @@ from fixtures.generator import HomeSpec, build_home
 from operations.audit import run_audit
 from operations.desktop.statefile import STATE_FILE
 from operations.home import discover
-from operations.repair.common import RepairContext, ThreadFilter
 from operations.repair.fix import FixOptions, plan_fix
+from operations.repair.selection import RepairContext, ThreadFilter
 from operations.visibility import thread_list
 from tests.codex.harness import AppServer, CodexSession
 from tests.codex.mock_api import MockResponsesAPI

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from fixtures.generator import VERSIONS, BuiltHome, HomeSpec, build_home
-from operations.pathrules import key, rewrite, spellings
+from operations.path_spelling import key, rewrite, spellings
 from tests.codexhome import audit, row, run, snapshot, undo
 
 
@@ -162,8 +162,7 @@ def test_is_inside_fast_path_agrees_with_the_component_rule() -> None:
     import posixpath
     import random
 
-    from operations.pathrules import key
-    from operations.paths import is_inside
+    from operations.path_spelling import is_inside, key
 
     rng = random.Random(11)
     parts = ["a", "ab", "a.b", "..", ".", "", "proj", "project"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fixtures.desktop import ProjectFixture, encode
-from operations import safety
+from operations import processes as process_table
 from operations.desktop.statefile import STATE_FILE
 from tests.codexhome import audit, run, snapshot, undo
 from tests.desktophome import MAC_APP, WINDOWS_APP, DesktopHome, FakeProcess, desktop_home, project_rows
@@ -40,7 +40,7 @@ def _thread_columns(home: DesktopHome) -> list[str]:
 def _no_processes(monkeypatch: pytest.MonkeyPatch, processes: Iterable[FakeProcess] = ()) -> None:
     """The process list the safety checks see (the real one may hold anything on a shared machine)."""
     listed = list(processes)
-    monkeypatch.setattr(safety, "_processes", lambda: listed)
+    monkeypatch.setattr(process_table, "_processes", lambda: listed)
 
 
 @pytest.fixture(autouse=True)

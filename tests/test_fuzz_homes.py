@@ -31,7 +31,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.generator import HomeSpec, build_home
-from operations import safety
+from operations import processes
 from operations.cli.app import app
 from tests.codexhome import TABLES
 from tests.fuzzing import (
@@ -77,7 +77,7 @@ REPAIRS = (
 def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """A template home beside the victim folder; the current folder is a scratch one. The process
     table and disk syncs are out of the picture (see tests/fuzzing.py)."""
-    monkeypatch.setattr(safety, "codex_processes", lambda home: [])
+    monkeypatch.setattr(processes, "codex_processes", lambda home: [])
     unsynced(monkeypatch)
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")

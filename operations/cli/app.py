@@ -21,7 +21,7 @@ from operations.cli import (
 )
 from operations.cli.options import non_empty
 from operations.cli.usage import JsonUsageErrors
-from operations.paths import JOURNAL_ENV
+from operations.locations import JOURNAL_ENV
 
 EXIT_CODES = ("Exit codes: 0 success; 1 error (e.g. a database SQLite cannot read, a full disk); 2 usage "
               "(bad arguments, an unknown id, no such home or journal); 3 refused by a safety check (Codex "

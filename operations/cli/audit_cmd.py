@@ -10,7 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from journal.errors import UsageProblem
-from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, next_steps, run_audit
+from operations.advice import fixes_for, next_steps
+from operations.audit import run_audit
+from operations.audit_model import PROBLEM_TEXT, AuditReport
 from operations.cli import context, desktop_view
 from operations.cli.doctor_view import render_doctor
 from operations.cli.exit_codes import CHECK_FAILED, OK
@@ -18,7 +20,7 @@ from operations.cli.options import CodexHomeOpt, JsonOpt, non_empty, resolve_thr
 from operations.cli.output import echo, emit, handles, scan_progress, to_json_bytes, warn
 from operations.doctor import compare, find_codex, run_doctor
 from operations.home import discover
-from operations.paths import resolve_codex_home
+from operations.locations import resolve_codex_home
 from operations.redact import redact
 from operations.threads import full_row
 
@@ -149,7 +151,7 @@ def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -
                 continue
             echo(f"  {name}: {'listed' if vis.listed else 'HIDDEN'}")
             for reason in vis.reasons:
-                echo(f"    - {reason}")
+                echo(f"    - {reason.detail}")
         for line in desktop_view.explain(data["desktop"]) if data["desktop"] else []:
             echo(line)
         if fixes:

@@ -34,10 +34,11 @@ from operations.cli.options import (
 from operations.cli.output import echo, emit, handles, scan_progress, warn
 from operations.cli.plan_view import effect_lines, plan_data, render_result, result_data
 from operations.home import discover
-from operations.paths import resolve_codex_home, resolve_journal
-from operations.repair.common import Plan, RepairContext
+from operations.locations import resolve_codex_home, resolve_journal
 from operations.repair.execute import apply_phases, preflight, refuse_unwritable, shape_verdicts
 from operations.repair.fix import FixOptions, FixPlan, plan_fix, plan_phase, wanted_phases
+from operations.repair.plan import Plan
+from operations.repair.selection import RepairContext
 from operations.runreport import before_after
 from operations.runreport import render as render_report
 

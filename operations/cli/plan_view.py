@@ -11,8 +11,8 @@ from journal.effects import Effect
 from journal.runner import RunResult
 from operations.cli.output import echo, emit
 from operations.home import CodexHome
-from operations.repair.common import Plan
 from operations.repair.execute import preflight
+from operations.repair.plan import Plan
 from operations.schema import StateSchema
 
 SHOWN_WITHOUT_VERBOSE = 20

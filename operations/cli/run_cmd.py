@@ -40,17 +40,19 @@ from operations.cli.options import (
 from operations.cli.output import echo, emit, handles, scan_progress
 from operations.cli.plan_view import emit_dry_run, plan_data, render_plan, render_result, result_data
 from operations.home import discover
-from operations.paths import resolve_codex_home, resolve_journal
+from operations.locations import resolve_codex_home, resolve_journal
 from operations.repair.archive import plan_archive_change
-from operations.repair.common import Plan, RepairContext, ThreadFilter, default_provider, kept_store
 from operations.repair.cwd import plan_rewrite_cwd
 from operations.repair.execute import apply_plan, databases_in, prune_backups, refuse_unwritable, shape_verdicts
 from operations.repair.forget import plan_forget_missing
 from operations.repair.kept import prune_kept
 from operations.repair.orphans import plan_import_orphans
-from operations.repair.paths import plan_repair_paths
-from operations.repair.provider import plan_migrate_provider
+from operations.repair.plan import Plan
+from operations.repair.provider import default_provider, plan_migrate_provider
 from operations.repair.relocate import plan_relocate_home
+from operations.repair.repair_paths import plan_repair_paths
+from operations.repair.rollout_files import kept_store
+from operations.repair.selection import RepairContext, ThreadFilter
 from operations.runreport import before_after
 from operations.runreport import render as render_report
 

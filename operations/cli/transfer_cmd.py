@@ -38,10 +38,10 @@ from operations.cli.options import (
 from operations.cli.output import echo, emit, handles, scan_progress
 from operations.cli.plan_view import emit_dry_run, plan_data, render_plan, render_result, result_data
 from operations.home import discover
-from operations.paths import resolve_codex_home, resolve_journal
-from operations.repair.common import RepairContext
+from operations.locations import resolve_codex_home, resolve_journal
 from operations.repair.execute import apply_phases, refuse_unwritable
 from operations.repair.importing import ImportOptions, plan_import, staging_folder, write_staging
+from operations.repair.selection import RepairContext
 from operations.safety import refuse_unless_safe
 
 ToProviderOpt = Annotated[str | None, typer.Option(

@@ -22,7 +22,7 @@ from journal.store import JournalWriter
 from operations.desktop.statefile import writes_state_file
 from operations.errors import UnknownShape
 from operations.home import CodexHome
-from operations.repair.common import Plan
+from operations.repair.plan import Plan
 from operations.safety import refuse_if_damaged, refuse_if_desktop_app_running, refuse_unless_safe
 from operations.schema import StateSchema, damaged
 from operations.shapes import judge_all

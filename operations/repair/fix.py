@@ -16,19 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journal.errors import UsageProblem
-from operations.audit import AuditReport, ThreadAudit, predict, summaries
+from operations.audit_model import AuditReport, ThreadAudit
+from operations.audit_summary import predict, summaries
 from operations.desktop.assign import plan_assign_projects
 from operations.desktop.rebuild import plan_rebuild_state
 from operations.desktop.restore import plan_restore_state
-from operations.pathrules import rewrite
+from operations.path_spelling import rewrite
 from operations.repair.archive import plan_archive_change
-from operations.repair.common import Plan, RepairContext, ThreadFilter, default_provider
 from operations.repair.cwd import Mapping, plan_rewrite_cwd
 from operations.repair.forget import plan_forget_missing
 from operations.repair.orphans import plan_import_orphans
-from operations.repair.paths import plan_repair_paths
-from operations.repair.provider import plan_migrate_provider
+from operations.repair.plan import Plan
+from operations.repair.provider import default_provider, plan_migrate_provider
 from operations.repair.relocate import plan_relocate_home
+from operations.repair.repair_paths import plan_repair_paths
+from operations.repair.selection import RepairContext, ThreadFilter
 from operations.visibility import Facts, reason_kind
 
 PHASES = ("relocate-home", "repair-paths", "import-orphans", "migrate-provider", "rewrite-cwd", "unarchive",

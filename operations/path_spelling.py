@@ -1,4 +1,4 @@
-"""Paths as components, and the spellings that name one folder.
+"""Paths as components, the spellings that name one folder, and paths compared that way.
 
 Matching is by components, never by raw string prefix (`/a/proj` does not match
 `/a/project`). Equivalences, as rules:
@@ -11,8 +11,14 @@ Matching is by components, never by raw string prefix (`/a/proj` does not match
 
 from __future__ import annotations
 
+import functools
+import ntpath
+import posixpath
 import re
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 STYLES = ("posix", "windows", "wsl")
 _DRIVE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
@@ -91,3 +97,54 @@ def spellings(paths: list[str]) -> dict[PathKey, list[str]]:
     for p in paths:
         groups.setdefault(key(p, "wsl"), set()).add(p)
     return {k: sorted(v) for k, v in groups.items() if len(v) > 1}
+
+
+ROLLOUT_FOLDERS = ("/sessions/", "/archived_sessions/", "\\sessions\\", "\\archived_sessions\\")
+# How this machine's paths compare: Windows paths by components, casefolded, `\\?\` ignored
+PATH_STYLE = "windows" if sys.platform == "win32" else "posix"
+
+
+def home_of_rollout(rollout_path: str) -> str | None:
+    """The Codex home a rollout path lies in: the part before sessions/ or archived_sessions/
+    (either separator: rows written by Codex on Windows hold `C:\\Users\\…\\.codex\\sessions\\…`)."""
+    at = min((rollout_path.find(m) for m in ROLLOUT_FOLDERS if m in rollout_path), default=-1)
+    return rollout_path[:at] if at > 0 else None
+
+
+def is_inside(path: str, roots: Iterable[str | Path], style: str = PATH_STYLE) -> bool:
+    """Whether `path` is one of `roots` or below one, by components (never a string prefix).
+
+    An absolute POSIX path against POSIX roots compares as normalized text up to a separator,
+    which is the same test, without building component keys (the audit asks once per row)."""
+    texts = [str(root) for root in roots]
+    if style == "posix" and path.startswith("/") and not path.startswith("//") and all(
+            t.startswith("/") and not t.startswith("//") and posixpath.normpath(t) == t for t in texts):
+        text = posixpath.normpath(path)
+        return any(text == t or text.startswith(t.rstrip("/") + "/") for t in texts)
+    here = key(posixpath.abspath(path) if style == "posix" else ntpath.normpath(path), style)
+    return any(here.startswith(_root_key(t, style)) for t in texts)
+
+
+@functools.lru_cache(maxsize=256)
+def _root_key(root: str, style: str) -> PathKey:
+    return key(root, style)
+
+
+def same_path(a: str, b: str, style: str = PATH_STYLE) -> bool:
+    return key(a, style) == key(b, style)
+
+
+def spelled_like(new: str, model: str, style: str = PATH_STYLE) -> str:
+    """`new` written in the spelling of the row it replaces (`model`): when both lie in the same
+    home, the home part is taken from the row exactly (`\\\\?\\C:\\…`, drive and folder case, its
+    separator), so a row is never respelled beyond what had to change."""
+    old_home = home_of_rollout(model)
+    if old_home is None:
+        return new
+    prefix = key(old_home, style)
+    here = key(new, style)
+    if not here.startswith(prefix):
+        return new
+    sep = "\\" if is_windows_spelling(old_home) or old_home.startswith("\\\\") else "/"
+    rest = here.spelled[len(prefix.parts):]
+    return old_home.rstrip("\\/") + sep + sep.join(rest)
