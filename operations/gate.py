@@ -139,31 +139,36 @@ def databases_touched(home: CodexHome, effects: Iterable[Effect]) -> list[Path]:
     return sorted(dbs)
 
 
-def _refusals(home: CodexHome, dbs: Sequence[Path], shapes: Shapes, app_state: bool) -> list[Refused]:
+def _refusals(home: CodexHome, dbs: Sequence[Path], shapes: Shapes, app_state: bool,
+              running: RunningCheck | None) -> list[Refused]:
     found: list[Refused] = []
     shape_refusal = unwritable(shapes)
     if shape_refusal is not None:
         found.append(shape_refusal)
-    running = running_refusal(check_running(home.codex_home, list(dbs)))  # the one process scan
-    if running is not None:
-        found.append(running)
+    check = running if running is not None else check_running(home.codex_home, list(dbs))  # the one process scan
+    running_found = running_refusal(check)
+    if running_found is not None:
+        found.append(running_found)
     app = desktop_app_refusal() if app_state else None
     if app is not None:
         found.append(app)
     return found
 
 
-def preflight(home: CodexHome, dbs: Sequence[Path], shapes: Shapes, *, app_state: bool) -> list[GateReason]:
+def preflight(home: CodexHome, dbs: Sequence[Path], shapes: Shapes, *, app_state: bool,
+              running: RunningCheck | None = None) -> list[GateReason]:
     """Why `--apply` would be refused right now: the gate's checks, collected instead of raised, so
-    that a dry run can say so at its top. A damaged database is an error here too."""
-    reasons = [GateReason(r.code, r.message) for r in _refusals(home, dbs, shapes, app_state)]
+    that a dry run can say so at its top. A damaged database is an error here too. `running`: the
+    command's one check of Codex, when it made it already."""
+    reasons = [GateReason(r.code, r.message) for r in _refusals(home, dbs, shapes, app_state, running)]
     refuse_if_damaged(dbs)
     return reasons
 
 
-def admit(home: CodexHome, dbs: Sequence[Path], shapes: Shapes, *, app_state: bool) -> None:
+def admit(home: CodexHome, dbs: Sequence[Path], shapes: Shapes, *, app_state: bool,
+          running: RunningCheck | None = None) -> None:
     """Raise the first reason this write must not happen; nothing has been written yet."""
-    found = _refusals(home, dbs, shapes, app_state)
+    found = _refusals(home, dbs, shapes, app_state, running)
     if found:
         raise found[0]
     refuse_if_damaged(sorted({*home.databases, *dbs}))  # every database of the home, as undo and redo check them

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from journal.errors import UsageProblem
-from operations.advice import fixes_for, next_steps
+from operations.advice import Step, next_steps, thread_steps
 from operations.audit import run_audit
 from operations.audit_model import PROBLEM_TEXT, AuditReport
 from operations.cli import context, desktop_view
@@ -18,6 +18,8 @@ from operations.cli.doctor_view import render_doctor
 from operations.cli.exit_codes import CHECK_FAILED, OK
 from operations.cli.options import CodexHomeOpt, JsonOpt, non_empty, resolve_thread
 from operations.cli.output import echo, emit, handles, scan_progress, to_json_bytes, warn
+from operations.cli.steps_view import spell
+from operations.desktop.report import desktop_steps
 from operations.doctor import compare, find_codex, run_doctor
 from operations.home import discover
 from operations.locations import resolve_codex_home
@@ -52,11 +54,23 @@ def report_data(report: AuditReport) -> dict[str, Any]:
         "visibility": report.visibility,
         "warnings": report.warnings,
         "cwd_spellings": report.cwd_spellings,
-        "suggestions": report.suggestions,
-        "next_steps": next_steps(report),
-        "desktop": report.desktop.to_json() if report.desktop else None,  # issue 22
+        "suggestions": [spell(s) for s in report.suggestions],
+        "next_steps": [spell(s) for s in _next_steps(report)],
+        "desktop": _desktop_data(report),  # issue 22
         "threads": [t.to_json() for t in report.threads],
     }
+
+
+def _desktop_data(report: AuditReport) -> dict[str, Any] | None:
+    if report.desktop is None:
+        return None
+    data = report.desktop.to_json()
+    data["next_steps"] = [spell(s) for s in data.get("next_steps", [])]
+    return data
+
+
+def _next_steps(report: AuditReport) -> list[Step]:
+    return next_steps(report, desktop_steps(report.desktop) if report.desktop is not None else ())
 
 
 def _render(report: AuditReport) -> None:
@@ -103,14 +117,14 @@ def _render(report: AuditReport) -> None:
     for group in report.cwd_spellings:
         echo(f"one folder, several spellings (the picker matches cwd exactly): {', '.join(group)}")
     for suggestion in report.suggestions:
-        echo(f"suggestion: {suggestion}")
+        echo(f"suggestion: {spell(suggestion)}")
     echo("")
     echo("visibility:")
     for summary in report.visibility.values():
         echo(f"  {summary['summary']}")
     for line in desktop_view.section(report.desktop) if report.desktop else []:
         echo(line)
-    steps = next_steps(report)
+    steps = [spell(s) for s in _next_steps(report)]
     if steps:
         echo("")
         echo("next steps:")
@@ -123,7 +137,7 @@ def _render(report: AuditReport) -> None:
 def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -> None:
     t = resolve_thread(ref, report)
     row = full_row(Path(state_db), t.id) if state_db and t.row else None
-    fixes = fixes_for(t, report.current_provider)
+    fixes = [spell(s) for s in thread_steps(t, report.current_provider)]
     data = {**t.to_json(), "row": row, "rollouts": [
         {"path": f.path, "location": f.location, "format": f.format, "size": f.size, "mtime_ns": f.mtime_ns,
          "compressed": f.compressed, "session_meta": asdict(f.meta) if f.meta else None} for f in t.files],
