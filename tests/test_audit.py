@@ -144,7 +144,7 @@ def test_explain_gives_reasons_and_exact_commands(tmp_path: Path) -> None:
     assert explained["ide"]["reasons"] == ["provider: `openai` ≠ current `azure`", "archived"]
     assert explained["fixes"] == [
         f"codex-sessions run unarchive --thread {thread_id} --apply",
-        f"codex-sessions run migrate-provider --to azure --thread {thread_id} --apply"]
+        f"codex-sessions run migrate-provider --to-provider azure --thread {thread_id} --apply"]
     human = cli("audit", "--codex-home", str(built.root), "--explain", thread_id)
     assert "HIDDEN" in human.stdout and "archived" in human.stdout
 
@@ -297,5 +297,5 @@ def test_a_config_codex_refuses_is_reported_and_migrations_need_a_named_provider
     for args in (["fix"], ["run", "migrate-provider"]):
         code, refused = cli_json(*args, "--codex-home", str(built.root))
         assert code == 3 and refused["errors"][0]["code"] == "config_refused", args
-    code, named = cli_json("run", "migrate-provider", "--to", "openai", "--codex-home", str(built.root))
+    code, named = cli_json("run", "migrate-provider", "--to-provider", "openai", "--codex-home", str(built.root))
     assert code == 0 and named["data"]["plan"]["operations"], named

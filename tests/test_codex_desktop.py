@@ -136,7 +136,7 @@ def test_after_rewrite_cwd_the_project_has_the_new_root_and_still_lists_its_thre
         before = {t["id"] for t in server.thread_list(projectId=lib.id, **LISTS[0])}
     assert before and before <= members
     os.rename(old, new)
-    code, moved = run(codex.home, "rewrite-cwd", "--from", str(old), "--to", str(new), "--apply")
+    code, moved = run(codex.home, "rewrite-cwd", "--from-folder", str(old), "--to-folder", str(new), "--apply")
     assert code == 0, moved
     assert any(op["label"].startswith("rewrite project root") for op in moved["data"]["plan"]["operations"])
     with AppServer(codex, experimental=True) as server:

@@ -58,18 +58,18 @@ CASES = {"rollouts read": 500, "rollouts repaired": 120, "state databases read":
 if os.environ.get("FUZZ_CASES"):  # a quick look while developing: every test at this count
     CASES = dict.fromkeys(CASES, int(os.environ["FUZZ_CASES"]))
 READERS = (("audit text",), ("audit --explain",), ("fix", "--unarchive", "--forget-missing"),
-           ("run", "import-orphans"), ("run", "repair-paths"), ("run", "migrate-provider", "--to", "azure"),
-           ("run", "rewrite-cwd", "--from", "/home/u", "--to", "/srv/u"), ("run", "forget-missing"))
+           ("run", "import-orphans"), ("run", "repair-paths"), ("run", "migrate-provider", "--to-provider", "azure"),
+           ("run", "rewrite-cwd", "--from-folder", "/home/u", "--to-folder", "/srv/u"), ("run", "forget-missing"))
 
 REPAIRS = (
     ("fix", "--unarchive", "--forget-missing"),
-    ("run", "migrate-provider", "--to", "azure"),
+    ("run", "migrate-provider", "--to-provider", "azure"),
     ("run", "import-orphans"),
     ("run", "repair-paths"),
     ("run", "archive"),
     ("run", "forget-missing"),
-    ("run", "rewrite-cwd", "--from", "/home/u", "--to", "/srv/u"),
-    ("run", "relocate-home", "--from", "/elsewhere/.codex"),
+    ("run", "rewrite-cwd", "--from-folder", "/home/u", "--to-folder", "/srv/u"),
+    ("run", "relocate-home", "--from-home", "/elsewhere/.codex"),
 )
 
 

@@ -63,7 +63,7 @@ def _template(root: Path) -> tuple[Sandbox, list[str], list[str]]:
                               exec_share=0.0, seed=31))
     (home / "sessions" / "link-out").symlink_to(outside, target_is_directory=True)
     h = ["--codex-home", str(home)]
-    code, migrated = cli_json("run", "migrate-provider", "--to", "openai", "--apply", *h)
+    code, migrated = cli_json("run", "migrate-provider", "--to-provider", "openai", "--apply", *h)
     assert code == 0, migrated
     code, archived = cli_json("run", "archive", "--apply", *h)
     assert code == 0, archived

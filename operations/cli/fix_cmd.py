@@ -84,7 +84,8 @@ def fix(values: dict[str, Any]) -> None:
         plan = outline(RepairContext(home, seen.report, services.clock.now()), seen.filters, opts, seen.plans)
         warnings = seen.warnings + [w for p in plan.phases for w in p.warnings]
         data: dict[str, Any] = {"dry_run": not apply, "options": opts.describe(), "filters": seen.filters.describe(),
-                                **fix_data(plan), "warnings": warnings, "apply_refused": refusal_data(seen)}
+                                **(fix_data(plan) if json_ else {}), "warnings": warnings,
+                                "apply_refused": refusal_data(seen)}  # every operation as JSON only when asked
         for w in [] if json_ else warnings:
             warn(f"warning: {w}")
         if writer is None or not plan.op_count:

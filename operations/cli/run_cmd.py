@@ -40,7 +40,7 @@ def run_operation(op: Operation, values: dict[str, Any]) -> None:
         seen = pipeline.preview(home, services, flt, job, apply=apply, progress=scan_progress(json_))
         plan = seen.plans[0]
         plan.warnings[:0] = seen.warnings
-        data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan)}
+        data: dict[str, Any] = {"dry_run": not apply, "plan": plan_data(plan) if json_ else {}}
         if writer is None:
             emit_dry_run("run", seen, data, json_, values["verbose"])
             return

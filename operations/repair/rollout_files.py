@@ -17,7 +17,7 @@ from operations.home import CodexHome
 from operations.repair.plan import Plan, Why
 from operations.repair.rows import current_rows
 from operations.repair.selection import RepairContext
-from operations.rollouts import Rollout
+from operations.rollouts import Rollout, parse_name
 
 LIVE_SESSION = Why("active_orphan", "ACTIVE_ORPHAN: a live session (writer lock held or written in the last minutes); "
                    "left alone")
@@ -131,9 +131,15 @@ def move_to_canonical(ctx: RepairContext, plan: Plan, t: ThreadAudit, file: Roll
     the moves that put it there; a compressed twin Codex ignores moves with it, so that it stays
     a twin rather than become a second copy of the thread.
 
-    None, with the thread refused, when another file already occupies that place.
+    None, with the thread left alone, when another file already occupies that place, or when a
+    file to go to a dated folder carries no date in its name (renamed by hand).
     """
-    target = canonical_path(ctx.home, os.path.basename(file.plain_path), archived=archived)
+    name = os.path.basename(file.plain_path)
+    if not archived and parse_name(name)[1] is None:  # no dated folder to go to
+        plan.leave(t.id, Why("undated_name", f"{name} carries no date, so the dated folder Codex would keep it in "
+                             "is unknown"))
+        return None
+    target = canonical_path(ctx.home, name, archived=archived)
     destination = Path(str(target) + ".zst") if file.compressed else target
     effects: list[Effect] = []
     twin = compressed_twin(t, file)
