@@ -14,7 +14,7 @@ from operations.errors import ConfigRefused
 from operations.home import CodexHome
 from operations.operation import Args, FixPhase, FixState, Operation, OptionSpec
 from operations.option_specs import FOLDERS, FORCE_PROVIDER, FROM_HOME, without_deprecated
-from operations.option_values import with_mappings
+from operations.option_values import non_empty, with_mappings
 from operations.path_spelling import rewrite
 from operations.repair.archive import plan_archive_change
 from operations.repair.cwd import plan_rewrite_cwd
@@ -117,13 +117,15 @@ DESKTOP = OptionSpec("desktop", ("--desktop",), bool,
                      help="Also repair the desktop app's .codex-global-state.json: from its .bak when damaged, and "
                           "its lost projects and assignments from state_5 (the app must be closed).")
 FROM_PROVIDER = OptionSpec("from_provider", ("--from-provider",), metavar="PROVIDER", repeatable=True,
-                           deprecated=("--from",), help="Only threads of these providers (repeatable).")
+                           deprecated=("--from",), check=non_empty,
+                           help="Only threads of these providers (repeatable).")
 DB_ONLY = OptionSpec("db_only", ("--db-only",), bool, help="The row only, as the seed did (current Codex reverts it).")
 VIA_BACKFILL = OptionSpec("via_backfill", ("--via-backfill",), bool,
                           help="Reset backfill_state so Codex rebuilds the rows itself.")
 MIGRATE_TO = OptionSpec("to_provider", ("--to-provider",), metavar="PROVIDER", deprecated=("--to",),
+                        check=non_empty,
                         help="The provider to migrate to (default: config.toml's).")
-FIX_TO = OptionSpec("to_provider", ("--to-provider",), metavar="PROVIDER", deprecated=("--to",),
+FIX_TO = OptionSpec("to_provider", ("--to-provider",), metavar="PROVIDER", deprecated=("--to",), check=non_empty,
                     help="Provider to migrate threads to (default: config.toml's).")
 
 

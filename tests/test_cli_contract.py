@@ -37,8 +37,8 @@ def test_every_command_has_json_and_help() -> None:
 def test_each_run_operation_takes_only_its_own_options() -> None:
     run = typer.main.get_group(app).commands["run"]
     assert isinstance(run, typer.core.TyperGroup)
-    options = {name: {opt for param in command.params for opt in getattr(param, "opts", [])}
-               for name, command in run.commands.items()}
+    options = {name: {opt for param in command.params if not getattr(param, "hidden", False)
+                      for opt in getattr(param, "opts", [])} for name, command in run.commands.items()}
     whole_file = {name: options.pop(name) for name in ("restore-desktop-state", "rebuild-desktop-state")}
     shared = set.intersection(*options.values())
     # the desktop app's state file is one file for every thread: no thread filters there

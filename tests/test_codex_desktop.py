@@ -88,7 +88,7 @@ def test_codex_lists_each_project_as_the_audit_predicted_and_undo_is_byte_for_by
     fix = plan_fix(RepairContext(home, report, now), ThreadFilter(), FixOptions(desktop=True))
     (assign,) = [p for p in fix.phases if p.operation == "assign-projects"]
     planned = {op.subject: op.effects[0].to_json()["after"]["project_id"] for op in assign.ops}
-    contested = {r.thread for r in assign.refused}
+    contested = {r.thread for r in assign.left_alone}
     assert planned and contested and set(planned.values()) == {ids["app"], ids["lib"]}
 
     before = _everything(codex.home)

@@ -271,3 +271,24 @@ def test_a_forks_history_base_keeps_pointing_at_the_same_bytes_of_its_migrated_p
     code, undone = undo(built.root, applied["data"]["run"])
     assert code == 0, undone
     assert snapshot(built.root) == before and parent.path.read_bytes() == parent_before
+
+
+def test_an_archived_rollout_renamed_without_its_date_is_left_alone_by_unarchive(tmp_path: Path) -> None:
+    """The dated folder a file goes back to comes from its name: with no date there, the thread is
+    left alone with that reason (it was a traceback)."""
+    import sqlite3
+
+    built = build_home(tmp_path / "home", HomeSpec(sessions=10, seed=2, archived_share=0.3))
+    session = next(s for s in built.sessions.values() if s.archived)
+    renamed = session.path.parent / f"rollout-{session.id}.jsonl"
+    session.path.rename(renamed)
+    conn = sqlite3.connect(built.root / "state_5.sqlite")
+    conn.execute("UPDATE threads SET rollout_path = ? WHERE id = ?", (str(renamed), session.id))
+    conn.commit()
+    conn.close()
+    before = snapshot(built.root)
+    code, applied = run(built.root, "unarchive", "--thread", session.id, "--apply")
+    assert code == 3 and applied["data"]["plan"]["refused"] == [
+        {"thread": session.id, "kind": "undated_name",
+         "reason": f"{renamed.name} carries no date, so the dated folder Codex would keep it in is unknown"}], applied
+    assert snapshot(built.root) == before

@@ -24,6 +24,7 @@ from operations.doctor import compare, find_codex, run_doctor
 from operations.home import discover
 from operations.locations import resolve_codex_home
 from operations.redact import redact
+from operations.running import check_running
 from operations.threads import full_row
 
 
@@ -207,8 +208,9 @@ def audit_cmd(
     binary = find_codex() if codex_doctor else None  # before the scan: a missing codex is said at once
     home = discover(resolve_codex_home(codex_home), db)
     services = context.make_services()
+    running = check_running(home.codex_home, home.databases)  # once: the report says whether Codex runs here
     report = run_audit(home, now=services.clock.now(), picker_cwd=os.path.abspath(cwd) if cwd else None,
-                       max_samples=max_samples, progress=scan_progress(json_))
+                       max_samples=max_samples, progress=scan_progress(json_), running=running)
     if scan_progress(json_):
         warn("")
     if explain is not None:

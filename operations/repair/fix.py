@@ -54,15 +54,16 @@ class FixOptions:
 
 @dataclass
 class FixPlan:
-    """What `fix` plans and predicts, summed up: the per-thread predictions are not kept (at
-    50,000 sessions they are most of the memory), only each client's summary and, per reason,
-    how many stay hidden with a few samples."""
+    """What `fix` plans and predicts: each client's summary and, per reason, how many stay hidden
+    with a few samples; every thread as predicted (`after`) only when asked for (the CLI does not
+    keep it: at 50,000 sessions it is a second copy of the audit)."""
 
     phases: list[Plan]
     target_provider: str
     predicted: dict[str, Any] = field(default_factory=dict)
     still_hidden: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    after: list[ThreadAudit] = field(default_factory=list)
 
     @property
     def op_count(self) -> int:
@@ -100,19 +101,22 @@ def fix_job(report: AuditReport, flt: ThreadFilter, opts: FixOptions) -> Job:
                meta={"operation": "fix", "options": opts.describe(), "phases": [op.name for op in ops]})
 
 
-def plan_fix(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions) -> FixPlan:
+def plan_fix(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions, *, keep_after: bool = True) -> FixPlan:
     """Every phase planned against this one audit (the apply re-plans each later phase on the
     state the previous ones left), and the visibility predicted afterwards."""
     job = fix_job(ctx.report, flt, opts)
-    return outline(ctx, flt, opts, [planner(ctx, flt) for planner in job.phases])
+    return outline(ctx, flt, opts, [planner(ctx, flt) for planner in job.phases], keep_after=keep_after)
 
 
-def outline(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions, phases: list[Plan]) -> FixPlan:
+def outline(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions, phases: list[Plan], *,
+            keep_after: bool = False) -> FixPlan:
     """The phases' plans with what they predict and note."""
     fix = FixPlan(phases, target_provider(ctx, opts.args()))
     after = predict(ctx.report, _changes(phases))
     fix.predicted = summaries(after, ctx.report.current_provider)
     fix.still_hidden = _still_hidden(after, flt)
+    if keep_after:
+        fix.after = after
     del after
     by_name = {op.name: op for op in fix_phases()}
     for plan in phases:
