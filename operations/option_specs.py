@@ -56,5 +56,12 @@ FROM_HOME = OptionSpec("from_home", ("--from-home",), metavar="OLD_HOME", check=
                        deprecated=("--from",), help="The home the rows point into, absolute (default: inferred).")
 
 
+# --- bringing threads in (import, merge) ---------------------------------------------------------
+REPLACE = OptionSpec("replace", ("--replace",), bool, help="Overwrite a thread here that has other content "
+                     "(journaled, undoable).")
+OTHER_HOME = OptionSpec("from_home", ("--from-home",), metavar="OTHER_HOME", deprecated=("--from",),
+                        help="The home to take threads from (required).", check=non_empty)
+
+
 def without_deprecated(spec: OptionSpec) -> OptionSpec:
     return replace(spec, deprecated=())

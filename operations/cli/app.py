@@ -12,6 +12,7 @@ from typer.core import TyperCommand
 
 from operations.cli import (
     audit_cmd,
+    export_cmd,
     fix_cmd,
     journal_cmds,
     run_cmd,
@@ -80,7 +81,7 @@ app.command("audit")(audit_cmd.audit_cmd)
 app.command("fix")(fix_cmd.fix_cmd)
 app.add_typer(run_cmd.build_run_app(), name="run")  # one command per registered operation
 app.command("prune")(run_cmd.prune_cmd)
-app.command("export")(transfer_cmd.export_cmd)
+app.command("export")(export_cmd.export_cmd)
 app.command("import")(transfer_cmd.import_cmd)
 app.command("merge")(transfer_cmd.merge_cmd)
 app.command("log")(journal_cmds.log_cmd)

@@ -9,15 +9,15 @@ from typing import Any
 from operations import pipeline, registry
 from operations.cli import context
 from operations.cli.build import command
+from operations.cli.fix_view import fix_data, render_fix
 from operations.cli.options import apply_progress
 from operations.cli.output import echo, emit, scan_progress, warn
-from operations.cli.plan_view import SHOWN_WITHOUT_VERBOSE, closing, effect_lines, emit_applied, plan_data, refusal_data
-from operations.cli.steps_view import spell
+from operations.cli.plan_view import closing, emit_applied, refusal_data
 from operations.home import discover
 from operations.locations import resolve_codex_home
 from operations.option_specs import FILTERS, RUNNING
 from operations.option_values import filters_of, with_mappings
-from operations.repair.fix import FixOptions, FixPlan, fix_job, outline
+from operations.repair.fix import FixOptions, fix_job, outline
 from operations.repair.selection import RepairContext
 
 DOC = """Make every recoverable session visible again: relocate-home, repair-paths, import-orphans and
@@ -26,48 +26,6 @@ asked), as one journaled run that `undo RUN` takes back whole.
 
 Example: codex-sessions fix; then codex-sessions fix --apply
 """
-
-
-def fix_data(fix: FixPlan) -> dict[str, Any]:
-    return {"phases": [{"phase": p.operation, "operations": len(p.ops), "left_alone": len(p.left_alone),
-                        "plan": plan_data(p)} for p in fix.phases],
-            "target_provider": fix.target_provider, "predicted": fix.predicted, "notes": fix.notes,
-            "still_hidden": [{**item, "how_to_see": spell(item["how_to_see"])} for item in fix.still_hidden],
-            "operations": fix.op_count}
-
-
-def render_fix(fix: FixPlan, verbose: bool) -> None:
-    """A line per phase first, then at most SHOWN_WITHOUT_VERBOSE operations and left-alone threads."""
-    for phase in fix.phases:
-        echo(f"{phase.operation}: {len(phase.ops)} operation(s)"
-             + (f", {len(phase.left_alone)} thread(s) left alone" if phase.left_alone else ""))
-    budget = {"ops": SHOWN_WITHOUT_VERBOSE, "left": SHOWN_WITHOUT_VERBOSE}
-    for phase in fix.phases:
-        ops = phase.ops if verbose else phase.ops[:budget["ops"]]
-        left = phase.left_alone if verbose else phase.left_alone[:budget["left"]]
-        budget["ops"] -= len(ops)
-        budget["left"] -= len(left)
-        for op in ops:
-            echo(f"  {phase.operation}: {op.label}")
-            for effect in op.effects if verbose else ():
-                for line in effect_lines(effect, indent="      "):
-                    echo(line)
-        for r in left:
-            echo(f"  left alone {r.thread}: {r.reason}")
-    hidden_ops = fix.op_count - SHOWN_WITHOUT_VERBOSE
-    hidden_left = sum(len(p.left_alone) for p in fix.phases) - SHOWN_WITHOUT_VERBOSE
-    if not verbose and (hidden_ops > 0 or hidden_left > 0):
-        echo(f"… and {max(hidden_ops, 0)} more operation(s), {max(hidden_left, 0)} more left alone; --verbose lists "
-             "them all, with every effect")
-    echo("predicted afterwards:")
-    for view in fix.predicted.values():
-        echo(f"  {view['summary']}")
-    if fix.still_hidden:
-        echo("still hidden from the IDE list, and how to see them:")
-        for item in fix.still_hidden:
-            echo(f"  {item['count']} by {item['reason']}: {spell(item['how_to_see'])}")
-    for note in fix.notes:
-        echo(f"note: {note}")
 
 
 def fix(values: dict[str, Any]) -> None:

@@ -1,5 +1,5 @@
-"""`export`, `import`, `merge`: move threads between homes and machines, checked before anything
-is written (operations/transfer.py through the pipeline), each imported thread one operation."""
+"""`import`, `merge`: bring threads from a bundle or another home, checked before anything is
+written (operations/transfer.py through the pipeline), each imported thread one operation."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from journal.errors import UsageProblem
-from journal.fileio import file_digest
 from operations import pipeline
 from operations.audit import run_audit
-from operations.bundle import Bundle, check_output, collect, write
+from operations.bundle import Bundle, collect
 from operations.bundle_check import open_bundle
 from operations.cli import context
 from operations.cli.build import command
@@ -24,55 +23,25 @@ from operations.cli.output import echo, emit, scan_progress
 from operations.cli.plan_view import emit_applied, emit_dry_run, plan_data, render_plan
 from operations.home import discover
 from operations.locations import resolve_codex_home
-from operations.operation import OptionSpec
 from operations.option_specs import (
-    CODEX_HOME,
-    DB,
     FILTERS,
     FOLDERS,
     FORCE_PROVIDER,
-    JSON,
+    OTHER_HOME,
+    REPLACE,
     RUNNING,
     TO_PROVIDER,
     without_deprecated,
 )
-from operations.option_values import filters_of, non_empty, with_mappings
+from operations.option_values import filters_of, with_mappings
 from operations.repair.importing import ImportOptions
 from operations.repair.selection import ThreadFilter, require_known_threads
 from operations.transfer import import_job
 
-REPLACE = OptionSpec("replace", ("--replace",), bool, help="Overwrite a thread here that has other content "
-                     "(journaled, undoable).")
-OUTPUT = OptionSpec("output", ("--output", "-o"), metavar="FILE", required=True, help="The bundle file to write.")
-OTHER_HOME = OptionSpec("from_home", ("--from-home",), metavar="OTHER_HOME", deprecated=("--from",),
-                        help="The home to take threads from (required).", check=non_empty)
 IMPORTING = (TO_PROVIDER, *(without_deprecated(s) for s in FOLDERS), REPLACE, FORCE_PROVIDER,
              *(s for s in RUNNING if s.name != "db"))
 BUNDLE_FILE = inspect.Parameter("bundle_file", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, typer.Argument(
     metavar="FILE", show_default=False, help="A bundle from `export`.")])
-
-
-def export(values: dict[str, Any]) -> None:
-    out = Path(values["output"]).expanduser().absolute()
-    check_output(out)  # before the home is read
-    home = discover(resolve_codex_home(values["codex_home"]), values["db"])
-    report = run_audit(home, now=context.make_services().clock.now(), progress=scan_progress(values["json_"]))
-    bundle = collect(report, require_known_threads(filters_of(values), report), home, digests=False)
-    manifest = write(bundle, out)
-    digest, size = file_digest(out)
-    odd = [{"id": t.id, "columns": t.undecodable_columns} for t in bundle.threads if t.undecodable_columns]
-    data = {"output": str(out), "sha256": digest, "bytes": size, "threads": len(bundle.threads),
-            "left_out": bundle.left_out, "undecodable": odd, "source": manifest["source"]}
-
-    def human() -> None:
-        echo(f"wrote {out}: {len(bundle.threads)} thread(s), {size} bytes, sha256 {digest}")
-        for left in bundle.left_out:
-            echo(f"left out {left['id']}: {left['reason']}")
-        for item in odd:
-            echo(f"note {item['id']}: its row's {', '.join(item['columns'])} held bytes that are not UTF-8; "
-                 "exported as the audit reads them (U+FFFD in their place)")
-
-    emit("export", data, values["json_"], human)
 
 
 def bring_in(operation: str, bundle: Bundle, values: dict[str, Any]) -> None:
@@ -125,9 +94,6 @@ def merge(values: dict[str, Any]) -> None:
     bring_in("merge", bundle, values)
 
 
-export_cmd = command("export", (OUTPUT, *FILTERS, DB, CODEX_HOME, JSON), export,
-                     "Write chosen threads to one bundle file (read-only on the home). "
-                     "Example: codex-sessions export -o moved.zip")
 import_cmd = command("import", IMPORTING,
                      import_, "Bring a bundle's threads into this home, checked first; dry run by default.\n\n"
                      "Example: codex-sessions import moved.zip --to-provider azure --from-folder /old/proj "
