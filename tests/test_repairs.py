@@ -271,3 +271,23 @@ def test_a_forks_history_base_keeps_pointing_at_the_same_bytes_of_its_migrated_p
     code, undone = undo(built.root, applied["data"]["run"])
     assert code == 0, undone
     assert snapshot(built.root) == before and parent.path.read_bytes() == parent_before
+
+
+def test_unarchiving_a_file_renamed_without_a_date_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    """Found by the home fuzzer: an archived rollout renamed by hand has no dated folder to go back to."""
+    import sqlite3
+
+    built = _home(tmp_path, "0.171.0", archived_share=1.0, sessions=2)
+    some = sorted(built.sessions)[0]
+    path = built.sessions[some].path
+    renamed = path.with_name(f"rollout-by-hand-{some}.jsonl")
+    path.rename(renamed)
+    with sqlite3.connect(built.root / "state_5.sqlite") as db:
+        db.execute("UPDATE threads SET rollout_path = ? WHERE id = ?", (str(renamed), some))
+    db.close()
+    before = snapshot(built.root)
+    code, data = run(built.root, "unarchive", "--thread", some, "--apply")
+    assert code == 3, data
+    (refused,) = data["data"]["plan"]["refused"]
+    assert refused["thread"] == some and "carries no date" in refused["reason"]
+    assert snapshot(built.root) == before

@@ -18,7 +18,7 @@ from operations.audit import AuditReport, ThreadAudit
 from operations.errors import ConfigRefused
 from operations.home import CodexHome
 from operations.pathrules import key
-from operations.rollouts import Rollout
+from operations.rollouts import Rollout, parse_name
 
 
 @dataclass(frozen=True)
@@ -281,7 +281,11 @@ def move_to_canonical(ctx: RepairContext, plan: Plan, t: ThreadAudit, file: Roll
 
     None, with the thread refused, when another file already occupies that place.
     """
-    target = canonical_path(ctx.home, os.path.basename(file.plain_path), archived=archived)
+    name = os.path.basename(file.plain_path)
+    if not archived and parse_name(name)[1] is None:  # a file renamed by hand: no dated folder to go to
+        plan.refuse(t.id, f"{name} carries no date, so the dated folder Codex would keep it in is unknown")
+        return None
+    target = canonical_path(ctx.home, name, archived=archived)
     destination = Path(str(target) + ".zst") if file.compressed else target
     effects: list[Effect] = []
     twin = compressed_twin(t, file)
