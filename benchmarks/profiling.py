@@ -37,12 +37,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.homes import audit_spec, cached_home, interactive_spec  # noqa: E402
-from benchmarks.measure import linux_only  # noqa: E402
 
 WRAPPED = {  # module -> the names whose calls mark the end of a phase
     "operations.cli.fix_cmd": ("run_audit", "plan_fix", "_fix_data", "preflight", "emit"),
     "operations.cli.audit_cmd": ("run_audit", "report_data", "emit"),
 }
+
+
+def linux_only(script: str) -> None:
+    if not sys.platform.startswith("linux"):
+        sys.exit(f"{script}: reads RSS from /proc/self/status: Linux only")
 
 
 def rss_mb() -> tuple[float, float]:
@@ -147,33 +151,37 @@ def parts(obj: Any) -> str:
     return f"{type(obj).__name__} {total} B ({sys.getsizeof(obj)} itself; " + ", ".join(out) + ")"
 
 
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def tracemalloc_report(top: int, sessions: int) -> Callable[[str, Any], None]:
-    def at_end(label: str, result: Any) -> None:
+    def at_end(label: str, result: Any) -> None:  # stdout is /dev/null while the command runs
         gc.collect()
         current, peak = tracemalloc.get_traced_memory()
-        print(f"\n== after {label}: traced {current / 2**20:.1f} MB alive, peak so far {peak / 2**20:.1f} MB "
+        say(f"\n== after {label}: traced {current / 2**20:.1f} MB alive, peak so far {peak / 2**20:.1f} MB "
               f"({current / sessions:.0f} B alive per session)")
         stats = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]).statistics("lineno")
         for stat in stats[:top]:
             frame = stat.traceback[0]
             where = os.path.relpath(frame.filename, ROOT) if frame.filename.startswith(str(ROOT)) else frame.filename
-            print(f"  {stat.size / 2**20:7.1f} MB {stat.size / sessions:7.0f} B/session {stat.count:9,} blocks  "
+            say(f"  {stat.size / 2**20:7.1f} MB {stat.size / sessions:7.0f} B/session {stat.count:9,} blocks  "
                   f"{where}:{frame.lineno}")
         threads = getattr(result, "threads", None)
         if threads:
             sample = next((t for t in threads if t.row is not None and t.files), threads[0])
-            print(f"  one thread's audit: {parts(sample)}")
-            print(f"  whole report: {deep_size(result) / 2**20:.1f} MB ({deep_size(result) / len(threads):.0f} "
+            say(f"  one thread's audit: {parts(sample)}")
+            say(f"  whole report: {deep_size(result) / 2**20:.1f} MB ({deep_size(result) / len(threads):.0f} "
                   f"B per thread)")
         phases = getattr(result, "phases", None)
         if phases:
             for plan in phases:
                 if plan.ops:
                     op = plan.ops[0]
-                    print(f"  {plan.operation}: {len(plan.ops)} ops; one: {parts(op)}; effects: "
+                    say(f"  {plan.operation}: {len(plan.ops)} ops; one: {parts(op)}; effects: "
                           + ", ".join(f"{type(e).__name__} {deep_size(e)} B" for e in op.effects))
-            print(f"  whole fix plan: {deep_size(result) / 2**20:.1f} MB")
+            say(f"  whole fix plan: {deep_size(result) / 2**20:.1f} MB")
 
     return at_end
 
