@@ -53,8 +53,9 @@ from tests.helpers import runner
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="the cases make FIFOs and symlinks")
 # read: the audit and one more reader (cheap); repaired: a repair applied and undone (dear)
-CASES = {"rollouts read": 500, "rollouts repaired": 120, "state databases read": 400,
-         "state databases repaired": 120}
+# a few thousand cases for each kind of input: 2,000 rollouts, 2,000 state databases
+CASES = {"rollouts read": 1600, "rollouts repaired": 400, "state databases read": 1600,
+         "state databases repaired": 400}
 if os.environ.get("FUZZ_CASES"):  # a quick look while developing: every test at this count
     CASES = dict.fromkeys(CASES, int(os.environ["FUZZ_CASES"]))
 READERS = (("audit text",), ("audit --explain",), ("fix", "--unarchive", "--forget-missing"),

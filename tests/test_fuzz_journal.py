@@ -41,7 +41,7 @@ from tests.fuzzing import (
 from tests.helpers import cli_json
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="the victim folder holds a FIFO")
-CASES = int(os.environ.get("FUZZ_CASES", 600))
+CASES = int(os.environ.get("FUZZ_CASES", 2000))
 
 
 @pytest.fixture

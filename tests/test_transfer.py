@@ -149,7 +149,7 @@ def test_import_is_refused_while_codex_runs_in_the_target(tmp_path: Path) -> Non
 
 
 def test_a_row_that_is_not_utf8_is_exported_and_merged_as_the_audit_reads_it(tmp_path: Path) -> None:
-    """Such a row never blocks the home (README): export and merge carry the thread with the row's
+    """Such a row never blocks the home (docs/commands.md): export and merge carry the thread with the row's
     text as the audit reads it (U+FFFD for the bad bytes), say so, and leave the source alone."""
     import sqlite3
 
