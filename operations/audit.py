@@ -24,7 +24,7 @@ from operations.codex_config import BUILTIN_PROVIDERS
 from operations.desktop.report import read_desktop
 from operations.home import CodexHome
 from operations.lock_probes import held_writer_locks
-from operations.path_spelling import is_inside, spellings
+from operations.path_spelling import inside_of, spellings
 from operations.rollout_io import head_lines, plain_name
 from operations.rollouts import Found, Rollout, parse_name, scan_home, source_kind
 from operations.running import RunningCheck
@@ -139,9 +139,10 @@ def run_audit(
 
     ranks = scan_ranks(rollouts)
     threads: list[ThreadAudit] = []
+    inside = inside_of(home.roots)
     for row in rows:
-        threads.append(_audit_row(row, files_by_id.get(row.id, []), plain_paths, zst_paths, home, current, defined,
-                                  picker_cwd, ranks, skipped_by_id.get(row.id, [])))
+        threads.append(_audit_row(row, files_by_id.get(row.id, []), plain_paths, zst_paths, home, inside, current,
+                                  defined, picker_cwd, ranks, skipped_by_id.get(row.id, [])))
     for file_id, files in files_by_id.items():
         if file_id in row_ids:
             continue
@@ -265,7 +266,8 @@ def _pick(files: list[Rollout]) -> Rollout:
 
 
 def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], zst: dict[str, Rollout],
-               home: CodexHome, current: str, defined: set[str], picker_cwd: str | None,
+               home: CodexHome, inside: Callable[[str], bool], current: str, defined: set[str],
+               picker_cwd: str | None,
                ranks: dict[str, int], skipped: list[Found]) -> ThreadAudit:
     t = ThreadAudit(row.id, row, files, recency_ms=row.recency_ms, skipped=skipped)
     if row.undecodable:
@@ -274,7 +276,7 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
         t.problems.append("malformed_row")
     named = plain_name(row.rollout_path)  # Codex stores the .zst name after archiving a compressed file
     at_path = plain.get(named) or zst.get(named)
-    outside = bool(row.rollout_path) and not is_inside(row.rollout_path, home.roots)
+    outside = bool(row.rollout_path) and not inside(row.rollout_path)
     if outside:
         t.problems.append("rollout_path_outside_home")
     exists = at_path is not None or (outside and (os.path.exists(named) or os.path.exists(named + ".zst")))

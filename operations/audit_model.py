@@ -90,9 +90,10 @@ class ThreadAudit:
             out["archived"] = self.facts.archived
         if self.found_at:
             out["found_at"] = self.found_at
-        links = sorted({f.link for f in self.files if f.link} | {f.link for f in self.skipped if f.link})
-        if links:
-            out["symlinks"] = links
+        if self.skipped or any(f.link for f in self.files):  # almost never: skip the sets otherwise
+            links = sorted({f.link for f in self.files if f.link} | {f.link for f in self.skipped if f.link})
+            if links:
+                out["symlinks"] = links
         if self.skipped:
             out["not_read"] = [{"path": f.path, "kind": f.kind} for f in self.skipped]
         return out

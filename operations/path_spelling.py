@@ -16,7 +16,7 @@ import ntpath
 import posixpath
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,13 +116,31 @@ def is_inside(path: str, roots: Iterable[str | Path], style: str = PATH_STYLE) -
 
     An absolute POSIX path against POSIX roots compares as normalized text up to a separator,
     which is the same test, without building component keys (the audit asks once per row)."""
-    texts = [str(root) for root in roots]
-    if style == "posix" and path.startswith("/") and not path.startswith("//") and all(
-            t.startswith("/") and not t.startswith("//") and posixpath.normpath(t) == t for t in texts):
-        text = posixpath.normpath(path)
-        return any(text == t or text.startswith(t.rstrip("/") + "/") for t in texts)
+    return _inside(path, tuple(str(root) for root in roots), style)
+
+
+def inside_of(roots: Iterable[str | Path], style: str = PATH_STYLE) -> Callable[[str], bool]:
+    """`is_inside` with the roots fixed once, for a test asked once per row."""
+    texts = tuple(str(root) for root in roots)
+    return lambda path: _inside(path, texts, style)
+
+
+def _inside(path: str, texts: tuple[str, ...], style: str) -> bool:
+    prefixes = _posix_prefixes(texts) if style == "posix" else None
+    if prefixes is not None and path.startswith("/") and not path.startswith("//"):
+        text = posixpath.normpath(path) if ("/." in path or "//" in path or path.endswith("/")) else path
+        return any(text == t or text.startswith(prefix) for t, prefix in prefixes)
     here = key(posixpath.abspath(path) if style == "posix" else ntpath.normpath(path), style)
     return any(here.startswith(_root_key(t, style)) for t in texts)
+
+
+@functools.lru_cache(maxsize=64)
+def _posix_prefixes(texts: tuple[str, ...]) -> tuple[tuple[str, str], ...] | None:
+    """(root, root + "/") for roots that are normalized absolute POSIX paths, else None: worked
+    out once per set of roots, not once per row."""
+    if all(t.startswith("/") and not t.startswith("//") and posixpath.normpath(t) == t for t in texts):
+        return tuple((t, t.rstrip("/") + "/") for t in texts)
+    return None
 
 
 @functools.lru_cache(maxsize=256)

@@ -87,6 +87,8 @@ class Visibility:
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, object]:
+        if not self.reasons:
+            return {"listed": self.listed, "reasons": [], "kinds": []}
         return {"listed": self.listed, "reasons": [r.detail for r in self.reasons],
                 "kinds": [r.kind for r in self.reasons]}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +40,8 @@ app = typer.Typer(
 
 
 def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # about 0.1 s: only when asked
+
     try:
         return version("codex-sessions")
     except PackageNotFoundError:
