@@ -11,7 +11,6 @@ Run: python benchmarks/compressed.py [--sessions 10000] [--runs 3]
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -20,9 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.audit import AUDIT, measure  # noqa: E402
+from benchmarks.measure import best_of, command, run  # noqa: E402
 from fixtures.generator import HomeSpec, build_home  # noqa: E402
-from operations.rollouts import iter_rollout_paths  # noqa: E402
 
 
 def spec(sessions: int, compressed: bool) -> HomeSpec:
@@ -33,12 +31,10 @@ def spec(sessions: int, compressed: bool) -> HomeSpec:
 
 def audit_seconds(home: Path, runs: int) -> tuple[float, float]:
     """(best time in s, peak MB) of `audit --json` over `runs` fresh processes."""
-    measure(AUDIT, home, True)  # warm the page cache
-    best, peak = float("inf"), 0.0
-    for _ in range(runs):
-        seconds, kb = (float(x) for x in measure(AUDIT, home, True))
-        best, peak = min(best, seconds), max(peak, kb / 1024)
-    return best, peak
+    argv = command("audit", "--json", "--codex-home", str(home))
+    run(argv)  # warm the page cache
+    best, _ = best_of(runs, argv)
+    return best.seconds, best.peak_kb / 1024
 
 
 def bench(sessions: int, runs: int, folder: Path) -> None:
@@ -47,7 +43,7 @@ def bench(sessions: int, runs: int, folder: Path) -> None:
         home = folder / f"home-{'zst' if compressed else 'plain'}-{sessions}"
         started = time.perf_counter()
         build_home(home, spec(sessions, compressed))
-        size = sum(os.path.getsize(p) for p, _ in iter_rollout_paths(home)) / 1e6
+        size = sum(p.stat().st_size for p in home.glob("*sessions/**/rollout-*")) / 1e6
         print(f"built {home.name}: {size:.0f} MB of rollouts in {time.perf_counter() - started:.1f} s")
         homes[compressed] = home
     plain_s, plain_mb = audit_seconds(homes[False], runs)
@@ -57,8 +53,6 @@ def bench(sessions: int, runs: int, folder: Path) -> None:
 
 
 def main() -> None:
-    if not sys.platform.startswith("linux"):
-        sys.exit(f"{__file__}: measures peak memory through /proc (VmHWM): Linux only")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, nargs="*", default=[10_000])
     parser.add_argument("--runs", type=int, default=3)

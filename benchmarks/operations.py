@@ -99,7 +99,7 @@ def bench(operation: str, sessions: int, folder: Path) -> None:
     paths = list((home / "sessions").rglob("*.jsonl"))
     floor_s = floor(changed if operation == "migrate-provider" else paths, folder / f"floor-{operation}-{sessions}")
     journal = home / "codex-sessions" / "journal.jsonl"
-    args = [operation, "--codex-home", str(home)] + (["--to", "azure"] if operation == "migrate-provider" else [])
+    args = [operation, "--codex-home", str(home)]  # migrate-provider: to config.toml's provider, azure
     plan_s = cli("run", *args, "--json")
     applies, undos, grown, log_s = [], [], 0, 0.0
     for attempt in range(2):  # the machine is shared: the better of two apply/undo cycles

@@ -31,12 +31,13 @@ from journal.codec import sql_to_json
 from journal.errors import ToolError, UsageProblem
 from journal.fileio import file_digest
 from journal.sqlio import connect_ro
-from operations.audit import AuditReport, ThreadAudit
+from operations.audit_model import AuditReport, ThreadAudit
 from operations.bundle_rules import file_name_problem, history_problem, row_problem, thread_id_problem
 from operations.errors import BundleRefused
 from operations.home import CodexHome
-from operations.pathrules import is_windows_spelling
-from operations.repair.common import ThreadFilter, current_rows, text_as_audit_reads
+from operations.path_spelling import is_windows_spelling
+from operations.repair.rows import current_rows, text_as_audit_reads
+from operations.repair.selection import ThreadFilter
 from operations.rollouts import Rollout
 from operations.shapes import max_migration
 

@@ -14,7 +14,8 @@ from journal.planner import CompensationPlan, plan_redo, plan_replay, plan_undo
 from journal.recover import Assessment, apply_recovery, assess_pending
 from journal.runner import RunResult, execute_run
 from journal.store import JournalWriter
-from operations.located import Located
+from operations.gate import check_databases, gate_for
+from operations.home import CodexHome
 
 LINKS = {"undo": "undoes", "redo": "redoes", "replay": "replays"}
 
@@ -61,7 +62,7 @@ def refusal_for(plan: CompensationPlan, force: bool) -> str | None:
     return None
 
 
-def outside_targets(plan: CompensationPlan, loc: Located) -> str | None:
+def outside_targets(plan: CompensationPlan, loc: CodexHome) -> str | None:
     """What `--apply` would refuse because it lies outside the Codex home and its SQLite home
     (a copied home's journal, a symlinked date folder), said before anything is written."""
     guard = loc.guard()
@@ -79,21 +80,21 @@ def outside_targets(plan: CompensationPlan, loc: Located) -> str | None:
             + "; pass the home these operations were made in with --codex-home")
 
 
-def preview(action: str, ref: str, loc: Located, index: JournalIndex, *, force: bool = False,
+def preview(action: str, ref: str, loc: CodexHome, index: JournalIndex, *, force: bool = False,
             cascade: bool = False) -> Compensation:
     """The dry run: the plan, and what `--apply` would refuse. Writes nothing."""
-    loc.refuse_if_damaged()  # a damaged database is the same error here as on `run`, not a conflict
+    check_databases(loc)  # a damaged database is the same error here as on `run`, not a conflict
     plan = plan_for(action, index, ref, cascade)
     damaged = (f"the journal is damaged ({index.problems[0]}); `verify` says more, and writes are refused"
                if index.problems else None)
     return Compensation(action, plan, damaged or refusal_for(plan, force) or outside_targets(plan, loc))
 
 
-def compensate(action: str, ref: str, loc: Located, services: Services, argv: Sequence[str], *,
+def compensate(action: str, ref: str, loc: CodexHome, services: Services, argv: Sequence[str], *,
                force: bool = False, cascade: bool = False) -> Compensation:
     """Lock the journal, re-plan under the lock, refuse (ConflictRefused, OutsideAllowedRoots,
     or the safety gate's Refused) with nothing written, else execute as one run."""
-    loc.refuse_if_damaged()
+    check_databases(loc)
     with JournalWriter(str(loc.journal), services, argv=list(argv)) as writer:
         index = JournalIndex.load(str(loc.journal))
         if index.problems:  # an effect that does not decode: nothing is planned from such a journal
@@ -106,10 +107,10 @@ def compensate(action: str, ref: str, loc: Located, services: Services, argv: Se
         outside = outside_targets(plan, loc)
         if outside:  # before anything opens a database there (SQLite would leave -wal/-shm behind)
             raise OutsideAllowedRoots(outside)
-        loc.refuse_if_codex_running(e for op in plan.ops for e in op.effects)
+        gated = gate_for(loc, services)(plan.ops)  # the write gate, and online backups of what it touches
         full = index.resolve(ref)[1]
         result = execute_run(writer, action, plan.ops, argv=argv, links={LINKS[action]: full},
-                             meta={"forced": force, "cascade": cascade}, guard=loc.guard())
+                             meta={"forced": force, "cascade": cascade, **gated}, guard=loc.guard())
     return Compensation(action, plan, None, result)
 
 
@@ -127,7 +128,7 @@ class Recovery:
         return tuple(i for i in self.items if i.verdict == "foreign")
 
 
-def recover(loc: Located, services: Services, argv: Sequence[str], *, apply: bool,
+def recover(loc: CodexHome, services: Services, argv: Sequence[str], *, apply: bool,
             accept: Sequence[str] = ()) -> Recovery:
     """Assess pending operations; with `apply`, lock, re-assess, pass the safety gate, and settle
     them (recording the `accept`ed foreign ones as abandoned)."""
@@ -136,6 +137,6 @@ def recover(loc: Located, services: Services, argv: Sequence[str], *, apply: boo
         return Recovery(tuple(items), tuple(open_runs))
     with JournalWriter(str(loc.journal), services, allow_pending=True, argv=list(argv)) as writer:
         items, open_runs = assess_pending(str(loc.journal))
-        loc.refuse_if_codex_running()
+        gate_for(loc, services, backups=False)(())  # no backup: a recovery must not need room
         done = apply_recovery(writer, open_runs, accept=accept)
     return Recovery(done.items, tuple(open_runs), done.run_id)

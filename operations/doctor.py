@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from operations.audit import AuditReport
+from operations.audit_model import AuditReport
 from operations.errors import CodexNotFound, DoctorFailed
 from operations.rollout_io import plain_name
 from operations.rollouts import Rollout, scan_rollouts

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from operations.audit import AuditReport
-from operations.visibility import reason_kind
+from operations.audit_model import AuditReport
+from operations.visibility import label
 
 
 def hashed(value: str) -> str:
@@ -63,7 +63,7 @@ def redact(report: AuditReport) -> dict[str, Any]:
         "problems": report.problems,
         "visibility": {client: _view(s) for client, s in report.visibility.items()},
         "threads": [{"id": hashed(t.id), "problems": t.problems,
-                     **{client: {"listed": v.listed, "reasons": sorted({reason_kind(r) for r in v.reasons})}
+                     **{client: {"listed": v.listed, "reasons": sorted({label(r.kind) for r in v.reasons})}
                         for client, v in (("ide", t.ide), ("desktop", t.desktop), ("picker_all", t.picker_all))
                         if v is not None}}
                     for t in report.threads],

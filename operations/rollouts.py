@@ -223,15 +223,24 @@ def classify_first_line(line: bytes | None, compressed: bool) -> tuple[str, Sess
     return "no_session_meta", None
 
 
-_TEXT_FIELDS = ("id", "timestamp", "cwd", "model_provider", "thread_source", "originator", "cli_version",
-                "history_mode", "forked_from_id", "parent_thread_id")
-
-
 def _meta(p: dict[str, Any]) -> SessionMeta:
+    """Positional and inline, without an intermediate dict: this runs once per rollout."""
     get = p.get
-    values = {k: v if isinstance(v := get(k), str) else None for k in _TEXT_FIELDS}
     base = get("history_base")
-    return SessionMeta(source=get("source"), history_base=base if isinstance(base, dict) else None, **values)
+    return SessionMeta(
+        v if isinstance(v := get("id"), str) else None,
+        v if isinstance(v := get("timestamp"), str) else None,
+        v if isinstance(v := get("cwd"), str) else None,
+        v if isinstance(v := get("model_provider"), str) else None,
+        get("source"),
+        v if isinstance(v := get("thread_source"), str) else None,
+        v if isinstance(v := get("originator"), str) else None,
+        v if isinstance(v := get("cli_version"), str) else None,
+        v if isinstance(v := get("history_mode"), str) else None,
+        v if isinstance(v := get("forked_from_id"), str) else None,
+        v if isinstance(v := get("parent_thread_id"), str) else None,
+        base if isinstance(base, dict) else None,
+    )
 
 
 def read_rollout(path: str, location: str, link: str | None = None) -> Rollout:

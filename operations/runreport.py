@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from operations.audit import INTEGRITY_PROBLEMS, AuditReport
+from operations.audit_model import INTEGRITY_PROBLEMS, AuditReport
 
 
 def snapshot_of(report: AuditReport) -> dict[str, Any]:

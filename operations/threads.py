@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,39 +49,77 @@ def load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
 def _load_rows(db: Path, schema: StateSchema) -> list[ThreadRow]:
     columns = [c for c in WANTED if schema.has(c)]
     conn = connect_ro(str(db))
-    conn.text_factory = bytes  # decoded below, so one bad byte names its thread instead of failing the read
     try:
-        cur = conn.execute(f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM threads")
-        rows = []
-        for raw in cur:
-            data: dict[str, Any] = {}
-            bad: list[str] = []
-            for column, value in zip(columns, raw, strict=True):
-                if isinstance(value, bytes):
-                    try:
-                        value = value.decode("utf-8")
-                    except UnicodeDecodeError:
-                        value = value.decode("utf-8", "replace")
-                        bad.append(column)
-                data[column] = value
-            wrong = _wrong_types(data)
-            for column in wrong:  # read as nothing, so no later step trips over it
-                data[column] = None if column in INTEGER_COLUMNS else str(data[column])
-            preview = data.get("preview") if "preview" in data else data.get("first_user_message")
-            rows.append(ThreadRow(
-                id=str(data["id"]), rollout_path=str(data.get("rollout_path") or ""),
-                archived=int(data.get("archived") or 0), archived_at=data.get("archived_at"),
-                model_provider=str(data.get("model_provider") or ""), cwd=str(data.get("cwd") or ""),
-                source=str(data.get("source") or ""), preview=preview, thread_source=data.get("thread_source"),
-                created_at=data.get("created_at"), updated_at=data.get("updated_at"),
-                history_mode=data.get("history_mode"),
-                recency_ms=int(data.get("recency_at_ms") or data.get("updated_at_ms")
-                               or (data.get("updated_at") or 0) * 1000),
-                undecodable=tuple(bad), malformed=wrong,
-            ))
-        return rows
+        try:
+            return _read_rows(conn, columns, fast=True)
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc).lower():
+                raise
+        # A value that is not UTF-8: read again as bytes, so the bad byte names its thread.
+        return _read_rows(conn, columns, fast=False)
     finally:
         conn.close()
+
+
+def _suspect(columns: list[str]) -> str:
+    """SQL that is 1 when a row holds a value of a type Codex never writes in that column: only
+    such rows (almost never any) take the slow, checking path."""
+    tests = [f"typeof({quote_ident(c)}) NOT IN ('integer', 'null')" if c in INTEGER_COLUMNS
+             else "typeof(id) <> 'text'" if c == "id"
+             else f"typeof({quote_ident(c)}) NOT IN ('text', 'null')" for c in columns]
+    return " OR ".join(tests)
+
+
+def _read_rows(conn: sqlite3.Connection, columns: list[str], *, fast: bool) -> list[ThreadRow]:
+    """Rows as ThreadRows. `fast`: SQLite decodes the text (in C), and only rows the SQL marks as
+    suspect are checked value by value; otherwise every value comes as bytes and is decoded here."""
+    conn.text_factory = str if fast else bytes
+    cur = conn.execute(f"SELECT {', '.join(quote_ident(c) for c in columns)}, ({_suspect(columns)}) "
+                       "FROM threads")
+    width = len(columns)
+    if fast and columns == list(WANTED):  # the newest schemas: build the row from the tuple directly
+        rows = []
+        for raw in cur:
+            if raw[width]:
+                rows.append(_checked_row(columns, raw[:width]))
+                continue
+            (id_, path, created, updated, source, provider, cwd, _title, archived, archived_at, first_message,
+             preview, thread_source, history_mode, updated_ms, _cli, recency_at_ms) = raw[:width]
+            rows.append(ThreadRow(
+                id=id_, rollout_path=path or "", archived=archived or 0, archived_at=archived_at,
+                model_provider=provider or "", cwd=cwd or "", source=source or "", preview=preview,
+                thread_source=thread_source, created_at=created, updated_at=updated, history_mode=history_mode,
+                recency_ms=recency_at_ms or updated_ms or (updated or 0) * 1000))
+        return rows
+    return [_checked_row(columns, raw[:width]) for raw in cur]
+
+
+def _checked_row(columns: list[str], raw: tuple[Any, ...]) -> ThreadRow:
+    """One row, every value decoded and type-checked: a bad byte or a wrong type names its column."""
+    data: dict[str, Any] = {}
+    bad: list[str] = []
+    for column, value in zip(columns, raw, strict=True):
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                value = value.decode("utf-8", "replace")
+                bad.append(column)
+        data[column] = value
+    wrong = _wrong_types(data)
+    for column in wrong:  # read as nothing, so no later step trips over it
+        data[column] = None if column in INTEGER_COLUMNS else str(data[column])
+    preview = data.get("preview") if "preview" in data else data.get("first_user_message")
+    return ThreadRow(
+        id=str(data["id"]), rollout_path=str(data.get("rollout_path") or ""),
+        archived=int(data.get("archived") or 0), archived_at=data.get("archived_at"),
+        model_provider=str(data.get("model_provider") or ""), cwd=str(data.get("cwd") or ""),
+        source=str(data.get("source") or ""), preview=preview, thread_source=data.get("thread_source"),
+        created_at=data.get("created_at"), updated_at=data.get("updated_at"),
+        history_mode=data.get("history_mode"),
+        recency_ms=int(data.get("recency_at_ms") or data.get("updated_at_ms") or (data.get("updated_at") or 0) * 1000),
+        undecodable=tuple(bad), malformed=wrong,
+    )
 
 
 def _wrong_types(data: dict[str, Any]) -> tuple[str, ...]:

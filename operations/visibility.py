@@ -52,34 +52,62 @@ class Facts:
             return self.in_scan  # the scan's page; an orphan it finds gets its row read-repaired
         return bool(self.row_file)  # the database page: the row, if its file is where it says
 
-    def window_reason(self, metadata_filter: bool) -> list[str]:
+    def window_reason(self, metadata_filter: bool) -> list[Reason]:
         if not (self.uses_scan(metadata_filter) and self.in_scan and self.beyond_window):
             return []
-        return [f"scan window: number {self.scan_rank} of the newest files; Codex's file scan stops after "
-                f"{SCAN_WINDOW:,} (resume it by id, or archive old sessions to bring it back into view)"]
+        return [Reason("scan_window", f"scan window: number {self.scan_rank} of the newest files; Codex's file scan "
+                       f"stops after {SCAN_WINDOW:,} (resume it by id, or archive old sessions to bring it back into "
+                       "view)")]
 
     def preview_hides(self, metadata_filter: bool) -> bool:
         return self.scan_preview_empty if metadata_filter or self.row_file is None else self.empty_preview
 
 
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a client does not list a thread: `kind` is a stable code (what summaries count and
+    code branches on), `detail` the sentence a person reads."""
+
+    kind: str
+    detail: str
+
+
+# How each kind is named in the reports' `by_reason` counts (kept as they always were).
+KIND_LABELS = {"scan_window": "scan window", "empty_preview": "empty preview", "not_archived": "not archived",
+               "recent_window": "recent window"}
+
+
+def label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
+
+
 @dataclass(slots=True)
 class Visibility:
     listed: bool
-    reasons: tuple[str, ...] = field(default_factory=tuple)
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, object]:
+        if not self.reasons:
+            return {"listed": self.listed, "reasons": [], "kinds": []}
+        return {"listed": self.listed, "reasons": [r.detail for r in self.reasons],
+                "kinds": [r.kind for r in self.reasons]}
 
 
-def _common(f: Facts, current_provider: str) -> list[str]:
+EMPTY_PREVIEW = Reason("empty_preview", "empty preview (no user message): never listed")
+
+
+def _common(f: Facts, current_provider: str) -> list[Reason]:
     """The filters every client applies: a readable file, the provider, archived, a preview."""
     reasons = []
     if not f.listable(metadata_filter=True):
-        reasons.append(f"file: {f.file_problem}")
+        reasons.append(Reason("file", f"file: {f.file_problem}"))
     reasons += f.window_reason(metadata_filter=True)
     if f.provider != current_provider:
-        reasons.append(f"provider: `{f.provider}` ≠ current `{current_provider}`")
+        reasons.append(Reason("provider", f"provider: `{f.provider}` ≠ current `{current_provider}`"))
     if f.archived:
-        reasons.append("archived")
+        reasons.append(Reason("archived", "archived"))
     if f.preview_hides(metadata_filter=True):
-        reasons.append("empty preview (no user message): never listed")
+        reasons.append(EMPTY_PREVIEW)
     return reasons
 
 
@@ -99,26 +127,26 @@ def thread_list(
     0.171+; 0.169 ignores the parameter). Codex then answers from its indexed metadata, the
     database page, whatever the other filters: a row whose file is not at its `rollout_path`
     is not listed, though the scan would find the file. The caller drops threads not named."""
-    reasons = []
+    reasons: list[Reason] = []
     providers = [current_provider] if model_providers is None else model_providers
     rust_filtered = any(k in ("exec", "appServer") or k.startswith("subAgent") for k in source_kinds or [])
     metadata_filter = (bool(providers) or cwd is not None or not rust_filtered) and not named_in_included_ids
     if not f.listable(metadata_filter):
-        reasons.append(f"file: {f.file_problem}")
+        reasons.append(Reason("file", f"file: {f.file_problem}"))
     reasons += f.window_reason(metadata_filter)
     if providers and f.provider not in providers:
-        reasons.append(f"provider: `{f.provider}` ≠ current `{current_provider}`" if model_providers is None
-                       else f"provider: `{f.provider}` not in {providers}")
+        reasons.append(Reason("provider", f"provider: `{f.provider}` ≠ current `{current_provider}`"
+                              if model_providers is None else f"provider: `{f.provider}` not in {providers}"))
     if f.archived != archived:
-        reasons.append("archived" if f.archived else "not archived")
+        reasons.append(Reason("archived", "archived") if f.archived else Reason("not_archived", "not archived"))
     if f.preview_hides(metadata_filter):
-        reasons.append("empty preview (no user message): never listed")
+        reasons.append(EMPTY_PREVIEW)
     allowed = list(INTERACTIVE_SOURCES) if not source_kinds else _source_values(source_kinds)
     if f.source not in allowed:
-        reasons.append(f"source: `{f.source}` is not an interactive source" if not source_kinds
-                       else f"source: `{f.source}` not in {source_kinds}")
+        reasons.append(Reason("source", f"source: `{f.source}` is not an interactive source" if not source_kinds
+                              else f"source: `{f.source}` not in {source_kinds}"))
     if cwd is not None and f.cwd != cwd:
-        reasons.append(f"cwd: `{f.cwd}` ≠ `{cwd}`")
+        reasons.append(Reason("cwd", f"cwd: `{f.cwd}` ≠ `{cwd}`"))
     return Visibility(not reasons, tuple(reasons))
 
 
@@ -139,11 +167,7 @@ def picker(f: Facts, current_provider: str, cwd: str | None) -> Visibility:
     """`codex resume` run from `cwd`; with cwd None it is `codex resume --all`."""
     reasons = _common(f, current_provider)
     if f.source not in PICKER_SOURCES:
-        reasons.append(f"source: `{f.source}` is not cli or vscode (needs --include-non-interactive)")
+        reasons.append(Reason("source", f"source: `{f.source}` is not cli or vscode (needs --include-non-interactive)"))
     if cwd is not None and f.cwd != cwd:
-        reasons.append(f"cwd: `{f.cwd}` ≠ `{cwd}`")
+        reasons.append(Reason("cwd", f"cwd: `{f.cwd}` ≠ `{cwd}`"))
     return Visibility(not reasons, tuple(reasons))
-
-
-def reason_kind(reason: str) -> str:
-    return reason.split(":", 1)[0].split(" (", 1)[0]

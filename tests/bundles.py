@@ -21,7 +21,7 @@ import orjson
 from operations.audit import run_audit
 from operations.bundle import collect, write
 from operations.home import discover
-from operations.repair.common import ThreadFilter
+from operations.repair.selection import ThreadFilter
 
 Target = TypeVar("Target", Path, BinaryIO)
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # the generator's clock

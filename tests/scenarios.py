@@ -52,7 +52,7 @@ def scenario(tmp_path: Path, command: str, sessions: int = 1) -> Scenario:
     elif command in ("import", "merge"):
         source = home_at(tmp_path / "source", version="0.169.0", sessions=sessions + 1, seed=21)
         if command == "merge":
-            args = ["merge", "--from", str(source), "--to-provider", "azure", "--apply", *at]
+            args = ["merge", "--from-home", str(source), "--to-provider", "azure", "--apply", *at]
         else:
             bundle = tmp_path / "moved.zip"
             assert cli_json("export", "-o", str(bundle), "--codex-home", str(source))[0] == 0

@@ -144,7 +144,7 @@ def test_explain_gives_reasons_and_exact_commands(tmp_path: Path) -> None:
     assert explained["ide"]["reasons"] == ["provider: `openai` ≠ current `azure`", "archived"]
     assert explained["fixes"] == [
         f"codex-sessions run unarchive --thread {thread_id} --apply",
-        f"codex-sessions run migrate-provider --to azure --thread {thread_id} --apply"]
+        f"codex-sessions run migrate-provider --to-provider azure --thread {thread_id} --apply"]
     human = cli("audit", "--codex-home", str(built.root), "--explain", thread_id)
     assert "HIDDEN" in human.stdout and "archived" in human.stdout
 
@@ -281,7 +281,7 @@ def test_a_config_codex_refuses_is_reported_and_migrations_need_a_named_provider
     """A [model_providers.openai] table (reserved; checked against the binaries in
     test_codex_audit) makes Codex refuse config.toml: the audit says so and models Codex's
     fallback to `openai`; a migration to config.toml's provider is refused until it is named."""
-    from operations.paths import read_config
+    from operations.codex_config import read_config
 
     built = build_home(tmp_path / "home", HomeSpec(sessions=4, providers=("openai", "azure"), seed=5))
     config = built.root / "config.toml"
@@ -297,5 +297,5 @@ def test_a_config_codex_refuses_is_reported_and_migrations_need_a_named_provider
     for args in (["fix"], ["run", "migrate-provider"]):
         code, refused = cli_json(*args, "--codex-home", str(built.root))
         assert code == 3 and refused["errors"][0]["code"] == "config_refused", args
-    code, named = cli_json("run", "migrate-provider", "--to", "openai", "--codex-home", str(built.root))
+    code, named = cli_json("run", "migrate-provider", "--to-provider", "openai", "--codex-home", str(built.root))
     assert code == 0 and named["data"]["plan"]["operations"], named

@@ -39,7 +39,8 @@ def _shared_prefix(ids: list[str]) -> tuple[str, list[str]]:
 
 def _with_a_run(tmp_path: Path) -> tuple[BuiltHome, str]:
     built = _home(tmp_path / "home")
-    code, ran = cli_json("run", "migrate-provider", "--to", "azure", "--apply", "--codex-home", str(built.root))
+    code, ran = cli_json("run", "migrate-provider", "--to-provider", "azure", "--apply", "--codex-home",
+                         str(built.root))
     assert code == 0, ran
     return built, ran["data"]["run"]
 
@@ -52,11 +53,12 @@ def id_commands(home: Path, other: Path, bundle: Path) -> dict[str, list[str]]:
     h = ["--codex-home", str(home)]
     commands = {f"run {op}": ["run", op, "--thread", "{}", *h] for op in (
         "repair-paths", "unarchive", "archive", "migrate-provider", "import-orphans", "forget-missing")}
-    commands["run rewrite-cwd"] = ["run", "rewrite-cwd", "--from", "/a", "--to", "/b", "--thread", "{}", *h]
-    commands["run relocate-home"] = ["run", "relocate-home", "--from", "/old/.codex", "--thread", "{}", *h]
+    commands["run rewrite-cwd"] = ["run", "rewrite-cwd", "--from-folder", "/a", "--to-folder", "/b", "--thread",
+                                   "{}", *h]
+    commands["run relocate-home"] = ["run", "relocate-home", "--from-home", "/old/.codex", "--thread", "{}", *h]
     commands["fix"] = ["fix", "--thread", "{}", *h]
     commands["export"] = ["export", "-o", str(bundle), "--thread", "{}", *h]
-    commands["merge"] = ["merge", "--from", str(other), "--thread", "{}", "--codex-home", str(home)]
+    commands["merge"] = ["merge", "--from-home", str(other), "--thread", "{}", "--codex-home", str(home)]
     commands["audit --explain"] = ["audit", "--explain", "{}", *h]
     return commands
 
@@ -85,7 +87,7 @@ def test_an_ambiguous_prefix_is_refused_with_what_it_could_mean_in_every_command
         wanted = [i for i in sorted(other.sessions if name == "merge" else built.sessions) if i.startswith(ref)]
         assert all(i in message for i in wanted[:10]) and "could mean" in message, (name, message)
     assert snapshot(built.root) == before and not (tmp_path / "out.zip").exists()
-    code, one = cli_json("run", "migrate-provider", "--to", "azure", "--thread", meant[0][:len(prefix) + 4],
+    code, one = cli_json("run", "migrate-provider", "--to-provider", "azure", "--thread", meant[0][:len(prefix) + 4],
                          "--codex-home", str(built.root))  # a prefix only one thread has still selects it
     assert code == 0 and {op["subject"] for op in one["data"]["plan"]["operations"]} <= {meant[0]}
     assert one["data"]["plan"]["considered"] <= 1
@@ -125,8 +127,8 @@ def test_a_damaged_state_database_is_exit_1_with_codex_recovery_as_advice_on_eve
     h = ["--codex-home", str(built.root)]
     rollouts = {p: p.read_bytes() for p in (built.root / "sessions").rglob("*.jsonl")}
     for args in (["audit"], ["audit", "--explain", sorted(built.sessions)[0]], ["fix"], ["fix", "--apply"],
-                 ["run", "migrate-provider", "--to", "openai"], ["run", "archive", "--apply"],
-                 ["export", "-o", str(tmp_path / "x.zip")], ["merge", "--from", str(other.root)],
+                 ["run", "migrate-provider", "--to-provider", "openai"], ["run", "archive", "--apply"],
+                 ["export", "-o", str(tmp_path / "x.zip")], ["merge", "--from-home", str(other.root)],
                  ["undo", run_id], ["undo", run_id, "--apply"], ["redo", run_id], ["replay", run_id, "--apply"]):
         code, kind, message = _error(cli_json(*args, *h))
         assert (code, kind) == (ERROR, "database_damaged"), (args, message)
@@ -170,7 +172,7 @@ def test_a_journal_path_that_is_a_folder_is_a_clear_error_on_every_command(tmp_p
 
 
 @pytest.mark.parametrize("args", [
-    ["audit", "--bogus"], ["fix", "--apply", "--no-such-flag"], ["run", "migrate-provider", "--to", "a", "b"],
+    ["audit", "--bogus"], ["fix", "--apply", "--no-such-flag"], ["run", "migrate-provider", "--to-provider", "a", "b"],
     ["undo"], ["run", "no-such-operation"], ["log", "--limit", "zero"], ["--codex-home", "", "audit"],
     ["export"], ["prune", "--keep", "-1"],
 ])
@@ -191,25 +193,25 @@ def test_option_values_that_cannot_mean_anything_are_refused(tmp_path: Path) -> 
     h = ["--codex-home", str(built.root)]
     before = snapshot(built.root)
     refused = {
-        "from-style": ["run", "rewrite-cwd", "--from", "/a", "--to", "/b", "--from-style", "klingon"],
-        "fix from-style": ["fix", "--from", "/a", "--to-folder", "/b", "--from-style", "klingon"],
-        "relative --to": ["run", "rewrite-cwd", "--from", "/home/u/proj-a", "--to", "proj-b"],
-        "empty --to": ["run", "rewrite-cwd", "--from", "/home/u/proj-a", "--to", ""],
-        "empty --from": ["run", "rewrite-cwd", "--from", "", "--to", "/srv/b"],
-        "relative --to-folder": ["fix", "--from", "/home/u/proj-a", "--to-folder", "../b"],
-        "relative --from folder": ["fix", "--from", "proj-a", "--to-folder", "/srv/b"],
-        "empty provider --to": ["run", "migrate-provider", "--to", ""],
-        "empty provider --from": ["run", "migrate-provider", "--from", ""],
-        "empty fix --to": ["fix", "--to", ""],
+        "from-style": ["run", "rewrite-cwd", "--from-folder", "/a", "--to-folder", "/b", "--from-style", "klingon"],
+        "fix from-style": ["fix", "--from-folder", "/a", "--to-folder", "/b", "--from-style", "klingon"],
+        "relative --to": ["run", "rewrite-cwd", "--from-folder", "/home/u/proj-a", "--to-folder", "proj-b"],
+        "empty --to": ["run", "rewrite-cwd", "--from-folder", "/home/u/proj-a", "--to-folder", ""],
+        "empty --from": ["run", "rewrite-cwd", "--from-folder", "", "--to-folder", "/srv/b"],
+        "relative --to-folder": ["fix", "--from-folder", "/home/u/proj-a", "--to-folder", "../b"],
+        "relative --from folder": ["fix", "--from-folder", "proj-a", "--to-folder", "/srv/b"],
+        "empty provider --to": ["run", "migrate-provider", "--to-provider", ""],
+        "empty provider --from": ["run", "migrate-provider", "--from-provider", ""],
+        "empty fix --to": ["fix", "--to-provider", ""],
         "empty --provider": ["run", "archive", "--provider", ""],
         "empty --cwd": ["fix", "--cwd", ""],
         "since after until": ["fix", "--since", "2026-07-01", "--until", "2026-06-01"],
         "since equals until": ["run", "archive", "--since", "2026-07-01", "--until", "2026-07-01"],
         "not a date": ["run", "archive", "--since", "yesterday"],
-        "relative OLD_HOME": ["run", "relocate-home", "--from", "old/.codex"],
+        "relative OLD_HOME": ["run", "relocate-home", "--from-home", "old/.codex"],
         "empty --db": ["audit", "--db", ""],
         "empty --map": ["fix", "--map", ""],
-        "odd pairs": ["run", "rewrite-cwd", "--from", "/a", "--from", "/b", "--to", "/c"],
+        "odd pairs": ["run", "rewrite-cwd", "--from-folder", "/a", "--from-folder", "/b", "--to-folder", "/c"],
         "expect-head": ["verify", "--expect-head", "not-a-hash"],
     }
     for name, args in refused.items():
@@ -220,7 +222,7 @@ def test_option_values_that_cannot_mean_anything_are_refused(tmp_path: Path) -> 
     code, kind, message = _error(cli_json("fix", "--map", str(bad_map), *h))
     assert (code, kind) == (USAGE, "usage") and "relative" in message
     assert snapshot(built.root) == before
-    for name, args in (("windows style", ["run", "rewrite-cwd", "--from", "C:\\proj", "--to", "/srv/proj",
+    for name, args in (("windows style", ["run", "rewrite-cwd", "--from-folder", "C:\\proj", "--to-folder", "/srv/proj",
                                           "--from-style", "windows"]),
                        ("relative --cwd is taken from here", ["run", "archive", "--cwd", "."])):
         code, data = cli_json(*args, *h)

@@ -15,7 +15,7 @@ into a fresh copy when it passed. The invariants, for every case:
   either (one snapshot of the whole test folder: every path, its bytes and its mtime).
 
 The number of cases each test ran is counted and checked against its `max_examples`; the
-counts are in the README ("Security", "Bundles").
+counts are in docs/security.md ("Bundles").
 """
 
 from __future__ import annotations

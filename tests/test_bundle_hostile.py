@@ -359,7 +359,7 @@ def test_what_is_not_a_zip_is_refused(scene: Scene) -> None:
 
 def test_the_limits_on_members_and_json_parts_are_enforced(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
     """The zip's directory is bounded before zipfile reads it, and a JSON part before it is parsed
-    (lowered here so the test stays small; the real limits are in the README)."""
+    (lowered here so the test stays small; the real limits are in docs/security.md, "Bundles")."""
     monkeypatch.setattr(bundle_check, "MAX_MEMBERS", 10)
     _refused(scene, scene.bundle, "too_many_members")
     lying = bytearray(scene.bundle.read_bytes())  # the end record claims one member: they are counted

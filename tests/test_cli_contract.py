@@ -37,8 +37,8 @@ def test_every_command_has_json_and_help() -> None:
 def test_each_run_operation_takes_only_its_own_options() -> None:
     run = typer.main.get_group(app).commands["run"]
     assert isinstance(run, typer.core.TyperGroup)
-    options = {name: {opt for param in command.params for opt in getattr(param, "opts", [])}
-               for name, command in run.commands.items()}
+    options = {name: {opt for param in command.params if not getattr(param, "hidden", False)
+                      for opt in getattr(param, "opts", [])} for name, command in run.commands.items()}
     whole_file = {name: options.pop(name) for name in ("restore-desktop-state", "rebuild-desktop-state")}
     shared = set.intersection(*options.values())
     # the desktop app's state file is one file for every thread: no thread filters there
@@ -46,9 +46,9 @@ def test_each_run_operation_takes_only_its_own_options() -> None:
                for opts in whole_file.values()), whole_file
     assert {"--thread", "--since", "--apply", "--json", "--codex-home"} <= shared
     own = {name: opts - shared for name, opts in options.items()}
-    assert own["migrate-provider"] == {"--to", "--from", "--db-only", "--force"}
-    assert own["rewrite-cwd"] == {"--from", "--to", "--map", "--from-style"}
-    assert own["relocate-home"] == {"--from"} and own["import-orphans"] == {"--via-backfill"}
+    assert own["migrate-provider"] == {"--to-provider", "--from-provider", "--db-only", "--force"}
+    assert own["rewrite-cwd"] == {"--from-folder", "--to-folder", "--map", "--from-style"}
+    assert own["relocate-home"] == {"--from-home"} and own["import-orphans"] == {"--via-backfill"}
     assert own["repair-paths"] == own["unarchive"] == own["forget-missing"] == own["assign-projects"] == set()
     bad = cli("run", "unarchive", "--to", "azure")  # no longer accepted where it means nothing
     assert bad.exit_code == 2

@@ -16,8 +16,8 @@ import pytest
 from journal.zstdio import decompress
 from operations.audit import run_audit
 from operations.home import discover
-from operations.repair.common import RepairContext, ThreadFilter
 from operations.repair.fix import FixOptions, plan_fix
+from operations.repair.selection import RepairContext, ThreadFilter
 from operations.visibility import thread_list
 from tests.codex.compression import age, run_compression_worker
 from tests.codex.harness import CodexSession
@@ -59,7 +59,7 @@ def test_codex_compressed_sessions_are_fixed_undone_recompressed_and_resumed(
             home_now = discover(home)
             fix = plan_fix(RepairContext(home_now, run_audit(home_now, now=now), now), ThreadFilter(),
                            FixOptions(unarchive=True))
-            assert not any("compressed" in r.reason for p in fix.phases for r in p.refused)
+            assert not any("compressed" in r.reason for p in fix.phases for r in p.left_alone)
             predicted = [{t.id for t in fix.after if t.facts is not None and thread_list(
                 t.facts, "mockB", source_kinds=params["sourceKinds"], archived=params.get("archived", False)).listed}
                 for params in LISTS]

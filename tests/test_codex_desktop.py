@@ -20,8 +20,8 @@ from fixtures.generator import HomeSpec, build_home
 from operations.audit import run_audit
 from operations.desktop.statefile import STATE_FILE
 from operations.home import discover
-from operations.repair.common import RepairContext, ThreadFilter
 from operations.repair.fix import FixOptions, plan_fix
+from operations.repair.selection import RepairContext, ThreadFilter
 from operations.visibility import thread_list
 from tests.codex.harness import AppServer, CodexSession
 from tests.codex.mock_api import MockResponsesAPI
@@ -88,7 +88,7 @@ def test_codex_lists_each_project_as_the_audit_predicted_and_undo_is_byte_for_by
     fix = plan_fix(RepairContext(home, report, now), ThreadFilter(), FixOptions(desktop=True))
     (assign,) = [p for p in fix.phases if p.operation == "assign-projects"]
     planned = {op.subject: op.effects[0].to_json()["after"]["project_id"] for op in assign.ops}
-    contested = {r.thread for r in assign.refused}
+    contested = {r.thread for r in assign.left_alone}
     assert planned and contested and set(planned.values()) == {ids["app"], ids["lib"]}
 
     before = _everything(codex.home)
@@ -136,7 +136,7 @@ def test_after_rewrite_cwd_the_project_has_the_new_root_and_still_lists_its_thre
         before = {t["id"] for t in server.thread_list(projectId=lib.id, **LISTS[0])}
     assert before and before <= members
     os.rename(old, new)
-    code, moved = run(codex.home, "rewrite-cwd", "--from", str(old), "--to", str(new), "--apply")
+    code, moved = run(codex.home, "rewrite-cwd", "--from-folder", str(old), "--to-folder", str(new), "--apply")
     assert code == 0, moved
     assert any(op["label"].startswith("rewrite project root") for op in moved["data"]["plan"]["operations"])
     with AppServer(codex, experimental=True) as server:

@@ -2,7 +2,7 @@
 0.128 has no doctor) against the audit, through `audit --codex-doctor`: on homes with every kind
 of damage, plain and compressed, every figure the doctor prints equals the audit's data counted
 the doctor's way; where both define a figure alike it equals the audit's own figure; where they
-differ, the difference is named (operations/doctor.py DIFFERENCES, and the README).
+differ, the difference is named (operations/doctor.py DIFFERENCES, and docs/codex-doctor.md).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import pytest
 from fixtures.generator import DAMAGE_KINDS, HomeSpec, build_home
 from operations.audit import run_audit
 from operations.home import discover
-from operations.repair.common import RepairContext, ThreadFilter
 from operations.repair.fix import FixOptions, plan_fix
+from operations.repair.selection import RepairContext, ThreadFilter
 from operations.visibility import thread_list
 from tests.codex.harness import CodexSession
 from tests.codex.mock_api import MockResponsesAPI

@@ -286,7 +286,7 @@ def test_8_renamed_project_folder(make_codex: Callable[..., CodexSession], tmp_p
     old.rename(new)
     assert listed(codex, cwd=str(new)) == {}
     before = snapshot(codex.home)
-    code, applied = run(codex.home, "rewrite-cwd", "--from", str(old), "--to", str(new), "--apply")
+    code, applied = run(codex.home, "rewrite-cwd", "--from-folder", str(old), "--to-folder", str(new), "--apply")
     assert code == 0, applied
     assert set(listed(codex, cwd=str(new))) == {t1}
     assert set(listed(codex, cwd=str(new / "sub"))) == {t2}

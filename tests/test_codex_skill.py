@@ -30,7 +30,7 @@ class AgentAPI(MockResponsesAPI):
     (which a careful agent would not do without the user's go-ahead: here it tests the tool's refusal)."""
 
     commands = (f"{sys.executable} -m operations audit --json > /dev/null; echo audit-exit=$?",
-                f"{sys.executable} -m operations fix --to mockB --apply --json")
+                f"{sys.executable} -m operations fix --to-provider mockB --apply --json")
 
     def events(self, n: int) -> list[dict[str, Any]]:
         with self._lock:

@@ -34,7 +34,8 @@ def test_export_from_0_169_and_import_into_0_171(tmp_path: Path, codex_binary_fo
             bundle = tmp_path / "moved.zip"
             code, exported = cli_json("export", "-o", str(bundle), "--codex-home", str(old.home))
             assert code == 0 and exported["data"]["threads"] == 2, exported
-            args = ["import", str(bundle), "--to-provider", "mockB", "--from", str(proj_a), "--to", str(proj_b),
+            args = ["import", str(bundle), "--to-provider", "mockB", "--from-folder", str(proj_a), "--to-folder",
+                    str(proj_b),
                     "--codex-home", str(new.home)]
             before = snapshot(new.home)
             code, applied = cli_json(*args, "--apply")

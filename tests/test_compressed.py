@@ -129,8 +129,8 @@ def test_fix_does_to_compressed_rollouts_what_it_does_to_plain_ones_and_undo_giv
 
 def test_rewrite_cwd_archive_and_relocate_on_compressed_rollouts(tmp_path: Path) -> None:
     plain, packed = _pair(tmp_path, damage={"outside_home": 2}, archived_share=0.3)
-    steps = [("run", "rewrite-cwd", "--from", "/home/u/proj-a", "--to", "/home/u/renamed-a"),
-             ("run", "relocate-home", "--from", "/elsewhere/old-home"),
+    steps = [("run", "rewrite-cwd", "--from-folder", "/home/u/proj-a", "--to-folder", "/home/u/renamed-a"),
+             ("run", "relocate-home", "--from-home", "/elsewhere/old-home"),
              ("run", "unarchive"),
              ("run", "archive", "--cwd", "/home/u/proj-b")]
     runs = []
@@ -205,7 +205,7 @@ def test_import_orphans_and_export_import_of_compressed_rollouts(tmp_path: Path)
         target = build_home(built.root.parent / "merged", HomeSpec(
             version="0.171.0", sessions=1, providers=("mockA",), current_provider="mockA",
             defined_providers=("mockA", "mockD"), seed=98))
-        code, done = cli_json("merge", "--from", str(built.root), "--provider", "mockB", "--to-provider", "mockD",
+        code, done = cli_json("merge", "--from-home", str(built.root), "--provider", "mockB", "--to-provider", "mockD",
                               "--apply", "--codex-home", str(target.root))
         assert code == 0, done
         merged.append(target.root)

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from fixtures.generator import VERSIONS, BuiltHome, HomeSpec, build_home
-from operations.pathrules import key, rewrite, spellings
+from operations.path_spelling import key, rewrite, spellings
 from tests.codexhome import audit, row, run, snapshot, undo
 
 
@@ -68,7 +68,7 @@ def _cwd_round_trip(built: BuiltHome, *args: str) -> dict[str, Any]:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_rewrite_cwd_everywhere_codex_reads_it(tmp_path: Path, version: str) -> None:
     built = _home(tmp_path, version, cwds=("/a/proj", "/a/project", "/a/proj/sub"))
-    result = _cwd_round_trip(built, "--from", "/a/proj/", "--to", "/b/new place ü")
+    result = _cwd_round_trip(built, "--from-folder", "/a/proj/", "--to-folder", "/b/new place ü")
     moved = {s.id for s in built.sessions.values() if s.cwd in ("/a/proj", "/a/proj/sub")}
     assert {op["subject"] for op in result["plan"]["operations"]} == moved
     for s in built.sessions.values():
@@ -94,8 +94,9 @@ def test_windows_paths_in_a_linux_home(tmp_path: Path) -> None:
     data = audit(built.root)
     assert data["cwd_spellings"] == [["C:\\Users\\me\\proj", "\\\\?\\C:\\Users\\me\\proj"]]
     assert any("--from-style windows" in s for s in data["suggestions"])
-    code, plain = run(built.root, "rewrite-cwd", "--from", "c:/users/me/proj", "--to", "/home/me/proj")
-    windows = _cwd_round_trip(built, "--from", "c:/users/me/proj", "--to", "/home/me/proj", "--from-style", "windows")
+    code, plain = run(built.root, "rewrite-cwd", "--from-folder", "c:/users/me/proj", "--to-folder", "/home/me/proj")
+    windows = _cwd_round_trip(built, "--from-folder", "c:/users/me/proj", "--to-folder", "/home/me/proj",
+                              "--from-style", "windows")
     expected = {s.id for s in built.sessions.values() if "proj" in s.cwd}
     assert {op["subject"] for op in windows["plan"]["operations"]} == expected
     got = {r["cwd"] for r in (row(built.root, s.id) for s in built.sessions.values()) if r}
@@ -114,7 +115,7 @@ def test_map_file_and_pairs(tmp_path: Path) -> None:
     mapping.write_text("just one column\n")
     code, bad = run(built.root, "rewrite-cwd", "--map", str(mapping))
     assert code == 2 and "line 1" in bad["errors"][0]["message"]
-    code, bad = run(built.root, "rewrite-cwd", "--from", "/x")
+    code, bad = run(built.root, "rewrite-cwd", "--from-folder", "/x")
     assert code == 2 and "in pairs" in bad["errors"][0]["message"]
 
 
@@ -124,7 +125,7 @@ def test_project_roots_on_0_169(tmp_path: Path) -> None:
     conn.execute("INSERT INTO projects (id, name, position, created_at_ms, updated_at_ms) VALUES ('p1','A',0,1,1)")
     conn.execute("INSERT INTO project_roots VALUES ('p1', 0, '/old/a'), ('p1', 1, '/old/ab')")
     conn.commit()
-    code, data = run(built.root, "rewrite-cwd", "--from", "/old/a", "--to", "/new/a", "--apply")
+    code, data = run(built.root, "rewrite-cwd", "--from-folder", "/old/a", "--to-folder", "/new/a", "--apply")
     assert code == 0, data
     roots = conn.execute("SELECT position, path FROM project_roots ORDER BY position").fetchall()
     conn.close()
@@ -137,14 +138,14 @@ def test_relocate_a_copied_home(tmp_path: Path) -> None:
     shutil.copytree(built.root, copy)
     data = audit(copy)
     assert data["problems"]["rollout_path_outside_home"] == 5
-    assert any(f"relocate-home --from {built.root}" in s for s in data["suggestions"])
+    assert any(f"relocate-home --from-home {built.root}" in s for s in data["suggestions"])
     code, plan = run(copy, "relocate-home")
     assert code == 0
     assert plan["data"]["plan"]["options"]["from"] == str(built.root)
     assert any("inferred" in w for w in plan["data"]["plan"]["warnings"])
     assert [r["thread"] for r in plan["data"]["plan"]["refused"]] == built.truth["missing_file"]
     original = snapshot(built.root)
-    code, applied = run(copy, "relocate-home", "--from", str(built.root), "--apply")
+    code, applied = run(copy, "relocate-home", "--from-home", str(built.root), "--apply")
     assert code == 0, applied
     assert applied["data"]["counts"]["applied"] == 4
     after = audit(copy)
@@ -162,8 +163,7 @@ def test_is_inside_fast_path_agrees_with_the_component_rule() -> None:
     import posixpath
     import random
 
-    from operations.pathrules import key
-    from operations.paths import is_inside
+    from operations.path_spelling import is_inside, key
 
     rng = random.Random(11)
     parts = ["a", "ab", "a.b", "..", ".", "", "proj", "project"]

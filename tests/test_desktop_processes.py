@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from operations.errors import CodexRunning
-from operations.safety import (
-    _is_codex,
-    codex_processes,
-    desktop_app_processes,
-    is_desktop_app,
-    refuse_if_desktop_app_running,
-)
+from operations.gate import refuse_if_desktop_app_running
+from operations.processes import _is_codex, codex_processes, desktop_app_processes, is_desktop_app
 from tests.desktophome import FakeProcess
 
 STORE = "C:\\Program Files\\WindowsApps\\OpenAI.Codex_26.915.4065.0_x64__2p2nqsd0c76g0\\app\\"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fixtures.desktop import ProjectFixture, encode
-from operations import safety
+from operations import processes as process_table
 from operations.desktop.statefile import STATE_FILE
 from tests.codexhome import audit, run, snapshot, undo
 from tests.desktophome import MAC_APP, WINDOWS_APP, DesktopHome, FakeProcess, desktop_home, project_rows
@@ -40,7 +40,7 @@ def _thread_columns(home: DesktopHome) -> list[str]:
 def _no_processes(monkeypatch: pytest.MonkeyPatch, processes: Iterable[FakeProcess] = ()) -> None:
     """The process list the safety checks see (the real one may hold anything on a shared machine)."""
     listed = list(processes)
-    monkeypatch.setattr(safety, "_processes", lambda: listed)
+    monkeypatch.setattr(process_table, "_processes", lambda: listed)
 
 
 @pytest.fixture(autouse=True)
@@ -269,7 +269,7 @@ def test_state_5_repairs_are_refused_only_when_the_app_may_use_this_home(tmp_pat
 def test_rewrite_cwd_moves_a_project_root_with_its_threads(tmp_path: Path) -> None:
     home = desktop_home(tmp_path, None, sessions=10)
     old, new = str(home.folders["lib"]), str(tmp_path / "work" / "library")
-    code, applied = run(home.root, "rewrite-cwd", "--from", old, "--to", new, "--apply")
+    code, applied = run(home.root, "rewrite-cwd", "--from-folder", old, "--to-folder", new, "--apply")
     assert code == 0, applied
     rows = project_rows(home.built.state_db)
     lib = home.projects[1]
@@ -282,7 +282,8 @@ def test_rewrite_cwd_keeps_a_root_a_left_out_thread_still_lies_under(tmp_path: P
     lib_threads = home.ids_in("lib")
     assert len(lib_threads) >= 2
     old, new = str(home.folders["lib"]), str(tmp_path / "work" / "library")
-    code, applied = run(home.root, "rewrite-cwd", "--from", old, "--to", new, "--thread", lib_threads[0], "--apply")
+    code, applied = run(home.root, "rewrite-cwd", "--from-folder", old, "--to-folder", new, "--thread",
+                        lib_threads[0], "--apply")
     assert code == 0, applied
     assert (home.projects[1].id, 0, old) in project_rows(home.built.state_db)["project_roots"]
     assert any("project root" in w and "is kept" in w for w in applied["data"]["plan"]["warnings"])
@@ -297,7 +298,7 @@ def test_relocate_home_leaves_projects_and_memberships_as_they_are(tmp_path: Pat
     conn.close()
     before = project_rows(home.built.state_db)
     findings = audit(home.root)["desktop"]["findings"]
-    code, applied = run(home.root, "relocate-home", "--from", old_home, "--apply")
+    code, applied = run(home.root, "relocate-home", "--from-home", old_home, "--apply")
     assert code == 0 and applied["data"]["counts"]["applied"] == 8
     assert project_rows(home.built.state_db) == before
     assert audit(home.root)["desktop"]["findings"] == findings

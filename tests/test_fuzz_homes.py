@@ -31,7 +31,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.generator import HomeSpec, build_home
-from operations import safety
+from operations import processes
 from operations.cli.app import app
 from tests.codexhome import TABLES
 from tests.fuzzing import (
@@ -59,18 +59,18 @@ CASES = {"rollouts read": 1600, "rollouts repaired": 400, "state databases read"
 if os.environ.get("FUZZ_CASES"):  # a quick look while developing: every test at this count
     CASES = dict.fromkeys(CASES, int(os.environ["FUZZ_CASES"]))
 READERS = (("audit text",), ("audit --explain",), ("fix", "--unarchive", "--forget-missing"),
-           ("run", "import-orphans"), ("run", "repair-paths"), ("run", "migrate-provider", "--to", "azure"),
-           ("run", "rewrite-cwd", "--from", "/home/u", "--to", "/srv/u"), ("run", "forget-missing"))
+           ("run", "import-orphans"), ("run", "repair-paths"), ("run", "migrate-provider", "--to-provider", "azure"),
+           ("run", "rewrite-cwd", "--from-folder", "/home/u", "--to-folder", "/srv/u"), ("run", "forget-missing"))
 
 REPAIRS = (
     ("fix", "--unarchive", "--forget-missing"),
-    ("run", "migrate-provider", "--to", "azure"),
+    ("run", "migrate-provider", "--to-provider", "azure"),
     ("run", "import-orphans"),
     ("run", "repair-paths"),
     ("run", "archive"),
     ("run", "forget-missing"),
-    ("run", "rewrite-cwd", "--from", "/home/u", "--to", "/srv/u"),
-    ("run", "relocate-home", "--from", "/elsewhere/.codex"),
+    ("run", "rewrite-cwd", "--from-folder", "/home/u", "--to-folder", "/srv/u"),
+    ("run", "relocate-home", "--from-home", "/elsewhere/.codex"),
 )
 
 
@@ -78,7 +78,7 @@ REPAIRS = (
 def box(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """A template home beside the victim folder; the current folder is a scratch one. The process
     table and disk syncs are out of the picture (see tests/fuzzing.py)."""
-    monkeypatch.setattr(safety, "codex_processes", lambda home: [])
+    monkeypatch.setattr(processes, "codex_processes", lambda home: [])
     unsynced(monkeypatch)
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.generator import HomeSpec, build_home
-from operations import safety
+from operations import processes
 from tests.fuzzing import (
     COUNTS,
     RETYPED,
@@ -49,7 +49,7 @@ def no_process_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """What is fuzzed is the journal and the home; the process table is not (its probe has tests of
     its own), and reading every process's environment costs more than the rest of a command. The
     current folder is a scratch one, so a relative name in a journal can only mean the sandbox."""
-    monkeypatch.setattr(safety, "codex_processes", lambda home: [])
+    monkeypatch.setattr(processes, "codex_processes", lambda home: [])
     unsynced(monkeypatch)
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
@@ -63,7 +63,7 @@ def _template(root: Path) -> tuple[Sandbox, list[str], list[str]]:
                               exec_share=0.0, seed=31))
     (home / "sessions" / "link-out").symlink_to(outside, target_is_directory=True)
     h = ["--codex-home", str(home)]
-    code, migrated = cli_json("run", "migrate-provider", "--to", "openai", "--apply", *h)
+    code, migrated = cli_json("run", "migrate-provider", "--to-provider", "openai", "--apply", *h)
     assert code == 0, migrated
     code, archived = cli_json("run", "archive", "--apply", *h)
     assert code == 0, archived

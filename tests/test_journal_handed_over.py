@@ -24,7 +24,8 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="a FIFO outsid
 def _home_with_a_run(tmp_path: Path) -> tuple[BuiltHome, list[dict[str, Any]], str]:
     built = build_home(tmp_path / "home", HomeSpec(version="0.171.0", sessions=4, providers=("openai", "azure"),
                                                    archived_share=0.0, exec_share=0.0, seed=51))
-    code, ran = cli_json("run", "migrate-provider", "--to", "openai", "--apply", "--codex-home", str(built.root))
+    code, ran = cli_json("run", "migrate-provider", "--to-provider", "openai", "--apply", "--codex-home",
+                         str(built.root))
     assert code == 0 and ran["data"]["operations"], ran
     journal = built.root / "codex-sessions" / "journal.jsonl"
     return built, [orjson.loads(line) for line in journal.read_bytes().splitlines()], ran["data"]["run"]

@@ -18,8 +18,7 @@ import pytest
 from fixtures.generator import HomeSpec, build_home
 from journal import records
 from journal.store import JournalWriter, lock_path
-from operations import audit, rollouts
-from operations.cli import run_cmd
+from operations import audit, registry, rollouts
 from tests.faultpoints import counting, killed_at, restore_home
 from tests.helpers import cli, cli_json, fixed_services
 
@@ -74,7 +73,7 @@ def _kill_while_planning(args: list[str]) -> Callable[[], Any]:
         def planner(*_a: Any, **_kw: Any) -> Any:
             os.kill(os.getpid(), signal.SIGKILL)
 
-        run_cmd.plan_migrate_provider = planner  # type: ignore[assignment]
+        registry.plan_migrate_provider = planner  # type: ignore[assignment]
         cli(*args)
 
     return action

@@ -14,16 +14,10 @@ import pytest
 
 from fixtures.generator import HomeSpec, build_home
 from journal.platform import FileBusy, with_retry
-from operations.paths import home_of_rollout, is_inside, same_path, spelled_like
-from operations.safety import (
-    DARWIN_FLOCK,
-    LINUX_FLOCK,
-    SOME_PROCESS,
-    PosixProbe,
-    WindowsProbe,
-    _is_codex,
-    check_running,
-)
+from operations.lock_probes import DARWIN_FLOCK, LINUX_FLOCK, SOME_PROCESS, PosixProbe, WindowsProbe
+from operations.path_spelling import home_of_rollout, is_inside, same_path, spelled_like
+from operations.processes import _is_codex
+from operations.running import check_running
 
 REPO = Path(__file__).resolve().parents[1]
 

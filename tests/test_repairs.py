@@ -46,7 +46,7 @@ def _round_trip(built: BuiltHome, operation: str, *args: str) -> tuple[dict[str,
 def test_migrate_provider(tmp_path: Path, version: str) -> None:
     built = _home(tmp_path, version, providers=("openai", "azure"), sessions=12, archived_share=0.2)
     moving = {s.id for s in built.sessions.values() if s.provider == "openai"}
-    plan, report = _round_trip(built, "migrate-provider", "--to", "azure")
+    plan, report = _round_trip(built, "migrate-provider", "--to-provider", "azure")
     assert {op["subject"] for op in plan["operations"]} == moving
     for op in plan["operations"]:
         kinds = [e["kind"] for e in op["effects"]]
@@ -68,7 +68,7 @@ def test_the_fields_an_edit_says_it_changed_are_the_fields_that_differ(tmp_path:
     from journal.effects import FileEdit, effect_from_json, json_changes
 
     built = _home(tmp_path, "0.169.0", providers=("openai", "azure"), sessions=8, turns=3)
-    code, dry = run(built.root, "migrate-provider", "--to", "azure")
+    code, dry = run(built.root, "migrate-provider", "--to-provider", "azure")
     assert code == 0 and dry["data"]["plan"]["operations"], dry
     checked = 0
     for op in dry["data"]["plan"]["operations"]:
@@ -89,7 +89,7 @@ def test_migrated_file_changes_only_the_provider_bytes_and_keeps_offsets_true(tm
     built = _home(tmp_path, "0.169.0", providers=("openai",), sessions=2)
     session = next(iter(built.sessions.values()))
     old = session.path.read_bytes()
-    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--thread", session.id, "--apply")
+    code, applied = run(built.root, "migrate-provider", "--to-provider", "azure", "--thread", session.id, "--apply")
     assert code == 0, applied
     new = session.path.read_bytes()
     assert new == old.replace(b'"model_provider":"openai"', b'"model_provider":"azure"').replace(
@@ -207,7 +207,7 @@ def test_filters_limit_the_plan(tmp_path: Path) -> None:
     code, data = run(built.root, "migrate-provider", "--since", since)
     expected = {s.id for s in sessions if s.provider == "openai" and s.created_ms // 1000 >= first.created_ms // 1000}
     assert {op["subject"] for op in data["data"]["plan"]["operations"]} == expected
-    code, data = run(built.root, "migrate-provider", "--to", "openai", "--from", "azure")
+    code, data = run(built.root, "migrate-provider", "--to-provider", "openai", "--from-provider", "azure")
     assert {op["subject"] for op in data["data"]["plan"]["operations"]} == {
         s.id for s in sessions if s.provider == "azure"}
 
@@ -257,7 +257,7 @@ def test_a_forks_history_base_keeps_pointing_at_the_same_bytes_of_its_migrated_p
     child.path.write_bytes(b"\n".join(lines))
     os.utime(child.path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     before = snapshot(built.root)
-    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--apply")
+    code, applied = run(built.root, "migrate-provider", "--to-provider", "azure", "--apply")
     assert code == 0, applied
     parent_after = parent.path.read_bytes()
     assert len(parent_after) < end  # "openai" -> "azure" shortened lines before the offset
@@ -273,21 +273,22 @@ def test_a_forks_history_base_keeps_pointing_at_the_same_bytes_of_its_migrated_p
     assert snapshot(built.root) == before and parent.path.read_bytes() == parent_before
 
 
-def test_unarchiving_a_file_renamed_without_a_date_is_refused_not_a_traceback(tmp_path: Path) -> None:
-    """Found by the home fuzzer: an archived rollout renamed by hand has no dated folder to go back to."""
+def test_an_archived_rollout_renamed_without_its_date_is_left_alone_by_unarchive(tmp_path: Path) -> None:
+    """The dated folder a file goes back to comes from its name: with no date there, the thread is
+    left alone with that reason (it was a traceback)."""
     import sqlite3
 
-    built = _home(tmp_path, "0.171.0", archived_share=1.0, sessions=2)
-    some = sorted(built.sessions)[0]
-    path = built.sessions[some].path
-    renamed = path.with_name(f"rollout-by-hand-{some}.jsonl")
-    path.rename(renamed)
-    with sqlite3.connect(built.root / "state_5.sqlite") as db:
-        db.execute("UPDATE threads SET rollout_path = ? WHERE id = ?", (str(renamed), some))
-    db.close()
+    built = build_home(tmp_path / "home", HomeSpec(sessions=10, seed=2, archived_share=0.3))
+    session = next(s for s in built.sessions.values() if s.archived)
+    renamed = session.path.parent / f"rollout-{session.id}.jsonl"
+    session.path.rename(renamed)
+    conn = sqlite3.connect(built.root / "state_5.sqlite")
+    conn.execute("UPDATE threads SET rollout_path = ? WHERE id = ?", (str(renamed), session.id))
+    conn.commit()
+    conn.close()
     before = snapshot(built.root)
-    code, data = run(built.root, "unarchive", "--thread", some, "--apply")
-    assert code == 3, data
-    (refused,) = data["data"]["plan"]["refused"]
-    assert refused["thread"] == some and "carries no date" in refused["reason"]
+    code, applied = run(built.root, "unarchive", "--thread", session.id, "--apply")
+    assert code == 3 and applied["data"]["plan"]["refused"] == [
+        {"thread": session.id, "kind": "undated_name",
+         "reason": f"{renamed.name} carries no date, so the dated folder Codex would keep it in is unknown"}], applied
     assert snapshot(built.root) == before

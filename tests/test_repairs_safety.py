@@ -68,7 +68,7 @@ def test_codex_appends_after_a_migration_undo_refuses_then_force_keeps_the_turn(
     built = _home(tmp_path)
     session = next(iter(built.sessions.values()))
     original = session.path.read_bytes()
-    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--thread", session.id, "--apply")
+    code, applied = run(built.root, "migrate-provider", "--to-provider", "azure", "--thread", session.id, "--apply")
     assert code == 0, applied
     turn = (b'{"timestamp":"2026-11-24T13:00:00.000Z","ordinal":99,"type":"event_msg",'
             b'"payload":{"type":"task_started"}}\n')
@@ -88,7 +88,7 @@ def test_codex_appends_after_a_migration_undo_refuses_then_force_keeps_the_turn(
 def test_row_changed_after_the_run_undo_refuses_then_force(tmp_path: Path) -> None:
     built = _home(tmp_path)
     session = next(iter(built.sessions.values()))
-    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--thread", session.id, "--apply")
+    code, applied = run(built.root, "migrate-provider", "--to-provider", "azure", "--thread", session.id, "--apply")
     assert code == 0
     conn = sqlite3.connect(built.root / "state_5.sqlite")
     conn.execute("UPDATE threads SET model_provider = 'somebody-else' WHERE id = ?", (session.id,))
@@ -121,13 +121,13 @@ def test_refused_while_a_session_writer_lock_is_held(tmp_path: Path) -> None:
     built = _home(tmp_path)
     some = next(iter(built.sessions))
     with holding(WRITER_LOCK, str(built.root / "thread-writer-locks" / f"{some}.lock")):
-        _expect_refusal(built, ["migrate-provider", "--to", "azure"], "writer lock")
+        _expect_refusal(built, ["migrate-provider", "--to-provider", "azure"], "writer lock")
 
 
 def test_refused_while_another_process_has_the_database_open(tmp_path: Path) -> None:
     built = _home(tmp_path)
     with holding(DB_OPEN, str(built.root / "state_5.sqlite")) as pid:
-        _expect_refusal(built, ["migrate-provider", "--to", "azure"], f"open in pid {pid}")
+        _expect_refusal(built, ["migrate-provider", "--to-provider", "azure"], f"open in pid {pid}")
 
 
 def test_refused_while_the_database_is_locked(tmp_path: Path) -> None:
@@ -136,20 +136,21 @@ def test_refused_while_the_database_is_locked(tmp_path: Path) -> None:
     conn.execute("PRAGMA journal_mode=DELETE")  # a rollback-journal database: no -shm to look at
     conn.close()
     with holding(DB_WRITE_LOCK, str(built.root / "state_5.sqlite")):
-        _expect_refusal(built, ["migrate-provider", "--to", "azure"], "locked by another process")
+        _expect_refusal(built, ["migrate-provider", "--to-provider", "azure"], "locked by another process")
 
 
 def test_refused_for_an_undefined_target_provider(tmp_path: Path) -> None:
     built = _home(tmp_path)
-    _expect_refusal(built, ["migrate-provider", "--to", "ghost"], "is not defined")
-    code, data = run(built.root, "migrate-provider", "--to", "ghost", "--force")
+    _expect_refusal(built, ["migrate-provider", "--to-provider", "ghost"], "is not defined")
+    code, data = run(built.root, "migrate-provider", "--to-provider", "ghost", "--force")
     assert code == 0 and len(data["data"]["plan"]["operations"]) == 4
 
 
 def test_a_rollout_with_a_corrupt_first_line_is_left_alone(tmp_path: Path) -> None:
     built = _home(tmp_path, damage={"not_json": 1})
     (bad,) = built.truth["not_json"]
-    _expect_refusal(built, ["migrate-provider", "--to", "azure", "--thread", bad], "not a readable session_meta")
+    _expect_refusal(built, ["migrate-provider", "--to-provider", "azure", "--thread", bad],
+                    "not a readable session_meta")
 
 
 def test_a_rollout_path_outside_the_home_is_left_alone(tmp_path: Path) -> None:
@@ -162,7 +163,8 @@ def test_a_rollout_path_outside_the_home_is_left_alone(tmp_path: Path) -> None:
     conn.execute("UPDATE threads SET rollout_path = ? WHERE id = ?", (str(outside), session.id))
     conn.commit()
     conn.close()
-    _expect_refusal(built, ["migrate-provider", "--to", "azure", "--thread", session.id], "outside the Codex home")
+    _expect_refusal(built, ["migrate-provider", "--to-provider", "azure", "--thread", session.id],
+                    "outside the Codex home")
     assert outside.read_bytes() == session.data
 
 
@@ -172,7 +174,7 @@ def test_a_symlinked_rollout_is_left_alone(tmp_path: Path) -> None:
     target = tmp_path / "real-file.jsonl"
     session.path.rename(target)
     session.path.symlink_to(target)
-    _expect_refusal(built, ["migrate-provider", "--to", "azure", "--thread", session.id], "symlink")
+    _expect_refusal(built, ["migrate-provider", "--to-provider", "azure", "--thread", session.id], "symlink")
     assert target.read_bytes() == session.data
 
 
@@ -180,12 +182,12 @@ def test_a_read_only_rollout_is_left_alone(tmp_path: Path) -> None:
     built = _home(tmp_path)
     session = next(iter(built.sessions.values()))
     os.chmod(session.path, 0o444)
-    _expect_refusal(built, ["migrate-provider", "--to", "azure", "--thread", session.id], "read-only")
+    _expect_refusal(built, ["migrate-provider", "--to-provider", "azure", "--thread", session.id], "read-only")
 
 
 def test_a_pending_recovery_blocks_runs(tmp_path: Path) -> None:
     built = _home(tmp_path, sessions=2)
-    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--apply")
+    code, applied = run(built.root, "migrate-provider", "--to-provider", "azure", "--apply")
     assert code == 0
     journal = built.root / "codex-sessions" / "journal.jsonl"
     lines = journal.read_bytes().splitlines(keepends=True)
@@ -217,7 +219,7 @@ def test_refused_on_a_damaged_database(tmp_path: Path) -> None:
     built = _home(tmp_path, sessions=40)
     _damage_threads_page(built.root / "state_5.sqlite")
     before = {p: p.read_bytes() for p in (built.root / "sessions").rglob("*.jsonl")}
-    code, data = run(built.root, "migrate-provider", "--to", "azure", "--apply")
+    code, data = run(built.root, "migrate-provider", "--to-provider", "azure", "--apply")
     assert code == 1 and data["errors"][0]["code"] == "database_damaged", data
     assert "nothing was changed" in data["errors"][0]["message"]
     assert {p: p.read_bytes() for p in before} == before
@@ -228,7 +230,7 @@ def test_refused_on_a_damaged_database(tmp_path: Path) -> None:
 
 def test_undo_refuses_on_a_damaged_database(tmp_path: Path) -> None:
     built = _home(tmp_path, sessions=40)
-    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--apply")
+    code, applied = run(built.root, "migrate-provider", "--to-provider", "azure", "--apply")
     assert code == 0, applied
     after = {p: p.read_bytes() for p in (built.root / "sessions").rglob("*.jsonl")}
     _damage_threads_page(built.root / "state_5.sqlite")
@@ -239,10 +241,10 @@ def test_undo_refuses_on_a_damaged_database(tmp_path: Path) -> None:
 
 def test_a_damaged_database_exits_the_same_on_run_and_undo(tmp_path: Path) -> None:
     built = _home(tmp_path, sessions=40)
-    code, applied = run(built.root, "migrate-provider", "--to", "azure", "--apply")
+    code, applied = run(built.root, "migrate-provider", "--to-provider", "azure", "--apply")
     assert code == 0, applied
     _damage_threads_page(built.root / "state_5.sqlite")
-    code, ran = run(built.root, "migrate-provider", "--to", "openai", "--apply")
+    code, ran = run(built.root, "migrate-provider", "--to-provider", "openai", "--apply")
     code_undo, undone = undo(built.root, applied["data"]["run"])
     assert (code, ran["errors"][0]["code"]) == (1, "database_damaged")
     assert (code_undo, undone["errors"][0]["code"]) == (1, "database_damaged"), undone

@@ -106,7 +106,7 @@ def test_a_fifo_named_like_a_rollout_is_reported_never_read_and_nothing_hangs(tm
     assert ids[0] in line and orphan_id in line  # the text names the threads, as the integrity lines do
 
     for args in (["fix", "--forget-missing", "--unarchive"], ["run", "import-orphans"], ["run", "repair-paths"],
-                 ["run", "migrate-provider", "--to", "azure"], ["run", "forget-missing"]):
+                 ["run", "migrate-provider", "--to-provider", "azure"], ["run", "forget-missing"]):
         code, plan = guarded(lambda args=args: cli_json(*args, "--codex-home", str(built.root), "--apply"), fifos)
         assert code in (0, 3), (args, plan)
         for op in plan["data"].get("plan", {}).get("operations", []) + [
@@ -129,7 +129,7 @@ def test_a_fifo_as_the_state_database_or_config_is_an_error_not_a_hang(tmp_path:
     for sidecar in ("-wal", "-shm"):
         Path(str(db) + sidecar).unlink(missing_ok=True)
     os.mkfifo(db)
-    for args in (["audit"], ["fix"], ["run", "migrate-provider", "--to", "azure", "--apply"]):
+    for args in (["audit"], ["fix"], ["run", "migrate-provider", "--to-provider", "azure", "--apply"]):
         code, refused = guarded(lambda args=args: cli_json(*args, "--codex-home", str(built.root)), [db, config])
         assert code == 1 and refused["errors"][0]["code"] == "database_damaged", (args, refused)
         assert "db-backups" in refused["errors"][0]["advice"]
@@ -181,9 +181,9 @@ def test_no_repair_touches_what_lies_behind_a_symlink(linked: tuple[BuiltHome, P
     assert code == 0, plan
     planned = {op["subject"] for phase in plan["data"]["phases"] for op in phase["plan"]["operations"]}
     assert not planned & {*moved, single}, planned
-    runs = [["fix", "--forget-missing", "--unarchive", "--to", "azure"], ["run", "archive"],
-            ["run", "migrate-provider", "--to", "openai"], ["run", "repair-paths"], ["run", "forget-missing"],
-            ["run", "rewrite-cwd", "--from", "/home/u", "--to", "/srv/u"]]
+    runs = [["fix", "--forget-missing", "--unarchive", "--to-provider", "azure"], ["run", "archive"],
+            ["run", "migrate-provider", "--to-provider", "openai"], ["run", "repair-paths"], ["run", "forget-missing"],
+            ["run", "rewrite-cwd", "--from-folder", "/home/u", "--to-folder", "/srv/u"]]
     applied = 0
     for args in runs:
         code, ran = cli_json(*args, "--codex-home", str(built.root), "--apply")
@@ -257,6 +257,6 @@ def test_a_row_with_a_value_of_the_wrong_type_is_reported_and_left_alone(tmp_pat
     conn.close()
     data = audit(built.root)
     assert "malformed_row" in _thread(data, bad)["problems"]
-    code, plan = cli_json("run", "migrate-provider", "--to", "azure", "--codex-home", str(built.root))
+    code, plan = cli_json("run", "migrate-provider", "--to-provider", "azure", "--codex-home", str(built.root))
     assert code == 0 and bad not in {op["subject"] for op in plan["data"]["plan"]["operations"]}
     assert any(bad in w and "wrong type" in w for w in plan["data"]["plan"]["warnings"]), plan

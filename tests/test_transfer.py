@@ -46,7 +46,7 @@ def test_export_then_import_under_another_provider_and_folder(tmp_path: Path) ->
     assert snapshot(source.root) == source_before  # export is read-only
     before = snapshot(target.root)
     old_cwd = next(iter(source.sessions.values())).cwd
-    args = ["import", str(bundle), "--to-provider", "azure", "--from", old_cwd, "--to", "/work/renamed",
+    args = ["import", str(bundle), "--to-provider", "azure", "--from-folder", old_cwd, "--to-folder", "/work/renamed",
             "--codex-home", str(target.root)]
     code, dry = cli_json(*args)
     assert code == 0 and len(dry["data"]["plan"]["operations"]) == 6 and snapshot(target.root) == before
@@ -85,17 +85,17 @@ def test_a_bundle_with_one_byte_changed_is_refused_and_nothing_is_written(tmp_pa
 
 def test_merge_reports_conflicts_and_replace_is_undoable(tmp_path: Path) -> None:
     source, target = _homes(tmp_path)
-    code, first = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
+    code, first = cli_json("merge", "--from-home", str(source.root), "--apply", "--codex-home", str(target.root))
     assert code == 0 and first["data"]["counts"]["applied"] == 6, first
     changed = next(s for s in source.sessions.values() if not s.archived)
     with open(changed.path, "ab") as handle:  # the source goes on: a turn appended there
         handle.write(b'{"timestamp":"2026-11-25T00:00:00Z","type":"event_msg","payload":{"type":"note"}}\n')
     before = snapshot(target.root)
-    code, conflicted = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
+    code, conflicted = cli_json("merge", "--from-home", str(source.root), "--apply", "--codex-home", str(target.root))
     assert [c["thread"] for c in conflicted["data"]["conflicts"]] == [changed.id]
     assert len(conflicted["data"]["skipped"]) == 5 and code == 3  # nothing else to do, one conflict
     assert snapshot(target.root) == before
-    code, replaced = cli_json("merge", "--from", str(source.root), "--replace", "--apply",
+    code, replaced = cli_json("merge", "--from-home", str(source.root), "--replace", "--apply",
                               "--codex-home", str(target.root))
     assert code == 0 and replaced["data"]["counts"]["applied"] == 1, replaced["data"]["operations"]
     here = Path(row(target.root, changed.id)["rollout_path"])  # type: ignore[index]
@@ -140,7 +140,7 @@ def test_import_is_refused_while_codex_runs_in_the_target(tmp_path: Path) -> Non
     fd = os.open(lock, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        code, data = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
+        code, data = cli_json("merge", "--from-home", str(source.root), "--apply", "--codex-home", str(target.root))
     finally:
         os.close(fd)
     assert code == 3 and data["errors"][0]["code"] == "codex_running", data
@@ -149,7 +149,7 @@ def test_import_is_refused_while_codex_runs_in_the_target(tmp_path: Path) -> Non
 
 
 def test_a_row_that_is_not_utf8_is_exported_and_merged_as_the_audit_reads_it(tmp_path: Path) -> None:
-    """Such a row never blocks the home (README): export and merge carry the thread with the row's
+    """Such a row never blocks the home (docs/commands.md): export and merge carry the thread with the row's
     text as the audit reads it (U+FFFD for the bad bytes), say so, and leave the source alone."""
     import sqlite3
 
@@ -175,7 +175,7 @@ def test_a_row_that_is_not_utf8_is_exported_and_merged_as_the_audit_reads_it(tmp
     assert row(target.root, bad)["title"] == "fix the \ufffd test"  # type: ignore[index]
     merged = build_home(tmp_path / "merged", HomeSpec(version="0.171.0", sessions=3, providers=("azure",),
                                                       archived_share=0.0, exec_share=0.0, seed=22))
-    code, data = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(merged.root))
+    code, data = cli_json("merge", "--from-home", str(source.root), "--apply", "--codex-home", str(merged.root))
     assert code == 0 and data["data"]["counts"]["applied"] == 6, data
     assert row(merged.root, bad)["title"] == "fix the \ufffd test"  # type: ignore[index]
     assert files(source.root) == source_before
@@ -221,7 +221,7 @@ def test_a_thread_whose_row_here_is_not_utf8_is_never_replaced(tmp_path: Path) -
     import sqlite3
 
     source, target = _homes(tmp_path)
-    code, first = cli_json("merge", "--from", str(source.root), "--apply", "--codex-home", str(target.root))
+    code, first = cli_json("merge", "--from-home", str(source.root), "--apply", "--codex-home", str(target.root))
     assert code == 0 and first["data"]["counts"]["applied"] == 6, first
     changed = next(s for s in source.sessions.values() if not s.archived)
     with open(changed.path, "ab") as handle:  # the source goes on, so the thread here is a conflict
@@ -231,7 +231,7 @@ def test_a_thread_whose_row_here_is_not_utf8_is_never_replaced(tmp_path: Path) -
     conn.commit()
     conn.close()
     before = tree(target.root / "sessions")
-    code, data = cli_json("merge", "--from", str(source.root), "--replace", "--apply",
+    code, data = cli_json("merge", "--from-home", str(source.root), "--replace", "--apply",
                           "--codex-home", str(target.root))
     refused = {r["thread"]: r["reason"] for r in data["data"]["plan"]["refused"]}
     assert code == 3 and "not UTF-8" in refused[changed.id], data

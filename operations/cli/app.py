@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 from operations.cli import (
     audit_cmd,
-    desktop_cmds,
+    export_cmd,
     fix_cmd,
     journal_cmds,
     run_cmd,
@@ -20,8 +20,8 @@ from operations.cli import (
     transfer_cmd,
 )
 from operations.cli.options import non_empty
-from operations.cli.usage import JsonUsageErrors
-from operations.paths import JOURNAL_ENV
+from operations.cli.usage import Command, Group, JsonUsageErrors
+from operations.locations import JOURNAL_ENV
 
 EXIT_CODES = ("Exit codes: 0 success; 1 error (e.g. a database SQLite cannot read, a full disk); 2 usage "
               "(bad arguments, an unknown id, no such home or journal); 3 refused by a safety check (Codex "
@@ -40,6 +40,8 @@ app = typer.Typer(
 
 
 def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # about 0.1 s: only when asked
+
     try:
         return version("codex-sessions")
     except PackageNotFoundError:
@@ -78,13 +80,9 @@ def global_options(
 
 app.command("audit")(audit_cmd.audit_cmd)
 app.command("fix")(fix_cmd.fix_cmd)
-app.add_typer(run_cmd.run_app, name="run")
-# issue 22: the desktop app's layers
-run_cmd.run_app.command("assign-projects")(desktop_cmds.assign_projects_cmd)
-run_cmd.run_app.command("restore-desktop-state")(desktop_cmds.restore_desktop_state_cmd)
-run_cmd.run_app.command("rebuild-desktop-state")(desktop_cmds.rebuild_desktop_state_cmd)
+app.add_typer(run_cmd.build_run_app(), name="run")  # one command per registered operation
 app.command("prune")(run_cmd.prune_cmd)
-app.command("export")(transfer_cmd.export_cmd)
+app.command("export")(export_cmd.export_cmd)
 app.command("import")(transfer_cmd.import_cmd)
 app.command("merge")(transfer_cmd.merge_cmd)
 app.command("log")(journal_cmds.log_cmd)
@@ -96,6 +94,10 @@ app.command("verify")(journal_cmds.verify_cmd)
 app.command("recover")(journal_cmds.recover_cmd)
 app.command("transcript")(transcript_cmd.transcript_cmd)
 app.add_typer(skill_cmd.skill_app, name="skill")
+for _group in (app, *(g.typer_instance for g in app.registered_groups if g.typer_instance)):
+    _group.info.cls = _group.info.cls if _group is app else Group
+    for _command in _group.registered_commands:
+        _command.cls = Command if _command.cls in (None, TyperCommand) else _command.cls
 
 
 def main() -> None:

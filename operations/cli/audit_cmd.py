@@ -10,16 +10,21 @@ from typing import Annotated, Any
 import typer
 
 from journal.errors import UsageProblem
-from operations.audit import PROBLEM_TEXT, AuditReport, fixes_for, next_steps, run_audit
+from operations.advice import Step, next_steps, thread_steps
+from operations.audit import run_audit
+from operations.audit_model import PROBLEM_TEXT, AuditReport
 from operations.cli import context, desktop_view
 from operations.cli.doctor_view import render_doctor
 from operations.cli.exit_codes import CHECK_FAILED, OK
 from operations.cli.options import CodexHomeOpt, JsonOpt, non_empty, resolve_thread
 from operations.cli.output import echo, emit, handles, scan_progress, to_json_bytes, warn
+from operations.cli.steps_view import spell
+from operations.desktop.report import desktop_steps
 from operations.doctor import compare, find_codex, run_doctor
 from operations.home import discover
-from operations.paths import resolve_codex_home
+from operations.locations import resolve_codex_home
 from operations.redact import redact
+from operations.running import check_running
 from operations.threads import full_row
 
 
@@ -50,11 +55,23 @@ def report_data(report: AuditReport) -> dict[str, Any]:
         "visibility": report.visibility,
         "warnings": report.warnings,
         "cwd_spellings": report.cwd_spellings,
-        "suggestions": report.suggestions,
-        "next_steps": next_steps(report),
-        "desktop": report.desktop.to_json() if report.desktop else None,  # issue 22
+        "suggestions": [spell(s) for s in report.suggestions],
+        "next_steps": [spell(s) for s in _next_steps(report)],
+        "desktop": _desktop_data(report),  # issue 22
         "threads": [t.to_json() for t in report.threads],
     }
+
+
+def _desktop_data(report: AuditReport) -> dict[str, Any] | None:
+    if report.desktop is None:
+        return None
+    data = report.desktop.to_json()
+    data["next_steps"] = [spell(s) for s in data.get("next_steps", [])]
+    return data
+
+
+def _next_steps(report: AuditReport) -> list[Step]:
+    return next_steps(report, desktop_steps(report.desktop) if report.desktop is not None else ())
 
 
 def _render(report: AuditReport) -> None:
@@ -101,14 +118,14 @@ def _render(report: AuditReport) -> None:
     for group in report.cwd_spellings:
         echo(f"one folder, several spellings (the picker matches cwd exactly): {', '.join(group)}")
     for suggestion in report.suggestions:
-        echo(f"suggestion: {suggestion}")
+        echo(f"suggestion: {spell(suggestion)}")
     echo("")
     echo("visibility:")
     for summary in report.visibility.values():
         echo(f"  {summary['summary']}")
     for line in desktop_view.section(report.desktop) if report.desktop else []:
         echo(line)
-    steps = next_steps(report)
+    steps = [spell(s) for s in _next_steps(report)]
     if steps:
         echo("")
         echo("next steps:")
@@ -121,7 +138,7 @@ def _render(report: AuditReport) -> None:
 def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -> None:
     t = resolve_thread(ref, report)
     row = full_row(Path(state_db), t.id) if state_db and t.row else None
-    fixes = fixes_for(t, report.current_provider)
+    fixes = [spell(s) for s in thread_steps(t, report.current_provider)]
     data = {**t.to_json(), "row": row, "rollouts": [
         {"path": f.path, "location": f.location, "format": f.format, "size": f.size, "mtime_ns": f.mtime_ns,
          "compressed": f.compressed, "session_meta": asdict(f.meta) if f.meta else None} for f in t.files],
@@ -149,7 +166,7 @@ def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -
                 continue
             echo(f"  {name}: {'listed' if vis.listed else 'HIDDEN'}")
             for reason in vis.reasons:
-                echo(f"    - {reason}")
+                echo(f"    - {reason.detail}")
         for line in desktop_view.explain(data["desktop"]) if data["desktop"] else []:
             echo(line)
         if fixes:
@@ -191,8 +208,9 @@ def audit_cmd(
     binary = find_codex() if codex_doctor else None  # before the scan: a missing codex is said at once
     home = discover(resolve_codex_home(codex_home), db)
     services = context.make_services()
+    running = check_running(home.codex_home, home.databases)  # once: the report says whether Codex runs here
     report = run_audit(home, now=services.clock.now(), picker_cwd=os.path.abspath(cwd) if cwd else None,
-                       max_samples=max_samples, progress=scan_progress(json_))
+                       max_samples=max_samples, progress=scan_progress(json_), running=running)
     if scan_progress(json_):
         warn("")
     if explain is not None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from journal.clock import Services, ToolInfo
 from journal.store import JournalWriter
-from operations.located import Located, locate
+from operations.home import CodexHome, locate
 
-__all__ = ["Located", "locate", "make_services", "tool_services", "writer_if"]
+__all__ = ["CodexHome", "locate", "make_services", "tool_services", "writer_if"]
 
 
 def tool_services() -> Services:

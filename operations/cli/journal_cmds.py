@@ -23,14 +23,14 @@ from operations.cli.plan_view import effect_lines, render_result, result_data
 from operations.compensate import compensate, preview, recover
 
 
-def _recorded(journal: str | None, codex_home: str | None) -> context.Located:
+def _recorded(journal: str | None, codex_home: str | None) -> context.CodexHome:
     loc = context.locate(codex_home, journal)
     if not loc.journal.exists():
         raise NotFound(f"no journal at {loc.journal}; nothing has been recorded yet")
     return loc
 
 
-def _index(journal: str | None, codex_home: str | None) -> tuple[context.Located, JournalIndex]:
+def _index(journal: str | None, codex_home: str | None) -> tuple[context.CodexHome, JournalIndex]:
     loc = _recorded(journal, codex_home)
     return loc, JournalIndex.load(str(loc.journal))
 

@@ -14,10 +14,10 @@ import typer
 
 from journal.errors import UsageProblem
 from journal.prefix import resolve_prefix
-from operations.audit import AuditReport, ThreadAudit
-from operations.pathrules import STYLES, key
-from operations.repair.common import ThreadFilter
+from operations.audit_model import AuditReport, ThreadAudit
+from operations.path_spelling import STYLES, key
 from operations.repair.cwd import Mapping, read_map
+from operations.repair.selection import ThreadFilter
 
 
 def non_empty(value: Any) -> Any:

@@ -1,5 +1,5 @@
-"""How plans and run results are printed and put in JSON, shared by run, fix, import, merge,
-undo, redo and replay."""
+"""How plans, previews and run results are printed and put in JSON, shared by run, fix, import,
+merge, undo, redo and replay. A listing is capped at SHOWN_WITHOUT_VERBOSE lines after a summary."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 from journal.effects import Effect
 from journal.runner import RunResult
+from operations.cli.exit_codes import OK, REFUSED
 from operations.cli.output import echo, emit
-from operations.home import CodexHome
-from operations.repair.common import Plan
-from operations.repair.execute import preflight
-from operations.schema import StateSchema
+from operations.pipeline import Applied, Preview
+from operations.repair.plan import Plan
+from operations.runreport import render as render_report
 
 SHOWN_WITHOUT_VERBOSE = 20
 
@@ -32,9 +32,9 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         "operation": plan.operation, "options": plan.options, "considered": plan.considered,
         "operations": [{"label": op.label, "subject": op.subject,
                         "effects": [e.to_json() for e in op.effects]} for op in plan.ops],
-        "refused": [r.__dict__ for r in plan.refused], "warnings": plan.warnings,
+        "refused": [asdict(r) for r in plan.left_alone], "warnings": plan.warnings,
         "summary": {"operations": len(plan.ops), "effects": sum(len(op.effects) for op in plan.ops),
-                    "refused": len(plan.refused)},
+                    "refused": len(plan.left_alone)},
     }
 
 
@@ -50,7 +50,7 @@ def _effect_kinds(plan: Plan) -> dict[str, int]:
 def render_plan(plan: Plan, closing: str, verbose: bool = False) -> None:
     """A summary first, grouped by what changes; each operation's effects with --verbose."""
     effects = sum(len(op.effects) for op in plan.ops)
-    echo(f"plan: {len(plan.ops)} operation(s), {effects} effect(s); {len(plan.refused)} thread(s) left alone "
+    echo(f"plan: {len(plan.ops)} operation(s), {effects} effect(s); {len(plan.left_alone)} thread(s) left alone "
          f"(of {plan.considered} considered)")
     for kind, n in sorted(_effect_kinds(plan).items()):
         echo(f"  {n} x {kind}")
@@ -67,29 +67,65 @@ def render_plan(plan: Plan, closing: str, verbose: bool = False) -> None:
         echo(f"… and {len(plan.ops) - len(shown)} more operation(s); --verbose lists them all, with every effect")
     elif plan.ops and not verbose:
         echo("(--verbose shows every effect with its before and after values)")
-    refused = plan.refused if verbose else plan.refused[:SHOWN_WITHOUT_VERBOSE]
-    for r in refused:
-        echo(f"left alone {r.thread}: {r.reason}")
-    if len(refused) < len(plan.refused):
-        echo(f"… and {len(plan.refused) - len(refused)} more left alone (--verbose)")
+    render_left_alone(plan, verbose)
     echo(closing)
 
 
-def emit_dry_run(command: str, plan: Plan, home: CodexHome, schema: StateSchema | None, data: dict[str, Any],
-                 json_: bool, verbose: bool, first: Callable[[], None] | None = None) -> None:
-    """A dry run's output: at its top whether `--apply` would be refused and why, then the plan."""
-    blockers = preflight(plan, home, schema) if plan.ops else []
-    data["apply_refused"] = blockers
+def render_left_alone(plan: Plan, verbose: bool) -> None:
+    shown = plan.left_alone if verbose else plan.left_alone[:SHOWN_WITHOUT_VERBOSE]
+    for r in shown:
+        echo(f"left alone {r.thread}: {r.reason}")
+    if len(shown) < len(plan.left_alone):
+        echo(f"… and {len(plan.left_alone) - len(shown)} more left alone (--verbose)")
+
+
+def refusal_data(seen: Preview) -> list[str]:
+    return [r.detail for r in seen.apply_refused]
+
+
+def closing(seen: Preview) -> str:
+    return "dry run: nothing changed; " + ("fix the above first" if seen.apply_refused else
+                                           "add --apply" if seen.op_count else "nothing to do")
+
+
+def emit_dry_run(command: str, seen: Preview, data: dict[str, Any], json_: bool, verbose: bool,
+                 first: Callable[[], None] | None = None) -> None:
+    """A one-plan dry run's output: at its top whether `--apply` would be refused and why, then the plan."""
+    data["apply_refused"] = refusal_data(seen)
 
     def dry() -> None:
-        for reason in blockers:
-            echo(f"--apply WOULD BE REFUSED: {reason}")
+        for reason in seen.apply_refused:
+            echo(f"--apply WOULD BE REFUSED: {reason.detail}")
         if first is not None:
             first()
-        render_plan(plan, "dry run: nothing changed; " + ("fix the above first" if blockers else
-                                                          "add --apply" if plan.ops else "nothing to do"), verbose)
+        render_plan(seen.plans[0], closing(seen), verbose)
 
     emit(command, data, json_, dry)
+
+
+def applied_data(done: Applied) -> dict[str, Any]:
+    return {**result_data(done.result), "backups": [b.__dict__ for b in done.backups],
+            "undo": f"codex-sessions undo {done.result.run_id} --apply", "report": done.report}
+
+
+def emit_applied(command: str, done: Applied, data: dict[str, Any], json_: bool, verbose: bool,
+                 first: Callable[[], None] | None = None) -> None:
+    """An apply's output: what was left alone, the backups, before and after, the run."""
+    data.update(applied_data(done))
+    code = OK if done.result.status == "ok" else REFUSED  # threads left alone at planning are reported, not failures
+
+    def human() -> None:
+        if first is not None:
+            first()
+        for plan in done.preview.plans:
+            render_left_alone(plan, verbose)
+        for b in done.backups:
+            echo(f"backup of {b.db}: {b.path} (sha256 {b.sha256[:16]}…)")
+        for line in render_report(done.report):
+            echo(line)
+        render_result(done.result, command, verbose)
+
+    emit(command.split()[0], data, json_, human, status="ok" if code == 0 else "partial", exit_code=code)
 
 
 def result_data(result: RunResult) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import typer
 
 from operations.cli.options import CodexHomeOpt, JsonOpt
 from operations.cli.output import echo, emit, handles
-from operations.paths import resolve_codex_home
+from operations.locations import resolve_codex_home
 from operations.skill import SKILL_NAME, SkillResult, install, uninstall
 
 skill_app = typer.Typer(

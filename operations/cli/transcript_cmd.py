@@ -16,7 +16,7 @@ from operations.cli.options import CodexHomeOpt, DbOpt, JsonOpt
 from operations.cli.output import echo, envelope, handles, print_json
 from operations.errors import OutputRefused
 from operations.home import CodexHome, discover
-from operations.paths import resolve_codex_home
+from operations.locations import resolve_codex_home
 from operations.transcript import RENDERERS, Redactor, Transcript, build_transcript, index_home, resolve
 from operations.transcript.render_common import Sink
 from operations.transcript.render_json import header_data, render_entries_json

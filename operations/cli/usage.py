@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from operations.cli.output import envelope, print_json
 
@@ -28,7 +28,25 @@ def command_of(argv: Sequence[str]) -> str:
     return "codex-sessions"
 
 
-class JsonUsageErrors(TyperGroup):
+class PlainHelp:
+    """`--help` shown as the flag it is, without a `<bool>` type beside it."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class Group(PlainHelp, TyperGroup):
+    pass
+
+
+class Command(PlainHelp, TyperCommand):
+    pass
+
+
+class JsonUsageErrors(PlainHelp, TyperGroup):
     """The application's group: parses as Typer does, but under --json a usage error is printed
     as the envelope (`errors[0].code` = `usage`) instead of click's text."""
 

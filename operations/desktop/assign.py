@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from journal.runner import PlannedOp
 from operations.desktop.projects import ProjectsView, read_projects
-from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows, row_update
+from operations.repair.plan import Plan, Why
+from operations.repair.rollout_files import ROW_GONE
+from operations.repair.rows import current_rows, row_update
+from operations.repair.selection import RepairContext, ThreadFilter
 
 
 def projects_of(ctx: RepairContext) -> ProjectsView:
@@ -43,12 +46,12 @@ def plan_assign_projects(ctx: RepairContext, flt: ThreadFilter) -> Plan:
         plan.considered += 1
         row = rows.get(t.id)
         if row is None:
-            plan.refuse(t.id, "the row disappeared while planning")
+            plan.leave(t.id, ROW_GONE)
             continue
         if t.id in contested:
             listed = ", ".join(f"{names[p]} ({p})" for p in contested[t.id])
-            plan.refuse(t.id, f"its folder {row['cwd']} lies in the roots of several projects: {listed}; not guessed "
-                              "(move it in the app, or thread/metadata/update)")
+            plan.leave(t.id, Why("project_contested", f"its folder {row['cwd']} lies in the roots of several "
+                                 f"projects: {listed}; not guessed (move it in the app, or thread/metadata/update)"))
             continue
         if row.get("project_id") is not None:
             continue

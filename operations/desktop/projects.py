@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from journal.sqlio import connect_ro
-from operations.pathrules import is_windows_spelling
-from operations.paths import PATH_STYLE, is_inside
+from operations.path_spelling import PATH_STYLE, is_inside, is_windows_spelling
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ from operations.desktop.statefile import (
     host_key,
     interpret,
 )
-from operations.repair.common import Plan, RepairContext, ThreadFilter
+from operations.repair.plan import Plan, Why
+from operations.repair.selection import RepairContext, ThreadFilter
 
 DEFAULT_PROJECT_FIELDS = ("id", "name", "rootPaths")  # reported minimal entry (peers' readers, #42739)
 DEFAULT_ASSIGNMENT_FIELDS = ("projectKind", "projectId")
@@ -85,20 +86,20 @@ def plan_rebuild_state(ctx: RepairContext, flt: ThreadFilter) -> Plan:
     plan.considered = 1
     refusal = _refusal(state, projects)
     if refusal is not None:
-        plan.refuse(str(main), refusal)
+        plan.leave(str(main), refusal)
         return plan
     assert state.data is not None and state.raw is not None
     view = interpret(state.data)
     host = host_key(state.data, ctx.home.codex_home)
     problem = _view_refusal(view, host, state.data)
     if problem is not None:
-        plan.refuse(str(main), problem)
+        plan.leave(str(main), problem)
         return plan
     assert host is not None
     try:
         rebuild = _additions(view, host, projects)
     except ValueError as exc:
-        plan.refuse(str(main), str(exc))
+        plan.leave(str(main), Why("no_single_id", str(exc)))
         return plan
     plan.warnings += rebuild.notes
     if rebuild.empty:
@@ -106,7 +107,7 @@ def plan_rebuild_state(ctx: RepairContext, flt: ThreadFilter) -> Plan:
     data = _rebuilt(state.data, host, projects, rebuild)
     new = serialise(data, state.raw)
     if orjson.loads(new) != data:  # the written bytes say exactly what was meant
-        plan.refuse(str(main), "the rebuilt file does not read back as built; nothing written")
+        plan.leave(str(main), Why("not_read_back", "the rebuilt file does not read back as built; nothing written"))
         return plan
     if serialise(state.data, state.raw) != state.raw:
         plan.warnings.append(f"{main.name} is laid out differently from how this tool writes JSON: the whole file is "
@@ -119,32 +120,34 @@ def plan_rebuild_state(ctx: RepairContext, flt: ThreadFilter) -> Plan:
     return plan
 
 
-def _refusal(state: StateFile, projects: ProjectsView) -> str | None:
+def _refusal(state: StateFile, projects: ProjectsView) -> Why | None:
     if state.symlink:
-        return f"{state.path} is a symlink; it is left alone"
+        return Why("symlink", f"{state.path} is a symlink; it is left alone")
     if not state.healthy or state.data is None or state.raw is None:
-        return (f"{state.path} is damaged ({state.error or f'{state.nul_bytes} NUL byte(s)'}); restore it first "
-                "(restore-desktop-state, also part of fix --desktop)")
+        damage = state.error or f"{state.nul_bytes} NUL byte(s)"
+        return Why("state_file_damaged", f"{state.path} is damaged ({damage}); restore it first "
+                   "(restore-desktop-state, also part of fix --desktop)")
     if projects.error:
-        return f"the projects in state_5 cannot be read: {projects.error}"
+        return Why("projects_unreadable", f"the projects in state_5 cannot be read: {projects.error}")
     return None
 
 
-def _view_refusal(view: StateView, host: str | None, data: dict[str, Any]) -> str | None:
+def _view_refusal(view: StateView, host: str | None, data: dict[str, Any]) -> Why | None:
     if view.shape_problems:
-        return ("the file holds entries of a shape this tool does not know, so it writes nothing: "
-                + "; ".join(view.shape_problems[:3]))
+        return Why("state_unknown_shape", "the file holds entries of a shape this tool does not know, so it writes "
+                   "nothing: " + "; ".join(view.shape_problems[:3]))
     if view.pending_deletions:
-        return (f"project deletions are pending in the app ({', '.join(sorted(view.pending_deletions))}): let the "
-                "app finish them, then run this again")
+        return Why("state_pending_deletions", f"project deletions are pending in the app "
+                   f"({', '.join(sorted(view.pending_deletions))}): let the app finish them, then run this again")
     if host is None:
-        return "the file names no host that is this Codex home (`local:<home>`); the tool does not guess the app's key"
+        return Why("state_no_host", "the file names no host that is this Codex home (`local:<home>`); the tool does "
+                   "not guess the app's key")
     atom = data.get(ATOM_STATE)
     if isinstance(atom, dict):
         differ = [k for k in REBUILT_KEYS if k in atom and atom[k] != data.get(k)]
         if differ:
-            return (f"`{ATOM_STATE}` repeats {', '.join(differ)} with other values than the file's top level; which "
-                    "one the app reads is not known, so nothing is written")
+            return Why("state_keys_differ", f"`{ATOM_STATE}` repeats {', '.join(differ)} with other values than the "
+                       "file's top level; which one the app reads is not known, so nothing is written")
     return None
 
 

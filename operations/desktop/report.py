@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from operations.advice import Command, Placeholder, Step
 from operations.desktop.catalog import Catalog, find_catalogs, read_catalog
 from operations.desktop.projects import ProjectsView, read_projects
 from operations.desktop.sidebar import PAGE, Sidebar, ThreadInput, model_sidebar
 from operations.desktop.statefile import StateFile, StateView, host_key, interpret, read_state_file, state_paths
-from operations.paths import same_path
+from operations.path_spelling import same_path
 
 if TYPE_CHECKING:
-    from operations.audit import ThreadAudit
+    from operations.audit_model import ThreadAudit
     from operations.home import CodexHome
 
 SAMPLES = 10
@@ -174,26 +175,29 @@ def _short(value: Any, limit: int = 2000) -> Any:
     return value if len(repr(value)) <= limit else f"({len(repr(value))} characters, not shown)"
 
 
-def desktop_steps(report: DesktopReport) -> list[str]:
-    """What to run for the desktop layers, in words and exact commands."""
+def desktop_steps(report: DesktopReport) -> list[Step]:
+    """What to do for the desktop layers, each with the command that does it."""
     counts = report.counts()
     steps = []
     if counts.get("project_claimable"):
-        steps.append(f"{counts['project_claimable']} thread(s) belong in exactly one project by their folder: "
-                     "codex-sessions run assign-projects (fix does it too)")
+        steps.append(Step("project_claimable", f"{counts['project_claimable']} thread(s) belong in exactly one project "
+                          "by their folder", Command(("run", "assign-projects")), " (fix does it too)"))
     if counts.get("state_restorable"):
-        steps.append("the desktop app's state file is damaged and its .bak is good: quit the app, then "
-                     "codex-sessions fix --desktop (it puts the .bak's bytes back)")
+        steps.append(Step("state_restorable", "the desktop app's state file is damaged and its .bak is good: quit the "
+                          "app, then", Command(("fix",), (("desktop", True),)), " (it puts the .bak's bytes back)"))
     if counts.get("state_projects_missing") or counts.get("state_assignment_dangling"):
-        steps.append("the desktop app lost projects that state_5 still holds: quit the app, then codex-sessions fix "
-                     "--desktop (it rebuilds local-projects and the assignments from state_5)")
+        steps.append(Step("state_projects_missing", "the desktop app lost projects that state_5 still holds: quit the "
+                          "app, then", Command(("fix",), (("desktop", True),)), " (it rebuilds local-projects and the "
+                          "assignments from state_5)"))
     if counts.get("sidebar_no_chats"):
-        steps.append(f"{counts['sidebar_no_chats']} project(s) show \"No chats\" because their threads are older "
-                     f"than the sidebar's page of {PAGE}: pin a thread, or open it from `codex resume`; no repair "
-                     "changes what the app asks for")
+        steps.append(Step("sidebar_no_chats", f"{counts['sidebar_no_chats']} project(s) show \"No chats\" because "
+                          f"their threads are older than the sidebar's page of {PAGE}: pin a thread, or open it from "
+                          "`codex resume`; no repair changes what the app asks for"))
     if counts.get("project_root_missing"):
-        steps.append("a project root is no folder here: if the folder was renamed, codex-sessions run rewrite-cwd "
-                     "--from OLD --to NEW moves the threads and the root together")
+        steps.append(Step("project_root_missing", "a project root is no folder here: if the folder was renamed",
+                          Command(("run", "rewrite-cwd"), (("from_folder", Placeholder("OLD")),
+                                                           ("to_folder", Placeholder("NEW")))),
+                          " moves the threads and the root together"))
     return steps
 
 

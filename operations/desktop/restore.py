@@ -16,7 +16,8 @@ from pathlib import Path
 from journal.effects import FileReplace, Witness
 from journal.runner import PlannedOp
 from operations.desktop.statefile import StateFile, read_state_file, state_paths
-from operations.repair.common import Plan, RepairContext, ThreadFilter
+from operations.repair.plan import Plan, Why
+from operations.repair.selection import RepairContext, ThreadFilter
 
 SUBJECT = "desktop-state"
 
@@ -39,7 +40,7 @@ def plan_restore_state(ctx: RepairContext, flt: ThreadFilter) -> Plan:
     plan.considered = 1
     why = _refusal(state, backup)
     if why is not None or state.raw is None or backup.raw is None:
-        plan.refuse(str(main), why or f"{main} could not be read whole")
+        plan.leave(str(main), why or Why("unreadable", f"{main} could not be read whole"))
         return plan
     damage = state.error or f"{state.nul_bytes} NUL byte(s)"
     effect = FileReplace(str(main), state.raw, backup.raw, (Witness(str(bak), backup.size, backup.sha256),))
@@ -47,13 +48,14 @@ def plan_restore_state(ctx: RepairContext, flt: ThreadFilter) -> Plan:
     return plan
 
 
-def _refusal(state: StateFile, backup: StateFile) -> str | None:
+def _refusal(state: StateFile, backup: StateFile) -> Why | None:
     if state.symlink or backup.symlink:
-        return f"{state.path if state.symlink else backup.path} is a symlink; it is left alone"
+        return Why("symlink", f"{state.path if state.symlink else backup.path} is a symlink; it is left alone")
     if not backup.exists:
-        return f"there is no {backup.path} to restore it from"
+        return Why("no_backup", f"there is no {backup.path} to restore it from")
     if not backup.healthy:
-        return f"{backup.path} cannot be used either ({backup.error or f'{backup.nul_bytes} NUL byte(s)'})"
+        return Why("backup_unusable", f"{backup.path} cannot be used either "
+                   f"({backup.error or f'{backup.nul_bytes} NUL byte(s)'})")
     if state.raw is None:
-        return f"{state.path} could not be read whole ({state.error})"
+        return Why("unreadable", f"{state.path} could not be read whole ({state.error})")
     return None

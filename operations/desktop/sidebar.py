@@ -23,6 +23,7 @@ from typing import Any
 
 from operations.desktop.projects import ProjectsView
 from operations.desktop.statefile import StateView
+from operations.visibility import Reason
 
 PAGE = 50
 
@@ -33,7 +34,7 @@ class ThreadInput:
 
     id: str
     listed: bool  # the app's default `thread/list` lists it
-    hidden_by: tuple[str, ...]  # why that list does not, when it does not
+    hidden_by: tuple[Reason, ...]  # why that list does not, when it does not
     recency_ms: int
     cwd: str
 
@@ -49,13 +50,13 @@ class SidebarThread:
     grouped_by: str  # project_id, assignment, root, projectless, none
     shown: bool
     section: str  # pinned, project, recents, hidden
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     unshown_project: str | None = None  # its threads.project_id, whose project local-projects lacks
 
     def to_json(self) -> dict[str, Any]:
         return {"shown": self.shown, "section": self.section, "rank": self.rank, "pinned": self.pinned,
                 "project": self.project, "project_name": self.project_name, "grouped_by": self.grouped_by,
-                "reasons": list(self.reasons)}
+                "reasons": [r.detail for r in self.reasons], "kinds": [r.kind for r in self.reasons]}
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,13 @@ def model_sidebar(threads: Iterable[ThreadInput], view: StateView | None, host: 
         r = rank.get(t.id)
         is_pinned = t.id in pinned
         if not t.listed:
-            reasons += [f"not listed by the app's thread/list: {why}" for why in t.hidden_by]
+            reasons += [Reason("not_listed", f"not listed by the app's thread/list: {why.detail}")
+                        for why in t.hidden_by]
         elif r is not None and r > PAGE and not is_pinned:
-            reasons.append(f"page: number {r} by recency; the sidebar loads only the {PAGE} most recent threads and "
-                           "groups them by project (pin it, or open it by id, to see it)")
+            reasons.append(Reason("page", f"page: number {r} by recency; the sidebar loads only the {PAGE} most recent "
+                                  "threads and groups them by project (pin it, or open it by id, to see it)"))
         if t.id in catalog_hides and t.listed:
-            reasons.append(f"catalog: {catalog_hides[t.id]}")
+            reasons.append(Reason("catalog", f"catalog: {catalog_hides[t.id]}"))
         shown = t.listed and (is_pinned or (r is not None and r <= PAGE)) and t.id not in catalog_hides
         section = "hidden" if not shown else "pinned" if is_pinned else "project" if group else "recents"
         name = view.local_projects[group].name if group else None
@@ -134,22 +136,24 @@ def model_sidebar(threads: Iterable[ThreadInput], view: StateView | None, host: 
 
 
 def _group(t: ThreadInput, view: StateView, host: str | None, projects: ProjectsView,
-           roots: dict[str, str]) -> tuple[str | None, str, list[str], str | None]:
+           roots: dict[str, str]) -> tuple[str | None, str, list[Reason], str | None]:
     """(local project, how it was found, notes, the state_5 project it cannot be shown under)."""
-    notes: list[str] = []
+    notes: list[Reason] = []
     native = projects.thread_project.get(t.id)
     if native is not None:
         local = view.local_project_for(native, host)
         if local is not None and local in view.local_projects:
             return local, "project_id", notes, None
         name = projects.projects[native].name if native in projects.projects else native
-        notes.append(f"project: its project `{name}` (threads.project_id) is not in the app's local-projects, so the "
-                     "sidebar cannot show it there (fix --desktop rebuilds local-projects from state_5)")
+        notes.append(Reason("project", f"project: its project `{name}` (threads.project_id) is not in the app's "
+                            "local-projects, so the sidebar cannot show it there (fix --desktop rebuilds "
+                            "local-projects from state_5)"))
     assignment = view.assignments.get(t.id)
     if assignment is not None:
         if assignment.project_kind == "local" and assignment.project_id in view.local_projects:
             return assignment.project_id, "assignment", notes, native
-        notes.append(f"project: assigned to `{assignment.project_id}`, which the app's local-projects does not hold")
+        notes.append(Reason("project", f"project: assigned to `{assignment.project_id}`, which the app's "
+                            "local-projects does not hold"))
     by_root = roots.get(normalised(t.cwd)) if t.cwd and t.id not in view.projectless else None
     how = "projectless" if t.id in view.projectless else "root" if by_root is not None else "none"
     return by_root, how, notes, native

@@ -29,8 +29,7 @@ from typing import Any, TypeGuard
 import orjson
 
 from journal.effects import Effect, FileReplace
-from operations.pathrules import is_windows_spelling
-from operations.paths import same_path
+from operations.path_spelling import is_windows_spelling, same_path
 
 STATE_FILE = ".codex-global-state.json"
 BACKUP_SUFFIX = ".bak"

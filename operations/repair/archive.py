@@ -11,16 +11,11 @@ from __future__ import annotations
 import os
 
 from journal.runner import PlannedOp
-from operations.paths import spelled_like
-from operations.repair.common import (
-    Plan,
-    RepairContext,
-    ThreadFilter,
-    each_writable,
-    move_to_canonical,
-    row_update,
-    with_updated_at,
-)
+from operations.path_spelling import spelled_like
+from operations.repair.plan import Plan
+from operations.repair.rollout_files import each_writable, move_to_canonical
+from operations.repair.rows import row_update, with_updated_at
+from operations.repair.selection import RepairContext, ThreadFilter
 
 
 def plan_archive_change(ctx: RepairContext, flt: ThreadFilter, *, archive: bool) -> Plan:

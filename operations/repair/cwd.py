@@ -6,7 +6,7 @@ For each matching thread: the row's `cwd`; the first `session_meta` line's `cwd`
 effect; mtimes are kept and byte offsets stay true. Where the schema has projects (0.152+),
 `project_roots.path` too, so the project still holds its threads (checked with 0.171), unless a
 thread below the root is left out by the filters.
-Matching is by path components (operations/pathrules.py), never by raw string prefix.
+Matching is by path components (operations/path_spelling.py), never by raw string prefix.
 """
 
 from __future__ import annotations
@@ -22,16 +22,13 @@ from journal.effects import RowUpdate
 from journal.errors import UsageProblem
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
-from operations.audit import ThreadAudit
+from operations.audit_model import ThreadAudit
 from operations.jsonedit import EditRefused, replace_strings
-from operations.pathrules import STYLES, key, rewrite
-from operations.repair.common import (
-    Plan,
-    RepairContext,
-    ThreadFilter,
-    current_rows,
-)
+from operations.path_spelling import STYLES, key, rewrite
+from operations.repair.plan import Plan
 from operations.repair.rollout_edit import RolloutEdit, build_ops, edit_rollouts
+from operations.repair.rows import current_rows
+from operations.repair.selection import RepairContext, ThreadFilter
 
 # (line type, payload path of a string, payload path of a list of strings)
 CWD_FIELDS = {

@@ -1,11 +1,11 @@
 """`fix`: from one audit, everything that makes recoverable sessions visible again.
 
-Phases, in the order of the recovery method this project grew from: point rows copied
-from another home at the files here, put moved files back, import orphans, migrate
-providers; then, only when asked, rewrite folders (`--map`/`--from`/`--to`), unarchive
-(archiving is usually deliberate) and retire rows whose rollout exists nowhere. Applied as
-one journaled run whose phases are each planned once the previous one is durable, so
-`undo RUN` takes the whole fix back.
+Its phases are the registered operations that declare one (operations/registry.py), in the
+order of the recovery method this project grew from: point rows copied from another home at
+the files here, put moved files back, import orphans, migrate providers; then, only when asked,
+rewrite folders, unarchive (archiving is usually deliberate) and retire rows whose rollout
+exists nowhere. Applied as one journaled run whose phases are each planned once the previous
+one is durable, so `undo RUN` takes the whole fix back.
 """
 
 from __future__ import annotations
@@ -15,41 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from journal.errors import UsageProblem
-from operations.audit import AuditReport, ThreadAudit, predict, summaries
-from operations.desktop.assign import plan_assign_projects
-from operations.desktop.rebuild import plan_rebuild_state
-from operations.desktop.restore import plan_restore_state
-from operations.pathrules import rewrite
-from operations.repair.archive import plan_archive_change
-from operations.repair.common import Plan, RepairContext, ThreadFilter, default_provider
-from operations.repair.cwd import Mapping, plan_rewrite_cwd
-from operations.repair.forget import plan_forget_missing
-from operations.repair.orphans import plan_import_orphans
-from operations.repair.paths import plan_repair_paths
-from operations.repair.provider import plan_migrate_provider
-from operations.repair.relocate import plan_relocate_home
-from operations.visibility import Facts, reason_kind
+from operations.advice import how_to_see
+from operations.audit_model import AuditReport, ThreadAudit
+from operations.audit_summary import predict, summaries
+from operations.operation import FixState, Operation
+from operations.pipeline import Job, PhasePlanner
+from operations.registry import fix_phases, target_provider
+from operations.repair.cwd import Mapping
+from operations.repair.plan import Plan
+from operations.repair.selection import RepairContext, ThreadFilter
+from operations.visibility import Facts, label
 
-PHASES = ("relocate-home", "repair-paths", "import-orphans", "migrate-provider", "rewrite-cwd", "unarchive",
-          "forget-missing", "assign-projects", "restore-desktop-state", "rebuild-desktop-state")
 DESKTOP_PHASES = ("restore-desktop-state", "rebuild-desktop-state")  # only with --desktop (issue 22)
-
-# how to see what a fix leaves hidden, by reason kind
-HOW_TO_SEE = {
-    "source": "not an interactive session (e.g. `codex exec`): `codex resume --include-non-interactive` lists "
-              "it; the IDE and the app do not",
-    "archived": "archived: add --unarchive, or find it in Codex's archived list",
-    "scan window": "older than Codex's 10,000-file scan window: resume it by id (`codex resume ID`), or archive "
-                   "newer sessions you no longer need",
-    "empty preview": "it has no user message, so Codex never lists it: resume it by id (`codex resume ID`)",
-    "file": "no readable rollout for it here: nothing Codex can list",
-    "provider": "it belongs to another provider than Codex's current one: fix --to that provider, or switch "
-                "Codex's provider",
-    "recent window": "beyond the desktop app's 50 most recent: pin it in the app, or open it from the IDE list",
-}
-ENCRYPTED_NOTE = ("a thread migrated from another provider or account may list but not resume if it carries "
-                  "encrypted reasoning that only its original account can read")
+STILL_HIDDEN_SAMPLE = 5
 
 
 @dataclass(frozen=True)
@@ -62,6 +40,12 @@ class FixOptions:
     force: bool = False
     desktop: bool = False  # also repair the desktop app's state file (issue 22)
 
+    def args(self) -> dict[str, Any]:
+        """As the phases' option values."""
+        return {"to_provider": self.to, "unarchive": self.unarchive, "forget_missing": self.forget_missing,
+                "mappings": self.mappings, "from_style": self.from_style, "force": self.force,
+                "desktop": self.desktop}
+
     def describe(self) -> dict[str, Any]:
         return {"to": self.to, "unarchive": self.unarchive, "forget_missing": self.forget_missing,
                 "map": [[m.source, m.target] for m in self.mappings], "from_style": self.from_style,
@@ -70,135 +54,102 @@ class FixOptions:
 
 @dataclass
 class FixPlan:
+    """What `fix` plans and predicts: each client's summary and, per reason, how many stay hidden
+    with a few samples; every thread as predicted (`after`) only when asked for (the CLI does not
+    keep it: at 50,000 sessions it is a second copy of the audit)."""
+
     phases: list[Plan]
     target_provider: str
     predicted: dict[str, Any] = field(default_factory=dict)
     still_hidden: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    after: list[ThreadAudit] = field(default_factory=list)  # every thread as predicted afterwards
+    after: list[ThreadAudit] = field(default_factory=list)
 
     @property
     def op_count(self) -> int:
         return sum(len(p.ops) for p in self.phases)
 
 
-def wanted_phases(report: AuditReport, flt: ThreadFilter, opts: FixOptions) -> list[str]:
+def wanted_phases(report: AuditReport, flt: ThreadFilter, opts: FixOptions) -> list[Operation]:
     """The phases this home needs (a phase with nothing to do is not run)."""
     chosen = [t for t in report.threads if flt.matches(t)]
     problems = Counter(p for t in chosen for p in t.problems)
-    out = []
-    if any("rollout_path_outside_home" in t.problems and "db_not_on_disk" not in t.problems for t in chosen):
-        out.append("relocate-home")
-    if problems["missing_rollout_path"] or problems["rollout_path_outside_home"]:
-        out.append("repair-paths")
-    if problems["disk_not_in_db"]:
-        out.append("import-orphans")
-    out.append("migrate-provider")
-    if opts.mappings:
-        out.append("rewrite-cwd")
-    if opts.unarchive:
-        out.append("unarchive")
-    if opts.forget_missing:
-        out.append("forget-missing")
-    desktop = report.desktop  # issue 22: projects in state_5, and with --desktop the app's state file
-    if desktop is not None and desktop.projects.projects and (
-            desktop.findings.get("project_claimable") or opts.mappings or "import-orphans" in out):
-        out.append("assign-projects")
-    if opts.desktop and desktop is not None and desktop.state.exists:
-        out += list(DESKTOP_PHASES) if not desktop.state.healthy else ["rebuild-desktop-state"]
+    args = opts.args()
+    out: list[Operation] = []
+    for op in fix_phases():
+        assert op.fix is not None
+        if op.fix.needed(FixState(report, chosen, args, tuple(o.name for o in out), problems)):
+            out.append(op)
     return out
 
 
-def plan_phase(name: str, ctx: RepairContext, flt: ThreadFilter, opts: FixOptions) -> Plan:
-    if name == "relocate-home":
-        try:
-            return plan_relocate_home(ctx, flt, None)
-        except UsageProblem:
-            return Plan(name)
-    if name == "repair-paths":
-        return plan_repair_paths(ctx, flt)
-    if name == "import-orphans":
-        return plan_import_orphans(ctx, flt)
-    if name == "migrate-provider":
-        return plan_migrate_provider(ctx, flt, target_provider(ctx, opts), force=opts.force)
-    if name == "rewrite-cwd":
-        return plan_rewrite_cwd(ctx, flt, list(opts.mappings), opts.from_style)
-    if name == "unarchive":
-        return plan_archive_change(ctx, flt, archive=False)
-    if name == "forget-missing":
-        return plan_forget_missing(ctx, flt)
-    if name == "assign-projects":
-        return plan_assign_projects(ctx, flt)
-    if name == "restore-desktop-state":
-        return plan_restore_state(ctx, flt)
-    if name == "rebuild-desktop-state":
-        return plan_rebuild_state(ctx, flt)
-    raise ValueError(name)
+def phase_planner(op: Operation, opts: FixOptions) -> PhasePlanner:
+    """How fix plans this phase: as `run` does, with fix's option values (or as the phase says)."""
+    args = {**{spec.name: spec.empty for spec in op.options}, **opts.args()}  # already prepared by fix
+    plan = op.fix.plan if op.fix is not None and op.fix.plan is not None else op.plan
+
+    def planner(ctx: RepairContext, flt: ThreadFilter) -> Plan:
+        return plan(ctx, flt, args)
+
+    return planner
 
 
-def target_provider(ctx: RepairContext, opts: FixOptions) -> str:
-    return opts.to or default_provider(ctx.home)
+def fix_job(report: AuditReport, flt: ThreadFilter, opts: FixOptions) -> Job:
+    """The pipeline's job for this home: the phases it needs, each planned as `fix` plans it."""
+    ops = wanted_phases(report, flt, opts)
+    return Job("fix", [phase_planner(op, opts) for op in ops], all_databases=True, app_state=opts.desktop,
+               meta={"operation": "fix", "options": opts.describe(), "phases": [op.name for op in ops]})
 
 
-def plan_fix(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions) -> FixPlan:
-    """Every phase planned against this one audit (the apply re-plans each phase on the state the
-    previous ones left), and the visibility predicted afterwards."""
-    phases = [plan_phase(name, ctx, flt, opts) for name in wanted_phases(ctx.report, flt, opts)]
-    target = target_provider(ctx, opts)
-    fix = FixPlan(phases, target)
-    changes = _changes(ctx, phases, opts, target)
-    after = predict(ctx.report, changes)
-    fix.after = after
+def plan_fix(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions, *, keep_after: bool = True) -> FixPlan:
+    """Every phase planned against this one audit (the apply re-plans each later phase on the
+    state the previous ones left), and the visibility predicted afterwards."""
+    job = fix_job(ctx.report, flt, opts)
+    return outline(ctx, flt, opts, [planner(ctx, flt) for planner in job.phases], keep_after=keep_after)
+
+
+def outline(ctx: RepairContext, flt: ThreadFilter, opts: FixOptions, phases: list[Plan], *,
+            keep_after: bool = False) -> FixPlan:
+    """The phases' plans with what they predict and note."""
+    fix = FixPlan(phases, target_provider(ctx, opts.args()))
+    after = predict(ctx.report, _changes(phases))
     fix.predicted = summaries(after, ctx.report.current_provider)
     fix.still_hidden = _still_hidden(after, flt)
-    if any(p.operation == "migrate-provider" and p.ops for p in phases):
-        fix.notes.append(ENCRYPTED_NOTE)
-    if opts.unarchive and any(p.operation == "import-orphans" and p.ops for p in phases):
-        fix.notes.append("orphans in archived_sessions/ are unarchived too, once imported (the apply plans each "
-                         "phase on what the previous one left)")
-    names = {p.operation for p in phases if p.ops}
-    if "assign-projects" in names and "rebuild-desktop-state" in {p.operation for p in phases}:
-        fix.notes.append("the desktop app's assignments are rebuilt once assign-projects is applied, so they will "
-                         "include the threads it assigns (this dry run plans the rebuild on today's rows)")
-    if target != ctx.report.current_provider:
-        fix.notes.append(f"threads go to `{target}`, but Codex lists `{ctx.report.current_provider}` (config.toml): "
-                         f"they stay hidden until Codex's provider is `{target}`")
+    if keep_after:
+        fix.after = after
+    del after
+    by_name = {op.name: op for op in fix_phases()}
+    for plan in phases:
+        phase = by_name.get(plan.operation)
+        if phase is not None and phase.fix is not None and phase.fix.notes is not None:
+            if phase.fix.follows and not any(p.operation in phase.fix.follows and p.ops for p in phases):
+                continue  # its notes are about what the phases it follows change
+            fix.notes += phase.fix.notes(plan, ctx)
     return fix
 
 
-def _changes(ctx: RepairContext, phases: list[Plan], opts: FixOptions,
-             target: str) -> dict[str, Callable[[Facts], Facts] | None]:
-    """What each planned phase changes in a thread's facts, as Codex will see them."""
-    touched: dict[str, set[str]] = {}
+def _changes(phases: list[Plan]) -> dict[str, Callable[[Facts], Facts] | None]:
+    """What the planned phases change in each touched thread's facts, as Codex will see them (None:
+    the thread is retired)."""
+    by_name = {op.name: op for op in fix_phases()}
+    touched: dict[str, list[Plan]] = {}
     for plan in phases:
         for op in plan.ops:
-            if op.subject:
-                touched.setdefault(op.subject, set()).add(plan.operation)
+            plans = touched.setdefault(op.subject, []) if op.subject else None
+            if plans is not None and (not plans or plans[-1] is not plan):
+                plans.append(plan)
     out: dict[str, Callable[[Facts], Facts] | None] = {}
-    for thread, names in touched.items():
-        if "forget-missing" in names:
-            out[thread] = None
-            continue
-        out[thread] = _facts_change(names, opts, target)
+    for thread, plans in touched.items():
+        ops = [(by_name[p.operation], p) for p in plans if p.operation in by_name]
+        out[thread] = None if any(op.retires for op, _ in ops) else _chain(
+            [(op.predict, p) for op, p in ops if op.predict is not None])
     return out
 
 
-def _facts_change(names: set[str], opts: FixOptions, target: str) -> Callable[[Facts], Facts]:
+def _chain(steps: list[tuple[Callable[[Facts, Plan], Facts], Plan]]) -> Callable[[Facts], Facts]:
     def change(f: Facts) -> Facts:
-        if names & {"relocate-home", "repair-paths", "import-orphans"}:
-            f.row_file = True  # a row that points at its file
-        if "repair-paths" in names:
-            f.in_scan, f.file_problem = True, None  # the file is back where Codex's scan looks
-        if "migrate-provider" in names:
-            f.provider = target
-        if "unarchive" in names or (opts.unarchive and "import-orphans" in names):
-            f.archived = False  # an imported orphan gets its row first, then is unarchived with the rest
-        if "rewrite-cwd" in names:
-            for m in opts.mappings:
-                new = rewrite(f.cwd, m.source, m.target, opts.from_style)
-                if new is not None:
-                    f.cwd = new
-                    break
+        for predict_one, plan in steps:
+            f = predict_one(f, plan)
         return f
 
     return change
@@ -206,12 +157,16 @@ def _facts_change(names: set[str], opts: FixOptions, target: str) -> Callable[[F
 
 def _still_hidden(after: list[ThreadAudit], flt: ThreadFilter) -> list[dict[str, Any]]:
     """Per reason, the threads the IDE list will still hide and how to see them anyway."""
-    by_kind: dict[str, list[str]] = {}
+    counts: Counter[str] = Counter()
+    samples: dict[str, list[str]] = {}
     for t in after:
         if t.ide is None or t.ide.listed or not flt.matches(t):
             continue
         for reason in t.ide.reasons:
-            by_kind.setdefault(reason_kind(reason), []).append(t.id)
-    return [{"reason": kind, "count": len(ids), "sample": sorted(ids)[:5],
-             "how_to_see": HOW_TO_SEE.get(kind, "")} for kind, ids in sorted(by_kind.items(),
-                                                                            key=lambda kv: -len(kv[1]))]
+            counts[reason.kind] += 1
+            sample = samples.setdefault(reason.kind, [])
+            sample.append(t.id)
+            if len(sample) > 4 * STILL_HIDDEN_SAMPLE:
+                sample[:] = sorted(sample)[:STILL_HIDDEN_SAMPLE]
+    return [{"reason": label(kind), "kind": kind, "count": n, "sample": sorted(samples[kind])[:STILL_HIDDEN_SAMPLE],
+             "how_to_see": how_to_see(kind)} for kind, n in counts.most_common()]

@@ -13,10 +13,12 @@ from journal.effects import RowDelete
 from journal.guard import symlink_in
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro, fetch_rowid
-from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows
+from operations.repair.plan import Plan, Why
+from operations.repair.rows import current_rows
+from operations.repair.selection import RepairContext, ThreadFilter
 
 
-def still_there(rollout_path: str, ctx: RepairContext) -> str | None:
+def still_there(rollout_path: str, ctx: RepairContext) -> Why | None:
     """Why a row must not be forgotten though the scan found no file for it: something is at its
     path (a file the scan could not read, a FIFO), or its way there passes a symlink (a folder on
     another disk that may only be unmounted)."""
@@ -24,10 +26,11 @@ def still_there(rollout_path: str, ctx: RepairContext) -> str | None:
         return None
     for path in (rollout_path, rollout_path + ".zst"):
         if os.path.lexists(path):
-            return f"something exists at {path}; it is not forgotten"
+            return Why("still_there", f"something exists at {path}; it is not forgotten")
     link = symlink_in(rollout_path, ctx.home.roots)
     if link is not None:
-        return f"its rollout_path goes through the symlink {link}, which leads nowhere now; it is not forgotten"
+        return Why("behind_symlink", f"its rollout_path goes through the symlink {link}, which leads nowhere now; "
+                   "it is not forgotten")
     return None
 
 
@@ -51,7 +54,7 @@ def plan_forget_missing(ctx: RepairContext, flt: ThreadFilter) -> Plan:
             continue
         why = still_there(str(row.get("rollout_path") or ""), ctx)
         if why:
-            plan.refuse(t.id, why)
+            plan.leave(t.id, why)
             continue
         plan.ops.append(PlannedOp(f"forget {t.id} (its rollout {row['rollout_path']} exists nowhere)",
                                   (RowDelete(str(db), "threads", {"id": t.id}, row, rowids.get(t.id)),),

@@ -38,14 +38,17 @@ from journal.runner import PlannedOp
 from journal.sqlio import connect_ro
 from journal.zstdio import compress, decompress
 from operations.bundle import Bundle, BundledFile, BundledThread, history_rows
+from operations.codex_config import BUILTIN_PROVIDERS
 from operations.errors import BundleRefused, NoStateDatabase, ProviderUndefined
 from operations.home import CodexHome
 from operations.jsonedit import EditRefused
-from operations.paths import BUILTIN_PROVIDERS
-from operations.repair.common import Plan, RepairContext, canonical_path, current_rows
 from operations.repair.cwd import Mapping, _edit_cwd_lines, _rewriter, map_path
+from operations.repair.plan import Plan, Why
 from operations.repair.provider import _edit_provider_lines
 from operations.repair.rollout_edit import RolloutEdit
+from operations.repair.rollout_files import canonical_path
+from operations.repair.rows import current_rows
+from operations.repair.selection import RepairContext
 from operations.rollout_io import MAX_CONTENT
 
 STAGING = "staging"
@@ -115,18 +118,19 @@ def plan_import(ctx: RepairContext, bundle: Bundle, opts: ImportOptions, staging
         try:
             files = [_planned_file(f, opts) for f in thread.files]
         except (EditRefused, orjson.JSONDecodeError) as exc:
-            plan.refuse(thread.id, f"its rollout cannot be rewritten for this home: {exc}")
+            plan.leave(thread.id, Why("edit_refused", f"its rollout cannot be rewritten for this home: {exc}"))
             continue
         row = _row_for_home(thread, home, opts)
         missing = sorted(c for c in required if c not in row)
         if missing:
-            plan.refuse(thread.id, f"this home's `threads` needs {', '.join(missing)}, which the bundle lacks")
+            plan.leave(thread.id, Why("missing_columns", f"this home's `threads` needs {', '.join(missing)}, which "
+                                      "the bundle lacks"))
             continue
         row = {k: v for k, v in row.items() if k in columns}
         targets = [canonical_path(home, f.name, f.archived) for f, _, _ in files]
         outside = [str(p) for p in targets if not within_roots(str(p), roots)]
         if outside:
-            plan.refuse(thread.id, f"{outside[0]} is outside the Codex home; it is left alone")
+            plan.leave(thread.id, Why("outside_home", f"{outside[0]} is outside the Codex home; it is left alone"))
             continue
         audit = here.get(thread.id)
         effects: list[Effect] = []
@@ -139,12 +143,12 @@ def plan_import(ctx: RepairContext, bundle: Bundle, opts: ImportOptions, staging
             why = ("a row with this id exists here with other content" if thread.id in existing
                    else "a rollout file with this id exists here")
             if audit is not None and "undecodable_row" in audit.problems:
-                plan.refuse(thread.id, f"conflict: {why}, and its row here holds bytes that are not UTF-8, "
-                                       "so it is left alone")
+                plan.leave(thread.id, Why("conflict_undecodable", f"conflict: {why}, and its row here holds bytes "
+                                          "that are not UTF-8, so it is left alone"))
                 continue
             if not opts.replace:
                 out.conflicts.append({"thread": thread.id, "reason": why + " (--replace to overwrite, undoably)"})
-                plan.refuse(thread.id, f"conflict: {why}; pass --replace to overwrite it (undoably)")
+                plan.leave(thread.id, Why("conflict", f"conflict: {why}; pass --replace to overwrite it (undoably)"))
                 continue
             effects += _replace_effects(home, thread.id, existing.get(thread.id), audit, staging)
             if history_db is not None and history_db.exists():

@@ -11,7 +11,9 @@ from journal.effects import RowInsert, RowUpdate
 from journal.runner import PlannedOp
 from journal.sqlio import connect_ro, fetch_row
 from operations.extract import derive_row
-from operations.repair.common import Plan, RepairContext, ThreadFilter, single_file
+from operations.repair.plan import Plan, Why
+from operations.repair.rollout_files import single_file
+from operations.repair.selection import RepairContext, ThreadFilter
 
 # 0.128 (migration 29) rows hold the legacy sandbox policy; 0.144 (40) and 0.169 (62) the permission
 # profile. The change (#23165) landed between them; 0.140 (37) is the first release we treat as new.
@@ -27,22 +29,24 @@ def plan_import_orphans(ctx: RepairContext, flt: ThreadFilter, *, via_backfill: 
     for t in orphans:
         plan.considered += 1
         if "active_orphan" in t.problems:
-            plan.refuse(t.id, "ACTIVE_ORPHAN: a live session (writer lock held or written in the last minutes); "
-                              "never imported")
+            plan.leave(t.id, Why("active_orphan", "ACTIVE_ORPHAN: a live session (writer lock held or written "
+                                 "in the last minutes); never imported"))
             continue
         file, why = single_file(t)
         if file is None:
-            plan.refuse(t.id, why or "no file")
+            plan.leave(t.id, why or Why("no_file", "no file"))
             continue
         if file.format != "current" or file.meta is None:
-            plan.refuse(t.id, f"{file.path}: the first line is not a readable session_meta ({file.format})")
+            plan.leave(t.id, Why("unreadable_rollout", f"{file.path}: the first line is not a readable "
+                                 f"session_meta ({file.format})"))
             continue
         if file.meta.id and file.meta.id.lower() != t.id:
-            plan.refuse(t.id, f"{file.path}: session_meta.id {file.meta.id} differs from the id in the name")
+            plan.leave(t.id, Why("meta_id_mismatch", f"{file.path}: session_meta.id {file.meta.id} differs from "
+                                 "the id in the name"))
             continue
         if file.location not in ("dated", "archived"):
-            plan.refuse(t.id, f"{file.path} is in the {file.location} layout, which Codex does not list; "
-                              "move it to sessions/YYYY/MM/DD/ first")
+            plan.leave(t.id, Why("flat_layout", f"{file.path} is in the {file.location} layout, which Codex does "
+                                 "not list; move it to sessions/YYYY/MM/DD/ first"))
             continue
         ready.append((t, file))
     if via_backfill:
@@ -67,7 +71,7 @@ def plan_import_orphans(ctx: RepairContext, flt: ThreadFilter, *, via_backfill: 
             row = derive_row(file, ctx.columns, ctx.home.config.model_provider, file.location == "archived",
                              permission_profile_rows=(level or 0) >= PERMISSION_PROFILE_MIGRATION)
         except (OSError, ValueError) as exc:  # gone since the audit, or a compressed file too large to read
-            plan.refuse(t.id, f"{file.path}: {exc}")
+            plan.leave(t.id, Why("unreadable", f"{file.path}: {exc}"))
             continue
         plan.ops.append(PlannedOp(f"import {t.id}", (RowInsert(str(db), "threads", {"id": t.id}, row),),
                                   subject=t.id))

@@ -13,18 +13,14 @@ from __future__ import annotations
 import orjson
 
 from journal.runner import PlannedOp
-from operations.audit import ThreadAudit
+from operations.audit_model import ThreadAudit
+from operations.codex_config import BUILTIN_PROVIDERS
 from operations.errors import ProviderUndefined
 from operations.jsonedit import EditRefused, append_to_payload, replace_value
-from operations.paths import BUILTIN_PROVIDERS
-from operations.repair.common import (
-    Plan,
-    RepairContext,
-    ThreadFilter,
-    current_rows,
-    row_update,
-)
+from operations.repair.plan import Plan
 from operations.repair.rollout_edit import RolloutEdit, build_ops, edit_rollouts, set_path
+from operations.repair.rows import current_rows, row_update
+from operations.repair.selection import RepairContext, ThreadFilter
 
 DB_ONLY_WARNING = ("--db-only changes only threads.model_provider, as the seed's provider_migrate.py did; "
                    "current Codex re-reads the rollout and writes the old provider back (storage doc 0.3)")

@@ -13,9 +13,10 @@ from collections import Counter
 
 from journal.errors import UsageProblem
 from journal.runner import PlannedOp
-from operations.pathrules import key
-from operations.paths import home_of_rollout
-from operations.repair.common import Plan, RepairContext, ThreadFilter, current_rows, row_update
+from operations.path_spelling import home_of_rollout, key
+from operations.repair.plan import Plan, Why
+from operations.repair.rows import current_rows, row_update
+from operations.repair.selection import RepairContext, ThreadFilter
 from operations.rollout_io import plain_name
 
 
@@ -55,7 +56,7 @@ def plan_relocate_home(ctx: RepairContext, flt: ThreadFilter, old_home: str | No
             continue
         if not (os.path.isfile(plain_name(new)) or os.path.isfile(plain_name(new) + ".zst")):
             there = "is not a file" if os.path.lexists(plain_name(new)) else "is missing here"
-            plan.refuse(t.id, f"{new} {there} (the row points to {row['rollout_path']})")
+            plan.leave(t.id, Why("file_missing", f"{new} {there} (the row points to {row['rollout_path']})"))
             continue
         plan.ops.append(PlannedOp(f"relocate {t.id}", (row_update(ctx.home, t.id, row, {"rollout_path": new}),),
                                   subject=t.id))

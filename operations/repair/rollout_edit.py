@@ -25,9 +25,12 @@ from journal.effects import Effect, FileEdit, RowChange, RowsUpdate, RowUpdate, 
 from journal.fileio import sha256_hex
 from journal.runner import PlannedOp
 from journal.sqlio import SQLITE_ERRORS, connect_ro
-from operations.audit import ThreadAudit
+from operations.audit_model import ThreadAudit
 from operations.jsonedit import EditRefused, replace_value
-from operations.repair.common import Plan, RepairContext, kept_store, row_update, writable_single_file
+from operations.repair.plan import Plan, Why
+from operations.repair.rollout_files import kept_store, writable_single_file
+from operations.repair.rows import row_update
+from operations.repair.selection import RepairContext
 from operations.rollout_io import MAX_CONTENT, read_content
 from operations.rollouts import Rollout
 from operations.schema import damaged
@@ -212,7 +215,8 @@ def editable_rollout(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Rollout 
     if file is None:
         return None
     if file.format != "current":
-        plan.refuse(t.id, f"{file.path}: the first line is not a readable session_meta ({file.format})")
+        plan.leave(t.id, Why("unreadable_rollout", f"{file.path}: the first line is not a readable session_meta "
+                             f"({file.format})"))
         return None
     return file
 
@@ -229,13 +233,14 @@ def edit_rollouts(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit],
             edit = RolloutEdit.read(file, kept_store(ctx.home.codex_home))
             edit_lines(edit)
         except (EditRefused, orjson.JSONDecodeError) as exc:
-            plan.refuse(t.id, f"{file.path}: {exc}")
+            plan.leave(t.id, Why("edit_refused", f"{file.path}: {exc}"))
             continue
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:  # a damaged or hand-made file
-            plan.refuse(t.id, f"{file.path}: a line is not shaped as Codex writes it ({type(exc).__name__}: {exc})")
+            plan.leave(t.id, Why("line_shape", f"{file.path}: a line is not shaped as Codex writes it "
+                                 f"({type(exc).__name__}: {exc})"))
             continue
         except OSError as exc:
-            plan.refuse(t.id, f"cannot read {file.path}: {exc}")
+            plan.leave(t.id, Why("unreadable", f"cannot read {file.path}: {exc}"))
             continue
         edit.settle()
         edits[t.id] = edit
@@ -246,7 +251,7 @@ def build_ops(ctx: RepairContext, plan: Plan, candidates: list[ThreadAudit], edi
               rows: dict[str, dict[str, Any]], row_after: Callable[[dict[str, Any]], dict[str, Any]],
               label: Callable[[str], str]) -> None:
     """One operation per thread: its line rewrites, the offsets they move, and its row update."""
-    refused = {r.thread for r in plan.refused}
+    refused = {r.thread for r in plan.left_alone}
     extra = fork_offsets(ctx, edits, plan)
     history_db = ctx.home.thread_history_db
     try:

@@ -29,7 +29,7 @@ import orjson
 from journal.errors import OutsideAllowedRoots
 from journal.guard import within_roots
 from operations.errors import SkillRefused
-from operations.paths import require_home
+from operations.locations import require_home
 
 SKILL_NAME = "codex-sessions"
 MANIFEST = ".codex-sessions-skill.json"

@@ -17,7 +17,7 @@ from typing import Any
 from journal.errors import NotFound, UsageProblem
 from journal.sqlio import connect_ro
 from operations.home import CodexHome
-from operations.paths import is_inside
+from operations.path_spelling import is_inside
 from operations.rollouts import iter_rollout_paths, parse_name
 from operations.schema import damaged
 from operations.threads import full_row

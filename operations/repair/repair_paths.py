@@ -9,15 +9,11 @@ mtime, and point the row at it. Several candidates: reported, never guessed.
 from __future__ import annotations
 
 from journal.runner import PlannedOp
-from operations.paths import same_path, spelled_like
-from operations.repair.common import (
-    Plan,
-    RepairContext,
-    ThreadFilter,
-    each_writable,
-    move_to_canonical,
-    row_update,
-)
+from operations.path_spelling import same_path, spelled_like
+from operations.repair.plan import Plan
+from operations.repair.rollout_files import each_writable, move_to_canonical
+from operations.repair.rows import row_update
+from operations.repair.selection import RepairContext, ThreadFilter
 
 NEEDS_REPAIR = ("missing_rollout_path", "rollout_path_outside_home")
 
