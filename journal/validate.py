@@ -23,7 +23,7 @@ SCHEMA: dict[str, tuple[tuple[str, tuple[type, ...], bool], ...]] = {
                   ("meta", DICT, False), ("tool", OPT_STR, False)),
     "intent": (("run", STR, True), ("op", STR, True), ("effects", LIST, True), ("label", OPT_STR, False),
                ("subject", OPT_STR, False), ("compensates", OPT_STR, False), ("redoes", OPT_STR, False),
-               ("replays", OPT_STR, False), ("forced_over", LIST, False)),
+               ("replays", OPT_STR, False), ("forced_over", LIST, False), ("action", OPT_STR, False)),
     "outcome": (("op", STR, True), ("status", STR, True), ("run", OPT_STR, False), ("reason", OPT_STR, False),
                 ("recovered", BOOL, False), ("recovered_by", OPT_STR, False)),
     "outcomes": (("run", STR, True), ("results", LIST, True)),
