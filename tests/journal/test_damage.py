@@ -148,3 +148,15 @@ def test_a_second_writer_is_refused_not_kept_waiting(world: World) -> None:
         if holder.stdout is not None:
             holder.stdout.close()
     assert journal.undo(world.journal, first.run_id, world.services(), roots=world.roots).settled
+
+
+def test_an_intent_naming_an_action_of_no_known_kind_is_damage(world: World) -> None:
+    world.execute([PlannedOp("one", (world.update("a", n=10),))])
+    lines = world.journal.read_bytes().splitlines(keepends=True)
+    intent = next(n for n, line in enumerate(lines) if b'"kind":"intent"' in line)
+    lines[intent] = lines[intent].replace(b'"label":"one"', b'"label":"one","action":"erase"')
+    world.journal.write_bytes(b"".join(lines))
+    checked = journal.verify(world.journal)
+    assert not checked.ok and any("`action` is" in p.message for p in checked.scan.problems), checked.scan.problems
+    with pytest.raises(JournalCorrupt):
+        world.execute([PlannedOp("two", (world.update("b", n=20),))])
