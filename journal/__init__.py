@@ -13,7 +13,8 @@ FORMAT_VERSION = 3  # what this release writes
 # 1: whole-line `line_rewrite` effects; 2: `line_splice`, the bytes that changed in a line, with
 # line and file digests; 3: `file_edit` (one per file: its digests once, the splices grouped) and
 # `rows_update` (many rows of one table, shared parts once); an undo, redo or replay keeps its
-# chain's first label and names itself in `action` (an optional field older readers ignore)
+# chain's first label, names itself in `action` and that first operation in `origin` (optional
+# fields older readers ignore)
 READABLE_VERSIONS = (1, 2, 3)
 
 # The API last: its modules import the two constants above from this package.

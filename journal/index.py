@@ -37,6 +37,7 @@ class OpInfo:
     recovered: bool = False
     compensated_by: list[str] = field(default_factory=list)
     action: str | None = None  # undo, redo or replay (not recorded before labels stopped piling up)
+    origin: str | None = None  # with an action: the operation the chain began with
 
     @property
     def title(self) -> str:
@@ -113,7 +114,7 @@ class JournalIndex:
             op = OpInfo(
                 record["op"], record["run"], record["seq"], offset, record.get("label", ""),
                 record.get("subject"), record.get("compensates"), record.get("redoes"),
-                record.get("replays"), frozenset(targets), action=record.get("action"),
+                record.get("replays"), frozenset(targets), action=record.get("action"), origin=record.get("origin"),
             )
             self.ops[op.op_id] = op
             for target in targets:

@@ -256,7 +256,7 @@ def _op_item(record: dict[str, Any], outcome: dict[str, Any] | None, state: str,
         "targets": targets,
         "reason": outcome.get("reason", "") if outcome else "",
     }
-    for link in ("compensates", "redoes", "replays", "action"):
+    for link in ("compensates", "redoes", "replays", "action", "origin"):
         value = get(link)
         if value:
             item[link] = value

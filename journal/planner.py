@@ -42,7 +42,7 @@ class CompensationPlan:
             "action": self.action,
             "requested": self.requested,
             "operations": [
-                {"source": src, "label": op.label, "action": op.action, "subject": op.subject,
+                {"source": src, "label": op.label, "action": op.action, "origin": op.origin, "subject": op.subject,
                  "effects": [e.to_json() for e in op.effects], "forced_over": list(op.forced_over)}
                 for src, op in zip(self.sources, self.ops, strict=True)
             ],
@@ -149,10 +149,11 @@ def _compensations(index: JournalIndex, ordered: list[str], io: IOContext) -> tu
                 forced.append(f"{effect.describe()}: {seen.detail}")
                 inverses.append(effect.rebased_inverse(seen))
         redoes = index.primary(op_id) if info.compensates else None
-        label = index.ops[index.origin(op_id)].label  # the chain's first label: it never grows
+        origin = index.origin(op_id)
+        label = index.ops[origin].label  # the chain's first label: it never grows
         word = "redo" if index.undoes_origin(op_id) else "undo"  # what it does to that first operation
         ops.append(PlannedOp(label, tuple(inverses), info.subject, compensates=op_id, redoes=redoes,
-                             forced_over=tuple(forced), action=word))
+                             forced_over=tuple(forced), action=word, origin=origin))
     return ops, conflicts
 
 
@@ -174,15 +175,17 @@ def _replays(index: JournalIndex, run_id: str, io: IOContext) -> tuple[list[Plan
     would_skip: list[tuple[str, str]] = []
     for op_id in index.runs[run_id].op_ids:
         info = index.ops[op_id]
-        label = index.ops[index.origin(op_id)].label
+        origin = index.origin(op_id)
+        label = index.ops[origin].label
         effects = tuple(index.effects(op_id))
         if index.in_effect(op_id):  # its targets may have moved on since (a later op of the run moved the file)
             reason = "already applied: the operation is in effect (never undone)"
             would_skip.append((op_id, reason))
-            ops.append(PlannedOp(label, effects, info.subject, replays=op_id, skip_reason=reason, action="replay"))
+            ops.append(PlannedOp(label, effects, info.subject, replays=op_id, skip_reason=reason, action="replay",
+                                 origin=origin))
             continue
         verdict, reason = precheck(effects, io)
         if verdict != "ready":
             would_skip.append((op_id, reason))
-        ops.append(PlannedOp(label, effects, info.subject, replays=op_id, action="replay"))
+        ops.append(PlannedOp(label, effects, info.subject, replays=op_id, action="replay", origin=origin))
     return ops, would_skip

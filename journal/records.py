@@ -23,7 +23,7 @@ def run_begin(run: str, command: str, argv: Sequence[str], tool_version: str, *,
 
 
 def intent(run: str, op: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """`fields`: label, subject, effects, and compensates/redoes/replays/action/forced_over when set."""
+    """`fields`: label, subject, effects, and compensates/redoes/replays/action/origin/forced_over when set."""
     return {"kind": "intent", "run": run, "op": op, **fields}
 
 

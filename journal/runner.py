@@ -49,6 +49,7 @@ class PlannedOp:
     note: dict[str, Any] = field(default_factory=dict)
     skip_reason: str | None = None  # known at planning to need nothing (replay of what is in effect)
     action: str | None = None  # undo, redo or replay; None for an operation of its own
+    origin: str | None = None  # with an action: the operation the chain began with, whose label this is
 
     @property
     def title(self) -> str:
@@ -60,7 +61,7 @@ class PlannedOp:
             "label": self.label,
             "effects": [e.to_json() for e in self.effects],
         }
-        for name in ("subject", "compensates", "redoes", "replays", "action"):
+        for name in ("subject", "compensates", "redoes", "replays", "action", "origin"):
             value = getattr(self, name)
             if value is not None:
                 fields[name] = value

@@ -108,4 +108,9 @@ def test_log_runs_and_labels_that_do_not_pile_up_on_the_command_line(world: Worl
     listing = cli("log", J, str(world.journal)).stdout
     assert "redo of set a" in listing and "undo of set a" in listing and "undo: " not in listing
     shown = cli("show", redone["data"]["operations"][0]["op_id"], J, str(world.journal)).stdout
-    assert "redo of set a" in shown  # the undo run taken back newest first: its undo of set a first
+    # the undo run taken back newest first: its undo of set a first
+    assert "redo of set a" in shown and f"origin {first.ops[0].op_id}" in shown
+    code, data = cli_json("log", J, str(world.journal))
+    origins = {(e["action"], e["label"]): e["origin"] for e in data["data"]["entries"] if e.get("action")}
+    assert origins == {("redo", "set a"): first.ops[0].op_id, ("redo", "set b"): first.ops[1].op_id,
+                       ("undo", "set a"): first.ops[0].op_id, ("undo", "set b"): first.ops[1].op_id}

@@ -14,7 +14,7 @@ from operations.cli.options import CodexHomeOpt, JournalOpt, JsonOpt
 from operations.cli.output import echo, emit, handles, warn
 from operations.cli.plan_view import effect_lines
 
-LINKS = ("compensates", "redoes", "replays")
+LINKS = ("compensates", "redoes", "replays", "origin")
 
 
 @handles("show")
@@ -59,7 +59,8 @@ def show_cmd(
 def _op_data(op: OpNow) -> dict[str, Any]:
     info = op.info
     return {
-        "op": op.op_id, "run": info.run_id, "label": info.label, "action": info.action, "subject": info.subject,
+        "op": op.op_id, "run": info.run_id, "label": info.label, "action": info.action, "origin": info.origin,
+        "subject": info.subject,
         "state": op.state, "outcome": info.outcome, "reason": info.reason, "recovered": info.recovered,
         "compensates": info.compensates, "redoes": info.redoes, "replays": info.replays,
         "compensated_by": info.compensated_by, "effects": [e.to_json(op.state) for e in op.effects],

@@ -53,6 +53,7 @@ def test_labels_do_not_pile_up_and_the_chain_shows_through_the_links(world: Worl
     assert [(e.get("action"), e["label"]) for e in ops] == [
         ("redo", "migrate item a"), ("undo", "migrate item a"), ("redo", "migrate item a"),
         ("undo", "migrate item a"), (None, "migrate item a")]
+    assert [e.get("origin") for e in ops] == [chain[0]] * 4 + [None]  # each names the first operation
     # the redo of the run compensates the undo still in effect (the first); the second undo, the first redo
     assert [e.get("compensates") for e in ops] == [chain[1], chain[2], chain[1], chain[0], None]
     assert (world.row("a") or {})["n"] == 10
