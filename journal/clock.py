@@ -64,12 +64,35 @@ class IdSource:
 
 
 @dataclass(frozen=True)
+class Spelling:
+    """How the engine's messages name what the user can do next (recover, undo a run, verify).
+    The engine spells no command of its own: by default an action is written as a call of its
+    API (`recover(apply=True)`); an application with a command line passes its own spelling."""
+
+    def command(self, tool: str, action: str, *args: str, **options: str | bool) -> str:
+        """`action` with its arguments and options, as the user would ask for it."""
+        words = [repr(a) for a in args] + [f"{name}={value!r}" for name, value in options.items()]
+        return f"{action}({', '.join(words)})"
+
+    def option(self, name: str) -> str:
+        """One option (`force`, `cascade`) as the user would give it."""
+        return f"{name}=True"
+
+
+@dataclass(frozen=True)
 class ToolInfo:
-    """Who writes the journal: the application passes its own name and version in, so the
-    engine names no tool of its own."""
+    """Who writes the journal: the application passes its own name, version and spelling of
+    commands in, so the engine names no tool and no command of its own."""
 
     name: str = "journal"
     version: str = "0"
+    spelling: Spelling = Spelling()
+
+    def command(self, action: str, *args: str, **options: str | bool) -> str:
+        return self.spelling.command(self.name, action, *args, **options)
+
+    def option(self, name: str) -> str:
+        return self.spelling.option(name)
 
 
 class Services:

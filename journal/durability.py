@@ -14,8 +14,8 @@ from journal.sqlio import connect_rw
 class IOContext:
     """Connections and durability for one run.
 
-    One connection per database for the whole run (opening one re-parses Codex's schema
-    each time), with `synchronous=NORMAL` as Codex itself uses. With `deferred_sync`, file
+    One connection per database for the whole run (opening one re-parses the schema each
+    time), with `synchronous=NORMAL`, as WAL databases are usually written. With `deferred_sync`, file
     and directory syncs are collected and made at once by `flush()` (one syncfs per file
     system), which the runner calls before it makes the batch's outcomes durable.
 
@@ -56,7 +56,7 @@ class IOContext:
         conn = self._conns.get(db)
         if conn is None:
             conn = connect_rw(db)
-            # NORMAL (as Codex) leaves the WAL to the syncfs in flush(); without syncfs each
+            # NORMAL leaves the WAL to the syncfs in flush(); without syncfs each
             # commit must sync the WAL itself
             conn.execute("PRAGMA synchronous = " + ("NORMAL" if HAS_SYNCFS else "FULL"))
             self._conns[db] = conn

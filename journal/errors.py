@@ -1,7 +1,7 @@
 """The project's one exception hierarchy.
 
-Every expected failure is a ToolError with a stable `code` and a `category`; the CLI maps
-categories to exit codes in exactly one place (operations/cli/exit_codes.py).
+Every expected failure is a ToolError with a stable `code` and a `category`; the application
+maps categories to its own outcomes (exit codes, say) in one place of its own.
 """
 
 from __future__ import annotations

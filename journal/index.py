@@ -13,7 +13,7 @@ from typing import Any
 from journal.codec import decode_line
 from journal.effects import Effect, effect_from_json
 from journal.prefix import resolve_prefix
-from journal.records import op_state, results_of
+from journal.records import op_state, results_of, titled
 from journal.scan import iter_raw_lines, read_record_at
 from journal.validate import decode_effect, record_problem
 
@@ -36,6 +36,12 @@ class OpInfo:
     reason: str = ""
     recovered: bool = False
     compensated_by: list[str] = field(default_factory=list)
+    action: str | None = None  # undo, redo or replay (not recorded before labels stopped piling up)
+    origin: str | None = None  # with an action: the operation the chain began with
+
+    @property
+    def title(self) -> str:
+        return titled(self.label, self.action)
 
 
 @dataclass
@@ -108,7 +114,7 @@ class JournalIndex:
             op = OpInfo(
                 record["op"], record["run"], record["seq"], offset, record.get("label", ""),
                 record.get("subject"), record.get("compensates"), record.get("redoes"),
-                record.get("replays"), frozenset(targets),
+                record.get("replays"), frozenset(targets), action=record.get("action"), origin=record.get("origin"),
             )
             self.ops[op.op_id] = op
             for target in targets:
@@ -156,6 +162,30 @@ class JournalIndex:
             current = self.ops[current].compensates or current
         return current
 
+    def origin(self, op_id: str) -> str:
+        """The operation a chain of undos, redos and replays began with: its label is theirs."""
+        current, seen = op_id, set()
+        while current not in seen:
+            seen.add(current)
+            info = self.ops[current]
+            link = info.compensates or info.replays
+            if link is None or link not in self.ops:
+                break
+            current = link
+        return current
+
+    def undoes_origin(self, op_id: str) -> bool:
+        """Whether this operation, in effect, takes its chain's first operation back: an undo
+        does, the undo of that undo (a redo) does not, and so on down the `compensates` links."""
+        depth, current, seen = 0, op_id, set()
+        while current not in seen and current in self.ops:
+            seen.add(current)
+            link = self.ops[current].compensates
+            if link is None:
+                break
+            depth, current = depth + 1, link
+        return depth % 2 == 1
+
     def in_effect_compensator(self, op_id: str) -> str | None:
         return next((c for c in self.ops[op_id].compensated_by if self.in_effect(c)), None)
 
@@ -171,7 +201,7 @@ class JournalIndex:
     def _describe(self, kind: str, full: str) -> str:
         if kind == "op":
             op = self.ops[full]
-            return f"op {op.label}, in run {op.run_id}"
+            return f"op {op.title}, in run {op.run_id}"
         run = self.runs[full]
         return f"run `{run.command}` at {run.ts}"
 

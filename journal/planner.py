@@ -42,7 +42,7 @@ class CompensationPlan:
             "action": self.action,
             "requested": self.requested,
             "operations": [
-                {"source": src, "label": op.label, "subject": op.subject,
+                {"source": src, "label": op.label, "action": op.action, "origin": op.origin, "subject": op.subject,
                  "effects": [e.to_json() for e in op.effects], "forced_over": list(op.forced_over)}
                 for src, op in zip(self.sources, self.ops, strict=True)
             ],
@@ -115,15 +115,14 @@ def _plan_compensation(
     ordered = sorted(selected, key=lambda o: index.ops[o].seq, reverse=True)
     io = IOContext()
     try:
-        ops, conflicts = _compensations(index, action, ordered, io)
+        ops, conflicts = _compensations(index, ordered, io)
     finally:
         io.close()
     return CompensationPlan(action, ref, tuple(ops), tuple(ordered), tuple(conflicts), cascade_needed,
                             tuple(skipped))
 
 
-def _compensations(index: JournalIndex, action: str, ordered: list[str],
-                   io: IOContext) -> tuple[list[PlannedOp], list[Conflict]]:
+def _compensations(index: JournalIndex, ordered: list[str], io: IOContext) -> tuple[list[PlannedOp], list[Conflict]]:
     touched: set[str] = set()
     ops: list[PlannedOp] = []
     conflicts: list[Conflict] = []
@@ -150,9 +149,11 @@ def _compensations(index: JournalIndex, action: str, ordered: list[str],
                 forced.append(f"{effect.describe()}: {seen.detail}")
                 inverses.append(effect.rebased_inverse(seen))
         redoes = index.primary(op_id) if info.compensates else None
-        label = f"{action}: {info.label}"
+        origin = index.origin(op_id)
+        label = index.ops[origin].label  # the chain's first label: it never grows
+        word = "redo" if index.undoes_origin(op_id) else "undo"  # what it does to that first operation
         ops.append(PlannedOp(label, tuple(inverses), info.subject, compensates=op_id, redoes=redoes,
-                             forced_over=tuple(forced)))
+                             forced_over=tuple(forced), action=word, origin=origin))
     return ops, conflicts
 
 
@@ -160,21 +161,31 @@ def plan_replay(index: JournalIndex, ref: str) -> CompensationPlan:
     kind, full = index.resolve(ref)
     if kind != "run":
         raise UsageProblem(f"{ref} is an operation; replay takes a run id")
+    io = IOContext()
+    try:
+        ops, would_skip = _replays(index, full, io)
+    finally:
+        io.close()
+    return CompensationPlan("replay", ref, tuple(ops), tuple(index.runs[full].op_ids),
+                            would_skip=tuple(would_skip))
+
+
+def _replays(index: JournalIndex, run_id: str, io: IOContext) -> tuple[list[PlannedOp], list[tuple[str, str]]]:
     ops: list[PlannedOp] = []
     would_skip: list[tuple[str, str]] = []
-    io = IOContext()
-    for op_id in index.runs[full].op_ids:
+    for op_id in index.runs[run_id].op_ids:
         info = index.ops[op_id]
+        origin = index.origin(op_id)
+        label = index.ops[origin].label
         effects = tuple(index.effects(op_id))
         if index.in_effect(op_id):  # its targets may have moved on since (a later op of the run moved the file)
             reason = "already applied: the operation is in effect (never undone)"
             would_skip.append((op_id, reason))
-            ops.append(PlannedOp(f"replay: {info.label}", effects, info.subject, replays=op_id, skip_reason=reason))
+            ops.append(PlannedOp(label, effects, info.subject, replays=op_id, skip_reason=reason, action="replay",
+                                 origin=origin))
             continue
         verdict, reason = precheck(effects, io)
         if verdict != "ready":
             would_skip.append((op_id, reason))
-        ops.append(PlannedOp(f"replay: {info.label}", effects, info.subject, replays=op_id))
-    io.close()
-    return CompensationPlan("replay", ref, tuple(ops), tuple(index.runs[full].op_ids),
-                            would_skip=tuple(would_skip))
+        ops.append(PlannedOp(label, effects, info.subject, replays=op_id, action="replay", origin=origin))
+    return ops, would_skip

@@ -1,7 +1,7 @@
 """What the journal engine needs from the operating system: an exclusive lock and durability.
 
 Chosen at run time; no POSIX-only module is imported at module level, so the engine
-imports (and `--help` runs) on Windows, and on a POSIX system whose `fcntl` is missing.
+imports on Windows, and on a POSIX system whose `fcntl` is missing.
 
 * Lock: `portalocker` (flock on POSIX, LockFileEx/msvcrt on Windows), a well-kept library
   that locks an already open file without truncating or deleting it, so the lock file can

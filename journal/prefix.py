@@ -1,7 +1,7 @@
 """One way to turn what a user typed into one id: the id itself, or a unique prefix of one.
 
-Run and operation ids (the journal) and thread ids (a Codex home) are both resolved here, so
-an empty id, an unknown one and an ambiguous prefix are the same errors everywhere.
+Run and operation ids (the journal) and the caller's own ids are all resolved here, so an
+empty id, an unknown one and an ambiguous prefix are the same errors everywhere.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def run_begin(run: str, command: str, argv: Sequence[str], tool_version: str, *,
 
 
 def intent(run: str, op: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """`fields`: label, subject, effects, and compensates/redoes/replays/forced_over when set."""
+    """`fields`: label, subject, effects, and compensates/redoes/replays/action/origin/forced_over when set."""
     return {"kind": "intent", "run": run, "op": op, **fields}
 
 
@@ -55,6 +55,16 @@ def results_of(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run_end(run: str, command: str | None, status: str, counts: dict[str, int], **extra: Any) -> dict[str, Any]:
     return {"kind": "run_end", "run": run, "command": command, "status": status, "counts": counts, **extra}
+
+
+ACTIONS = ("undo", "redo", "replay")
+
+
+def titled(label: str, action: str | None) -> str:
+    """An operation as people read it: `undo of LABEL` for an undo (redo, replay), whose label is
+    the one its chain began with; the label alone otherwise. Journals written before the action
+    was recorded hold labels with the actions piled up (`undo: redo: LABEL`): shown as they are."""
+    return f"{action} of {label}" if action else label
 
 
 def op_state(outcome: str | None, effective: bool, compensated: bool) -> str:

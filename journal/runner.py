@@ -23,17 +23,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journal import records
+from journal.clock import ToolInfo
 from journal.durability import IOContext
 from journal.effects import Effect, StepHook
 from journal.errors import CasFailed, Interrupted, IOFailure, OutsideAllowedRoots, ToolError, io_failure, io_problem
 from journal.guard import PathGuard
 from journal.interrupt import STOP
+from journal.records import titled
 from journal.store import JournalWriter
 
 
 @dataclass(frozen=True)
 class PlannedOp:
-    """One unit of undo: its effects run in order, and all apply or none do."""
+    """One unit of undo: its effects run in order, and all apply or none do. An undo, redo or
+    replay keeps the label of the operation its chain began with and names itself in `action`,
+    so labels never grow with each round."""
 
     label: str
     effects: tuple[Effect, ...]
@@ -44,13 +48,20 @@ class PlannedOp:
     forced_over: tuple[str, ...] = ()
     note: dict[str, Any] = field(default_factory=dict)
     skip_reason: str | None = None  # known at planning to need nothing (replay of what is in effect)
+    action: str | None = None  # undo, redo or replay; None for an operation of its own
+    origin: str | None = None  # with an action: the operation the chain began with, whose label this is
+
+    @property
+    def title(self) -> str:
+        """How people read it: `undo of LABEL`, or the label."""
+        return titled(self.label, self.action)
 
     def intent_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "label": self.label,
             "effects": [e.to_json() for e in self.effects],
         }
-        for name in ("subject", "compensates", "redoes", "replays"):
+        for name in ("subject", "compensates", "redoes", "replays", "action", "origin"):
             value = getattr(self, name)
             if value is not None:
                 fields[name] = value
@@ -68,6 +79,12 @@ class OpResult:
     subject: str | None
     status: str  # applied, skipped, failed
     reason: str = ""
+    action: str | None = None  # undo, redo or replay (see PlannedOp)
+
+    @property
+    def title(self) -> str:
+        """How people read it: `undo of LABEL`, or the label."""
+        return titled(self.label, self.action)
 
 
 @dataclass(frozen=True)
@@ -187,7 +204,7 @@ def execute_phased_run(
         step("run_end")
         result = RunResult(run_id, command, status, tuple(results), writer.head)
         if halt is not None:
-            raise halt.as_error(result, writer.services.tool.name, argv, phases_left)
+            raise halt.as_error(result, writer.services.tool, argv, phases_left)
         if stopped is not None:
             raise stopped
         return result
@@ -202,12 +219,12 @@ class Halt:
     label: str = ""
     where: str = ""  # the file the disk refused (a database has no name in SQLite's errors)
 
-    def as_error(self, result: RunResult, tool: str, argv: Sequence[str], phases_left: int) -> ToolError:
+    def as_error(self, result: RunResult, tool: ToolInfo, argv: Sequence[str], phases_left: int) -> ToolError:
         counts = result.counts
         not_started = counts.get("not_applied", 0)
         unplanned = f"; {phases_left} later phase(s) were not planned" if phases_left else ""
-        again = f"{tool} {shlex.join(argv)}" if argv else f"the {result.command} command again"
-        undo = f"{tool} undo {result.run_id} --apply"
+        again = f"{tool.name} {shlex.join(argv)}" if argv else f"the {result.command} command again"
+        undo = tool.command("undo", result.run_id, apply=True)
         done = (f"{counts['applied']} operation(s) applied and recorded, {counts['skipped']} skipped, "
                 f"{counts['failed']} failed, {not_started} not started{unplanned}")
         details = {"run": result.run_id, "counts": counts, "go_on": again,
@@ -235,14 +252,15 @@ def _left_pending(exc: BaseException, writer: JournalWriter, run_id: str, argv: 
                   ended: bool = False) -> IOFailure:
     """The journal could not record what happened (or the batch could not be made durable): the
     batch's operations stay pending for `recover`, which looks at what each target holds."""
-    tool = writer.services.tool.name
+    tool = writer.services.tool
+    recover = tool.command("recover", apply=True)
     if ended:
         left = (f"Every operation's outcome is recorded; only the end of run {run_id} could not be. Once the disk "
-                f"has room (or works) again, `{tool} recover --apply` marks it")
+                f"has room (or works) again, `{recover}` marks it")
     else:
         left = (f"The journal is intact up to its last whole line; run {run_id}'s unfinished operations were left "
-                f"pending. Once the disk has room (or works) again, run `{tool} recover --apply` (it settles each "
-                f"one by what its targets hold), then, to do the rest, `{tool} {shlex.join(argv)}`")
+                f"pending. Once the disk has room (or works) again, run `{recover}` (it settles each "
+                f"one by what its targets hold), then, to do the rest, `{tool.name} {shlex.join(argv)}`")
     if isinstance(exc, IOFailure):
         first = exc.message.split(". ")[0]
         return IOFailure(f"{first}. {left}", details={**exc.details, "run": run_id, "left": left})
@@ -274,9 +292,9 @@ def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], g
                 if STOP.requested():
                     halt = Halt(signal=STOP.signal)
                     break
-                status, reason, disk_error = _execute_op(op, guard, step, io)
+                status, reason, disk_error = _execute_op(op, guard, step, io, writer.services.tool)
                 done.append((op_id, status, reason))
-                results.append(OpResult(op_id, op.label, op.subject, status, reason))
+                results.append(OpResult(op_id, op.label, op.subject, status, reason, op.action))
                 step("outcome")
                 if progress:
                     progress(len(results), len(ops))
@@ -291,7 +309,7 @@ def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], g
                     "not started: the run stopped at a disk error"
                 for op_id, op in list(zip(op_ids, batch, strict=True))[len(done):]:
                     done.append((op_id, "not_applied", why))
-                    results.append(OpResult(op_id, op.label, op.subject, "not_applied", why))
+                    results.append(OpResult(op_id, op.label, op.subject, "not_applied", why, op.action))
             if done:
                 writer.append(records.outcomes(run_id, done))
             writer.sync()
@@ -331,8 +349,8 @@ def precheck(effects: Sequence[Effect], io: IOContext | None = None) -> tuple[st
     return "ready", ""
 
 
-def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook,
-                io: IOContext) -> tuple[str, str, BaseException | None]:
+def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOContext,
+                tool: ToolInfo) -> tuple[str, str, BaseException | None]:
     """(status, reason, the disk error that must stop the run or None)."""
     if op.skip_reason is not None:
         return "skipped", op.skip_reason, None
@@ -361,7 +379,7 @@ def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook,
         except Exception as undo_exc:
             raise RollbackFailed(
                 f"operation {op.label!r} failed ({exc}) and could not be rolled back ({undo_exc}); "
-                "run `recover`"
+                f"run `{tool.command('recover', apply=True)}`"
             ) from undo_exc
         note = " (rolled back)" if done else ""
         if status == "skipped":

@@ -103,16 +103,16 @@ class JournalWriter:
             result = scan(self.path)
             self.scan_result = result
             if result.problems:
-                first = result.problems[0]
+                first, tool = result.problems[0], self.services.tool
                 raise JournalCorrupt(
                     f"journal {self.path} is damaged at line {first.line} (offset {first.offset}): "
-                    f"{first.message}; writes are refused. `verify` shows the damage. The journal is never "
-                    "repaired in place: to go on, move it aside (it stays readable with --journal for log and show) "
-                    "and the next write starts a new one",
+                    f"{first.message}; writes are refused. `{tool.command('verify')}` shows the damage. The journal "
+                    "is never repaired in place: to go on, move it aside (it stays readable where you put it: "
+                    f"`{tool.command('log', journal='MOVED')}`) and the next write starts a new one",
                     details={"problems": [p.__dict__ for p in result.problems[:20]]},
                 )
             # Nothing is written until the first record is: a run refused after taking the lock
-            # (an unknown id, Codex running) leaves the journal exactly as it found it.
+            # (an unknown id, the caller's safety gate) leaves the journal exactly as it found it.
             self._new = not result.exists or (result.lines == 0 and result.torn is None)
             if not self._new:
                 self.seq = result.last_seq
@@ -122,7 +122,7 @@ class JournalWriter:
                 ids = ", ".join(sorted(result.pending)[:5])
                 raise PendingRecovery(
                     f"{len(result.pending)} operation(s) were left pending by an interrupted run ({ids}); "
-                    f"run `{self.services.tool.name} recover` first",
+                    f"run `{self.services.tool.command('recover')}` first",
                     details={"pending": sorted(result.pending)},
                 )
         except BaseException:
@@ -294,8 +294,8 @@ class JournalWriter:
 
     def _fail(self, exc: OSError, doing: str) -> IOFailure:
         self.failed = io_failure(exc, doing, f"The journal {self.path} is intact up to its last whole line; "
-                                 f"once the disk has room (or works) again, run `{self.services.tool.name} "
-                                 "recover --apply`")
+                                 "once the disk has room (or works) again, run "
+                                 f"`{self.services.tool.command('recover', apply=True)}`")
         return self.failed
 
     @property

@@ -13,6 +13,7 @@ import dataclasses
 from typing import Any
 
 from journal.effects import REGISTRY, Effect, effect_from_json
+from journal.records import ACTIONS
 
 NONE = type(None)
 STR, OPT_STR, INT, DICT, LIST, BOOL = (str,), (str, NONE), (int,), (dict,), (list,), (bool,)
@@ -23,7 +24,8 @@ SCHEMA: dict[str, tuple[tuple[str, tuple[type, ...], bool], ...]] = {
                   ("meta", DICT, False), ("tool", OPT_STR, False)),
     "intent": (("run", STR, True), ("op", STR, True), ("effects", LIST, True), ("label", OPT_STR, False),
                ("subject", OPT_STR, False), ("compensates", OPT_STR, False), ("redoes", OPT_STR, False),
-               ("replays", OPT_STR, False), ("forced_over", LIST, False)),
+               ("replays", OPT_STR, False), ("forced_over", LIST, False), ("action", OPT_STR, False),
+               ("origin", OPT_STR, False)),
     "outcome": (("op", STR, True), ("status", STR, True), ("run", OPT_STR, False), ("reason", OPT_STR, False),
                 ("recovered", BOOL, False), ("recovered_by", OPT_STR, False)),
     "outcomes": (("run", STR, True), ("results", LIST, True)),
@@ -68,6 +70,8 @@ def _deep_problem(kind: str, record: dict[str, Any]) -> str | None:
     """The few fields whose items have a type too (lists of strings, counts, results)."""
     if kind == "run_begin" and not all(type(a) is str for a in record.get("argv", ())):
         return "a run_begin record whose `argv` holds something other than strings"
+    if kind == "intent" and record.get("action") not in (None, *ACTIONS):
+        return f"an intent record whose `action` is {_short(record.get('action'))}, not undo, redo or replay"
     if kind == "run_end" and not all(type(n) is int for n in record.get("counts", {}).values()):
         return "a run_end record whose `counts` are not all integers"
     if kind == "outcomes":

@@ -21,6 +21,8 @@ settings.register_profile("suite", derandomize=True, database=None, deadline=Non
 settings.load_profile("suite")
 
 _guard: HomeGuard | None = None
+# The journal engine's own tests run in a process of their own (tests/test_journal_engine.py).
+collect_ignore = ["journal"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

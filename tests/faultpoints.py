@@ -94,12 +94,12 @@ def killed_at(number: int, action: Callable[[], Any]) -> int:
             import itertools
 
             from operations.cli import context
-            from tests import helpers
             from tests.helpers import fixed_services
+            from tests.journal import world
 
             # ids of its own: the child's copy of the id source would repeat the parent's next ones
             # (a run id used twice is a journal of no valid shape)
-            helpers._seeds = itertools.count(1_000_000 + os.getpid() * 1000)  # noqa: SLF001
+            world._seeds = itertools.count(1_000_000 + os.getpid() * 1000)  # noqa: SLF001
             context.make_services = lambda: fixed_services(seed=1_000_000 + os.getpid())
             action()
         except SystemExit as exc:

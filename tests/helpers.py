@@ -1,16 +1,10 @@
-"""Generic targets for journal tests: temporary files and a temporary SQLite database."""
+"""The CLI as the tests drive it, and the engine's test world (`tests/journal/world.py`) written by this tool."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import itertools
-import os
-import random
-import sqlite3
 import sys
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +12,15 @@ import orjson
 import typer.testing
 from typer.testing import CliRunner
 
-from journal.clock import IdSource, Services, ToolInfo
-from journal.effects import FileEdit, FileMove, RowDelete, RowInsert, RowUpdate, plan_file_edit
-from journal.fileio import file_digest
-from journal.runner import PlannedOp, RunResult, execute_run
-from journal.store import JournalWriter
+from journal.clock import Services
 from operations.cli.app import app
+from operations.compensate import tool_info
+from tests.journal.world import TickingClock, World, sha
+from tests.journal.world import fixed_services as engine_services
+from tests.journal.world import make_world as engine_world
+
+__all__ = ["TickingClock", "World", "cli", "cli_json", "fixed_services", "make_world", "real_time_clock",
+           "real_time_services", "runner", "sha"]
 
 # Typer turns the app into its click command at every invoke (about 0.1 s, more than most commands
 # here take; the fuzz tests make thousands of calls): the runner's lookup is memoized once, here.
@@ -35,21 +32,6 @@ _build_command = typer.testing._get_command  # noqa: SLF001
 typer.testing._get_command = functools.cache(_build_command)  # type: ignore[attr-defined]  # noqa: SLF001
 
 
-class TickingClock:
-    """Deterministic time: starts at a fixed moment and advances 1 ms per reading."""
-
-    ticks = itertools.count()
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.start = start or datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.start + timedelta(milliseconds=next(self.ticks))
-
-
-_seeds = itertools.count(1)
-
-
 def real_time_clock() -> TickingClock:
     """For homes the real Codex writes: its files bear today's time, so the tool's clock must too
     (a frozen date falls behind them as the calendar moves on)."""
@@ -57,10 +39,8 @@ def real_time_clock() -> TickingClock:
 
 
 def fixed_services(seed: int | None = None, clock: TickingClock | None = None) -> Services:
-    clock = clock or TickingClock()
-    rng = random.Random(next(_seeds) if seed is None else seed)
-    return Services(clock, IdSource(clock, lambda n: bytes(rng.getrandbits(8) for _ in range(n))),
-                    ToolInfo("codex-sessions", "test"))
+    """Deterministic services that name this tool and spell its commands as the CLI does."""
+    return engine_services(seed, clock, tool=tool_info("test"))
 
 
 def real_time_services(seed: int | None = None) -> Services:
@@ -86,85 +66,6 @@ def _invoke(args: list[str]) -> Any:
         sys.argv = saved
 
 
-@dataclass
-class World:
-    """A folder of files and one SQLite database, plus a journal beside them."""
-
-    root: Path
-    db: Path
-    journal: Path
-
-    def file(self, rel: str, content: bytes, mtime_ns: int = 1_700_000_000_000_000_000) -> Path:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-        os.utime(path, ns=(mtime_ns, mtime_ns))
-        return path
-
-    def move(self, src: Path, dst: Path, touch_ns: int | None = None) -> FileMove:
-        sha, size = file_digest(src)
-        return FileMove(str(src), str(dst), sha, size, src.stat().st_mtime_ns, touch_ns)
-
-    def rewrite(self, path: Path, line: int, after: bytes) -> FileEdit:
-        return plan_file_edit(str(path), {line: after}, path.read_bytes())
-
-    def rewrites(self, path: Path, new_lines: dict[int, bytes]) -> tuple[FileEdit, ...]:
-        return (plan_file_edit(str(path), new_lines, path.read_bytes()),)
-
-    def row(self, key: str) -> dict[str, Any] | None:
-        conn = sqlite3.connect(self.db)
-        try:
-            cur = conn.execute("SELECT * FROM items WHERE id = ?", (key,))
-            row = cur.fetchone()
-            return None if row is None else {d[0]: v for d, v in zip(cur.description, row, strict=True)}
-        finally:
-            conn.close()
-
-    def update(self, key: str, **after: Any) -> RowUpdate:
-        current = self.row(key)
-        assert current is not None
-        return RowUpdate(str(self.db), "items", {"id": key}, {k: current[k] for k in after}, after)
-
-    def insert(self, key: str, **values: Any) -> RowInsert:
-        return RowInsert(str(self.db), "items", {"id": key}, {"id": key, **values})
-
-    def delete(self, key: str) -> RowDelete:
-        current = self.row(key)
-        assert current is not None
-        return RowDelete(str(self.db), "items", {"id": key}, current)
-
-    def execute(self, ops: list[PlannedOp], services: Services | None = None, **kw: Any) -> RunResult:
-        with JournalWriter(str(self.journal), services or fixed_services()) as writer:
-            return execute_run(writer, "test", ops, **kw)
-
-    def snapshot(self) -> dict[str, Any]:
-        """Every file (sha256, mtime) and every row: what 'byte for byte' means here."""
-        files = {}
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and "journal" not in path.name and path.suffix not in (".sqlite", ".lock") \
-                    and not path.name.endswith(("-wal", "-shm", "-journal")):
-                files[str(path.relative_to(self.root))] = (sha(path.read_bytes()), path.stat().st_mtime_ns)
-        conn = sqlite3.connect(self.db)
-        try:
-            rows = conn.execute("SELECT * FROM items ORDER BY id").fetchall()
-        finally:
-            conn.close()
-        return {"files": files, "rows": rows}
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def make_world(tmp_path: Path) -> World:
-    root = tmp_path / "home"
-    root.mkdir(parents=True, exist_ok=True)
-    db = root / "state.sqlite"
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT NOT NULL, n INTEGER, data BLOB)")
-    conn.executemany("INSERT INTO items VALUES (?, ?, ?, ?)",
-                     [("a", "alpha", 1, b"\x00\x01"), ("b", "beta", 2, None), ("c", "gamma", 3, None)])
-    conn.commit()
-    conn.close()
-    return World(root, db, root / "codex-sessions" / "journal.jsonl")
+    """The engine's test world, its journal where the CLI looks for it in a home, written by this tool."""
+    return engine_world(tmp_path, tool=tool_info("test"), journal_folder="codex-sessions")

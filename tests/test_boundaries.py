@@ -1,24 +1,47 @@
-"""The journal engine stands on its own: it imports nothing from `operations/` and names no
-Codex-specific tool, so it can be reused and tested alone."""
+"""The journal engine stands on its own: no module of `journal/` or of any of its sub-packages
+imports `operations/`, or names Codex, its files, this tool or its command line, so it can be
+reused and tested alone (`tests/journal/` runs its tests where `operations` cannot be imported)."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 JOURNAL = Path(__file__).resolve().parents[1] / "journal"
+MODULES = sorted(JOURNAL.rglob("*.py"))
+# Codex's words, this tool's name, and a command line's (an option such as `--apply`, "CLI")
+FORBIDDEN_WORDS = re.compile(r"codex|rollout|thread_id|CODEX_SESSIONS|\bCLI\b|typer|(?<![\w-])--[a-z]",
+                             re.IGNORECASE)
+
+
+def test_every_sub_package_is_covered() -> None:
+    packages = {p.parent for p in MODULES}
+    assert JOURNAL / "effects" in packages and len(MODULES) > 25
+    assert all((package / "__init__.py").exists() for package in packages)
 
 
 def test_journal_imports_nothing_from_operations() -> None:
-    for path in sorted(JOURNAL.glob("*.py")):
+    for path in MODULES:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            assert not any(n == "operations" or n.startswith("operations.") for n in names), (path.name, names)
+            assert not any(n == "operations" or n.startswith("operations.") for n in names), (path, names)
 
 
-def test_journal_names_no_tool_or_environment_variable() -> None:
-    for path in sorted(JOURNAL.glob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        assert "codex-sessions" not in text and "CODEX_SESSIONS" not in text, path.name
+def test_journal_names_no_codex_no_tool_and_no_command_line() -> None:
+    found = []
+    for path in MODULES:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in FORBIDDEN_WORDS.finditer(line):
+                found.append(f"{path.relative_to(JOURNAL.parent)}:{number}: {match.group()!r} in {line.strip()}")
+    assert not found, "\n".join(found)
+
+
+def test_the_word_check_catches_what_it_is_for() -> None:
+    for line in ("Codex touches it", "a rollout file", "codex-sessions undo", "use --force", "the CLI maps",
+                 "a thread_id", "CODEX_SESSIONS_HOME"):
+        assert FORBIDDEN_WORDS.search(line), line
+    for line in ("a row's key", "the caller's gate", "x--y", "threading.Thread(target=watch)"):
+        assert not FORBIDDEN_WORDS.search(line), line

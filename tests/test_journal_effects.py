@@ -42,8 +42,8 @@ def test_apply_then_undo_restores_every_byte_row_and_mtime_then_redo_and_replay(
     # dry run changes nothing and says what it would do
     code, dry = cli_json("undo", result.run_id, J, str(world.journal))
     assert code == 0 and dry["data"]["dry_run"] is True and dry["data"]["would_refuse"] is None
-    assert [o["label"] for o in dry["data"]["plan"]["operations"]] == [
-        "undo: delete c", "undo: insert d", "undo: rewrite doc", "undo: move x"]
+    assert [(o["action"], o["label"]) for o in dry["data"]["plan"]["operations"]] == [
+        ("undo", "delete c"), ("undo", "insert d"), ("undo", "rewrite doc"), ("undo", "move x")]
     assert world.snapshot() == after
 
     code, undone = cli_json("undo", result.run_id, "--apply", J, str(world.journal))
@@ -176,7 +176,7 @@ def test_cascade_is_required_when_a_later_operation_touched_the_same_target(worl
     assert refused["errors"][0]["plan"]["cascade_needed"] == [second.ops[0].op_id]
     code, data = cli_json("undo", first.ops[0].op_id, "--apply", "--cascade", J, str(world.journal))
     assert code == 0, data
-    assert [o["label"] for o in data["data"]["operations"]] == ["undo: n=20", "undo: n=10"]
+    assert [(o["action"], o["label"]) for o in data["data"]["operations"]] == [("undo", "n=20"), ("undo", "n=10")]
     assert world.row("a")["n"] == 1  # type: ignore[index]
     # redoing the later one alone would skip over the undo of the earlier one: cascade again
     code, redo = cli_json("redo", second.ops[0].op_id, J, str(world.journal))
@@ -190,7 +190,8 @@ def test_cascade_is_required_when_a_later_operation_touched_the_same_target(worl
 def test_guard_refuses_effects_outside_the_codex_home(world: World, tmp_path: os.PathLike[str]) -> None:
     outside = world.root.parent / "elsewhere.txt"
     outside.write_bytes(b"x")
-    result = world.execute([PlannedOp("escape", (world.move(outside, world.root / "in.txt"),))])
+    # made where writes to its parent were allowed (another home's journal, say)
+    result = world.execute([PlannedOp("escape", (world.move(outside, world.root / "in.txt"),))], roots=[tmp_path])
     code, dry = cli_json("undo", result.run_id, J, str(world.journal))  # the dry run predicts the refusal
     assert code == 0 and "outside the allowed roots" in dry["data"]["would_refuse"], dry
     before = world.snapshot()
@@ -207,3 +208,22 @@ def test_unknown_id_is_a_usage_error(world: World, command: str) -> None:
     world.execute([PlannedOp("one", (world.update("a", n=10),))])
     code, result = cli_json(command, "ffffffff-0000", J, str(world.journal))
     assert code == 2 and result["errors"][0]["code"] == "not_found"
+
+
+def test_undo_backs_up_each_database_it_writes_as_run_does(world: World) -> None:
+    applied = world.execute([PlannedOp("n=10", (world.update("a", n=10),)), PlannedOp("move", (world.move(
+        world.file("x.txt", b"x"), world.root / "y.txt"),))])
+    code, undone = cli_json("undo", applied.run_id, "--apply", J, str(world.journal))
+    assert code == 0, undone
+    backups = undone["data"]["backups"]
+    assert [b["db"] for b in backups] == [str(world.db)]  # the database the undo writes, and no file
+    copy = sqlite3.connect(backups[0]["path"])
+    try:  # taken before the undo wrote: the value the run had set
+        assert copy.execute("SELECT n FROM items WHERE id = 'a'").fetchone() == (10,)
+    finally:
+        copy.close()
+    assert os.path.dirname(backups[0]["path"]) == str(world.journal.parent / "backups")
+    code, shown = cli_json("show", undone["data"]["run"], J, str(world.journal))
+    assert code == 0 and shown["data"]["run"]["meta"]["backups"] == backups
+    code, dry = cli_json("redo", undone["data"]["run"], J, str(world.journal))  # a dry run takes none
+    assert code == 0 and len(os.listdir(world.journal.parent / "backups")) == 1

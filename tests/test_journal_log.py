@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import orjson
 
+import journal
+from journal.logview import LogHealth, check_chain, iter_log
 from journal.runner import PlannedOp
 from tests.helpers import World, cli, cli_json
 
@@ -18,14 +20,15 @@ def test_log_lists_newest_first_with_states_and_filters(world: World) -> None:
     code, data = cli_json("log", J, str(world.journal))
     assert code == 0
     entries = data["data"]["entries"]
-    assert [(e["type"], e.get("label") or e.get("command")) for e in entries] == [
-        ("run", "undo"), ("op", "undo: set a"), ("run", "test"), ("op", "set b"), ("op", "set a")]
-    states = {e["label"]: e["state"] for e in entries if e["type"] == "op"}
-    assert states == {"undo: set a": "in effect", "set b": "in effect", "set a": "undone"}
+    assert [(e["type"], e.get("label") or e.get("command"), e.get("action")) for e in entries] == [
+        ("run", "undo", None), ("op", "set a", "undo"), ("run", "test", None), ("op", "set b", None),
+        ("op", "set a", None)]
+    states = {(e.get("action"), e["label"]): e["state"] for e in entries if e["type"] == "op"}
+    assert states == {("undo", "set a"): "in effect", (None, "set b"): "in effect", (None, "set a"): "undone"}
     assert entries[1]["compensates"] == first.ops[0].op_id
 
     code, only = cli_json("log", "--target", "items", "--limit", "1", J, str(world.journal))
-    assert [e["label"] for e in only["data"]["entries"] if e["type"] == "op"] == ["undo: set a"]
+    assert [(e["action"], e["label"]) for e in only["data"]["entries"] if e["type"] == "op"] == [("undo", "set a")]
     code, by_run = cli_json("log", "--run", first.run_id[:18], J, str(world.journal))
     assert [e.get("label") for e in by_run["data"]["entries"]] == [None, "set b", "set a"]
     code, by_op = cli_json("log", "--op", first.ops[1].op_id, J, str(world.journal))
@@ -33,7 +36,7 @@ def test_log_lists_newest_first_with_states_and_filters(world: World) -> None:
 
     human = cli("log", J, str(world.journal))
     assert human.exit_code == 0
-    assert human.stdout.index("undo: set a") < human.stdout.index("set b")
+    assert human.stdout.index("undo of set a") < human.stdout.index("set b")
     assert "undone" in human.stdout
 
 
@@ -66,8 +69,6 @@ def test_the_forward_chain_check_reaches_the_verdict_of_the_backward_one(world: 
     """`log` over a large journal checks the chain in a second process, reading forward; it must
     say what reading backward says: the newest line whose successor does not chain, and how many
     lines do not parse."""
-    from journal.logview import LogHealth, check_chain, iter_log
-
     for n in range(4):
         world.execute([PlannedOp(f"op {n}", (world.update("a", n=10 + n),))])
     assert check_chain(str(world.journal)).ok
@@ -83,3 +84,33 @@ def test_the_forward_chain_check_reaches_the_verdict_of_the_backward_one(world: 
     assert not backward.ok and backward.unreadable_lines == 1
     assert (forward.damaged_at_seq, forward.unreadable_lines) == (backward.damaged_at_seq, backward.unreadable_lines)
     assert forward.damaged_at_seq == orjson.loads(lines[intents[1]])["seq"]
+    listing = journal.log(world.journal, runs=True)  # runs alone check the chain the same way
+    list(listing.entries)
+    assert (listing.health().damaged_at_seq, listing.health().unreadable_lines) == (forward.damaged_at_seq, 1)
+
+
+def test_log_runs_and_labels_that_do_not_pile_up_on_the_command_line(world: World) -> None:
+    first = world.execute([PlannedOp("set a", (world.update("a", n=10),)),
+                           PlannedOp("set b", (world.update("b", n=20),))])
+    code, undone = cli_json("undo", first.run_id, "--apply", J, str(world.journal))
+    assert code == 0, undone
+    code, redone = cli_json("undo", undone["data"]["run"], "--apply", J, str(world.journal))  # undo of the undo
+    assert code == 0, redone
+    human = cli("log", "--runs", J, str(world.journal))
+    lines = human.stdout.splitlines()
+    assert human.exit_code == 0 and len(lines) == 3 and not any(" op " in line for line in lines)
+    assert f"(undoes {undone['data']['run']})" in lines[0] and f"(undoes {first.run_id})" in lines[1]
+    assert "[ok]  2 applied" in lines[2]
+    code, runs = cli_json("log", "--runs", "--limit", "1", J, str(world.journal))
+    assert code == 0 and [r["run"] for r in runs["data"]["entries"]] == [redone["data"]["run"]]
+    code, refused = cli_json("log", "--runs", "--op", first.ops[0].op_id, J, str(world.journal))
+    assert code == 2 and "--runs lists runs only" in refused["errors"][0]["message"]
+    listing = cli("log", J, str(world.journal)).stdout
+    assert "redo of set a" in listing and "undo of set a" in listing and "undo: " not in listing
+    shown = cli("show", redone["data"]["operations"][0]["op_id"], J, str(world.journal)).stdout
+    # the undo run taken back newest first: its undo of set a first
+    assert "redo of set a" in shown and f"origin {first.ops[0].op_id}" in shown
+    code, data = cli_json("log", J, str(world.journal))
+    origins = {(e["action"], e["label"]): e["origin"] for e in data["data"]["entries"] if e.get("action")}
+    assert origins == {("redo", "set a"): first.ops[0].op_id, ("redo", "set b"): first.ops[1].op_id,
+                       ("undo", "set a"): first.ops[0].op_id, ("undo", "set b"): first.ops[1].op_id}

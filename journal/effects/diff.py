@@ -10,7 +10,7 @@ import orjson
 def splice_of(before: bytes, after: bytes, step: int = 4096) -> tuple[int, bytes, bytes]:
     """(offset, old, new): the smallest middle that differs, the common head and tail kept.
 
-    Lines are ~21 KB in real rollouts: equal blocks of `step` bytes are skipped by comparing
+    A JSON line can be tens of KB long: equal blocks of `step` bytes are skipped by comparing
     slices (memcmp in C), then the block that differs is binary searched."""
     limit = min(len(before), len(after))
     head = _agree(before, after, limit, step, from_end=False)

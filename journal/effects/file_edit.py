@@ -4,7 +4,7 @@ The journal stores, per file, its size and sha256 before and after, and per chan
 only the bytes that changed (grouped when many lines change the same way) and the JSON
 fields they belong to, for people. Compare-and-swap is on the whole file: forward, the file
 must be exactly as planned; back, the part this edit wrote must be intact, and bytes
-appended since (a turn Codex added) are kept, so such an undo is offered as forceable drift.
+appended since (a line another program added) are kept, so such an undo is offered as forceable drift.
 """
 
 from __future__ import annotations

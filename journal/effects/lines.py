@@ -60,7 +60,7 @@ class LineRewrite(_LineEffect):
     """Replace the exact bytes of line `line` (1-based, without its newline) in `path` (format 1).
 
     `file_sha256_after` is the whole file's digest once the operation's rewrites of the file
-    are done; undo uses it to notice later changes (for example a turn appended by Codex).
+    are done; undo uses it to notice later changes (for example a line another program appended).
     """
 
     kind: ClassVar[str] = "line_rewrite"

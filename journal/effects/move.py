@@ -24,7 +24,8 @@ class FileMove(Effect):
     """Rename `src` to `dst` (never over an existing file).
 
     `sha256`, `size` and `mtime_ns` describe the content being moved; `after_mtime_ns`,
-    when set, is the mtime the file gets once moved (Codex touches on unarchive).
+    when set, is the mtime the file gets once moved (the caller's choice: some programs touch a file
+    they bring back).
     """
 
     kind: ClassVar[str] = "file_move"
@@ -45,7 +46,7 @@ class FileMove(Effect):
         return f"move {self.src} -> {self.dst}"
 
     def render(self) -> list[str]:
-        touch = "" if self.after_mtime_ns is None else " (mtime touched, as Codex does)"
+        touch = "" if self.after_mtime_ns is None else " (its mtime set on arrival)"
         return [f"move {self.src}", f"  -> {self.dst}{touch}", f"  sha256 {self.sha256[:16]}…  {self.size} bytes"]
 
     def to_json(self) -> dict[str, Any]:

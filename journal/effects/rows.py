@@ -296,7 +296,7 @@ class RowChange:
 class RowsUpdate(SqlEffect):
     """Set the same columns of many rows of one table, each to its own value.
 
-    Every row's key is `match` (columns all the rows share, such as a thread id) plus its own
+    Every row's key is `match` (columns all the rows share, such as a parent's id) plus its own
     values of the `key` columns; the journal stores the shared parts once, so the offsets of
     a hundred turns cost a few bytes each. Compare-and-swap is per row.
     """

@@ -83,7 +83,7 @@ class ZstdEdit(FileEdit):
     @property
     def decompressed_name(self) -> str | None:
         """Where decompressing puts this file's content: `NAME.zst` -> `NAME`, as `zstd -d` does (and
-        Codex, before it appends to a compressed rollout)."""
+        as a program that appends to a compressed file decompresses it first)."""
         return self.path[: -len(".zst")] if self.path.endswith(".zst") else None
 
     def rebased_inverse(self, seen: Probe) -> Effect:

@@ -6,22 +6,23 @@ import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from journal.clock import Services, ToolInfo
+from journal.clock import Services
 from journal.store import JournalWriter
+from operations.compensate import tool_info
 from operations.home import CodexHome, locate
 
 __all__ = ["CodexHome", "locate", "make_services", "tool_services", "writer_if"]
 
 
 def tool_services() -> Services:
-    """The system clock and ids, and this tool's name and version for the journal."""
+    """The system clock and ids, and this tool's name, version and commands for the journal."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         tool_version = version("codex-sessions")
     except PackageNotFoundError:
         tool_version = "unknown"
-    return Services(tool=ToolInfo("codex-sessions", tool_version))
+    return Services(tool=tool_info(tool_version))
 
 
 # Tests replace this to control the clock and the id source.

@@ -141,7 +141,7 @@ def render_result(result: RunResult, verb: str, verbose: bool = False) -> None:
     shown = {op.op_id for op in listed}
     for op in result.ops:
         if op.status != "applied" or op.op_id in shown:
-            echo(f"  {op.status:<8} {op.label}{'  (' + op.reason + ')' if op.reason else ''}")
+            echo(f"  {op.status:<8} {op.title}{'  (' + op.reason + ')' if op.reason else ''}")
     if len(listed) < len(applied):
         echo(f"  … and {len(applied) - len(listed)} more applied (`codex-sessions show {result.run_id}` lists them)")
     c = result.counts

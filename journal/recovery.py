@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journal import records
+from journal.clock import ToolInfo
 from journal.effects import Effect, StepHook, effect_from_json
 from journal.errors import CasFailed, Interrupted, IOFailure, io_failure, io_problem
 from journal.interrupt import STOP
-from journal.runner import Step, group_steps
+from journal.runner import PlannedOp, Step, group_steps
 from journal.scan import Pending, read_record_at, scan
 from journal.store import JournalWriter
 
@@ -72,13 +73,25 @@ class Group:
     ops: list[PendingOp] = field(default_factory=list)
 
 
-def assess_pending(path: str) -> tuple[list[Assessment], list[str]]:
+@dataclass(frozen=True)
+class PendingState:
+    """What a crash left: each pending operation with what recovery would do to it, the runs
+    that never ended, and the pending operations as planned ones (for the roots and the gate)."""
+
+    items: tuple[Assessment, ...]
+    open_runs: tuple[str, ...]
+    ops: tuple[PlannedOp, ...]
+
+
+def assess_pending(path: str) -> PendingState:
     """What recovery would do for each pending op (read-only), and which runs never ended."""
     result = scan(path)
     items: list[Assessment] = []
+    ops: list[PlannedOp] = []
     for group in pending_groups(path, result.pending.values()):
         items += _assess_group(group)
-    return items, sorted(result.open_runs, key=lambda r: result.open_runs[r])
+        ops += [PlannedOp(op.label, tuple(op.effects)) for op in group.ops]
+    return PendingState(tuple(items), tuple(sorted(result.open_runs, key=lambda r: result.open_runs[r])), tuple(ops))
 
 
 def pending_groups(path: str, pending: Iterable[Pending]) -> list[Group]:
@@ -86,7 +99,8 @@ def pending_groups(path: str, pending: Iterable[Pending]) -> list[Group]:
     ops = []
     for p in sorted(pending, key=lambda p: p.seq):
         intent = read_record_at(path, p.offset)
-        ops.append(PendingOp(p, intent.get("label", ""), [effect_from_json(e) for e in intent.get("effects", [])]))
+        label = records.titled(intent.get("label", ""), intent.get("action"))
+        ops.append(PendingOp(p, label, [effect_from_json(e) for e in intent.get("effects", [])]))
     parent = list(range(len(ops)))
 
     def root(i: int) -> int:
@@ -168,14 +182,15 @@ class RecoveryRun:
     interrupted: bool = False
 
 
-def apply_recovery(writer: JournalWriter, open_runs: list[str], on_step: StepHook | None = None, *,
-                   accept: Sequence[str] = ()) -> RecoveryRun:
+def apply_recovery(writer: JournalWriter, open_runs: Sequence[str], on_step: StepHook | None = None, *,
+                   accept: Sequence[str] = (), meta: dict[str, Any] | None = None) -> RecoveryRun:
     """Journal a `recover` run that settles every pending operation it can, group by group, and
-    records `accept`ed foreign ones as abandoned; returns its run id and the verdicts."""
+    records `accept`ed foreign ones as abandoned; returns its run id and the verdicts. `meta`:
+    what the run records besides (what the caller's gate returned)."""
     step = on_step or (lambda _name: None)
     with STOP.deferred():
         run_id = writer.services.ids.new_id()
-        writer.append(records.run_begin(run_id, "recover", writer.argv, writer.services.tool.version))
+        writer.append(records.run_begin(run_id, "recover", writer.argv, writer.services.tool.version, meta=meta))
         writer.sync()
         settled: list[Assessment] = []
         stopped = False
@@ -184,7 +199,7 @@ def apply_recovery(writer: JournalWriter, open_runs: list[str], on_step: StepHoo
                 if STOP.requested():
                     stopped = True
                     break
-                for item in _settle(group, step, accept):
+                for item in _settle(group, step, accept, writer.services.tool):
                     settled.append(item)
                     _remove_stale_temps(next(op for op in group.ops if op.op_id == item.op_id))
                     if item.verdict == "foreign":
@@ -202,7 +217,7 @@ def apply_recovery(writer: JournalWriter, open_runs: list[str], on_step: StepHoo
             what = (f"{sum(1 for i in settled if i.verdict != 'foreign')} operation(s) were settled and recorded; "
                     f"the rest stay pending, each group as it was or partly walked back, which the next recovery "
                     f"judges the same way: once the disk has room (or works) again, run "
-                    f"`{writer.services.tool.name} recover --apply` again")
+                    f"`{writer.services.tool.command('recover', apply=True)}` again")
             if isinstance(exc, IOFailure):
                 raise IOFailure(exc.message.split(". ")[0] + ". " + what, details=exc.details) from None
             raise io_failure(exc, "recover: writing", what) from None
@@ -219,12 +234,13 @@ def apply_recovery(writer: JournalWriter, open_runs: list[str], on_step: StepHoo
     if stopped:
         pending = len(scan(writer.path).pending)
         raise Interrupted(f"recover interrupted by {STOP.signal} between operations: {counts['settled']} settled and "
-                          f"recorded, {pending} still pending. To go on: `{writer.services.tool.name} recover "
-                          "--apply`", details={"run": run_id, "counts": counts, "pending": pending})
+                          f"recorded, {pending} still pending. To go on: "
+                          f"`{writer.services.tool.command('recover', apply=True)}`",
+                          details={"run": run_id, "counts": counts, "pending": pending})
     return RecoveryRun(run_id, tuple(settled))
 
 
-def _settle(group: Group, step: StepHook, accept: Sequence[str]) -> list[Assessment]:
+def _settle(group: Group, step: StepHook, accept: Sequence[str], tool: ToolInfo) -> list[Assessment]:
     """Bring every operation of one group to applied or not applied (or report it foreign)."""
     if len(group.ops) == 1:
         alone = _assess_alone(group.ops[0], group.number)
@@ -240,10 +256,11 @@ def _settle(group: Group, step: StepHook, accept: Sequence[str]) -> list[Assessm
         quick = _assess_group(group)
         if quick[0].verdict != "sequence":
             return quick
-    return _settle_in_sequence(group, step, accept)
+    return _settle_in_sequence(group, step, accept, tool)
 
 
-def _settle_in_sequence(group: Group, step: StepHook, accept: Sequence[str]) -> list[Assessment]:
+def _settle_in_sequence(group: Group, step: StepHook, accept: Sequence[str],
+                        tool: ToolInfo) -> list[Assessment]:
     flat = _flat(group)
     begun: set[str] = set()
     foreign: dict[str, str] = {}
@@ -272,7 +289,7 @@ def _settle_in_sequence(group: Group, step: StepHook, accept: Sequence[str]) -> 
         base = (op.op_id, op.pending.run_id, op.label)
         effect_states = tuple(states[op.op_id])
         if op.op_id in foreign:
-            out.append(_foreign(op, foreign[op.op_id], effect_states, group.number, accept))
+            out.append(_foreign(op, foreign[op.op_id], effect_states, group.number, accept, tool))
         elif op.op_id not in begun:
             out.append(Assessment(*base, "not_applied", f"judged in sequence {others}: it had not begun",
                                   effect_states, group.number))
@@ -289,7 +306,7 @@ def _settle_in_sequence(group: Group, step: StepHook, accept: Sequence[str]) -> 
 
 
 def _foreign(op: PendingOp, detail: str, states: tuple[str, ...], number: int,
-             accept: Sequence[str]) -> Assessment:
+             accept: Sequence[str], tool: ToolInfo) -> Assessment:
     base = (op.op_id, op.pending.run_id, op.label)
     if any(op.op_id.startswith(a.lower()) for a in accept if len(a) >= 4) or "all" in accept:
         held = tuple({"effect": e.describe(), "state": p.state, "detail": p.detail, "now": p.observed}
@@ -297,9 +314,10 @@ def _foreign(op: PendingOp, detail: str, states: tuple[str, ...], number: int,
         return Assessment(*base, "accepted", f"a target held a value this journal never wrote ({detail}); accepted "
                           "as it is and recorded as abandoned (what every target holds is recorded)", states, number,
                           held)
+    accept_it = tool.command("recover", apply=True, accept=op.op_id)
     return Assessment(*base, "foreign", f"a target holds a value this journal never wrote: {detail}. Its own "
-                      f"changes were taken back. Inspect it (`show {op.op_id}`), then `recover --apply --accept "
-                      f"{op.op_id}` records it as abandoned, keeping what the target holds", states, number)
+                      f"changes were taken back. Inspect it (`{tool.command('show', op.op_id)}`), then `{accept_it}` "
+                      "records it as abandoned, keeping what the target holds", states, number)
 
 
 def _redo_whole(effects: Sequence[Effect], step: StepHook) -> str | None:
