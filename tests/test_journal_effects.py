@@ -227,3 +227,32 @@ def test_undo_backs_up_each_database_it_writes_as_run_does(world: World) -> None
     assert code == 0 and shown["data"]["run"]["meta"]["backups"] == backups
     code, dry = cli_json("redo", undone["data"]["run"], J, str(world.journal))  # a dry run takes none
     assert code == 0 and len(os.listdir(world.journal.parent / "backups")) == 1
+
+
+def test_every_kind_names_the_same_targets_from_its_stored_form_as_when_built(tmp_path: os.PathLike[str]) -> None:
+    """`log` reads targets from stored effects without building them (`json_targets`); each kind
+    says how (`targets_in_json`), and must agree with `targets()` of the built effect."""
+    from pathlib import Path
+
+    import orjson
+
+    from fixtures.generator import HomeSpec, build_home
+    from journal.effects import REGISTRY, effect_from_json, json_targets
+    from tests.codexhome import run, undo
+
+    built = build_home(Path(tmp_path) / "home", HomeSpec(version="0.171.0", sessions=8, seed=5, archived_share=0.3,
+                                                          damage={"orphan": 1, "moved_file": 1}))
+    for operation in ("repair-paths", "import-orphans", "migrate-provider", "unarchive"):
+        code, applied = run(built.root, operation, "--apply")
+        assert code == 0, applied
+    code, _ = undo(built.root, applied["data"]["run"])
+    assert code == 0
+    seen: set[str] = set()
+    journal = built.root / "codex-sessions" / "journal.jsonl"
+    for line in journal.read_bytes().splitlines():
+        record = orjson.loads(line)
+        for effect in record.get("effects", []) if record.get("kind") == "intent" else []:
+            seen.add(effect["kind"])
+            assert json_targets(effect) == list(effect_from_json(effect).targets()), effect
+    assert {"file_move", "file_edit", "rows_update", "row_update", "row_insert"} <= seen, seen
+    assert json_targets({"kind": "no_such_kind"}) == [] and "no_such_kind" not in REGISTRY

@@ -32,12 +32,8 @@ def effect_to_json(effect: Effect) -> dict[str, Any]:
 
 
 def json_targets(data: dict[str, Any]) -> list[str]:
-    """The targets of an effect as the journal stores it, named as `Effect.targets()` names them,
-    without building the effect (the log streams millions of lines)."""
-    if "table" in data:
-        if "rows" in data:  # rows_update: the shared match plus each row's own key values
-            return [row_target(data["db"], data["table"], {**data["match"], **dict(zip(data["key"], row[0],
-                                                                                        strict=True))})
-                    for row in data["rows"]]
-        return [row_target(data["db"], data["table"], data.get("key") or {})]
-    return [f"file:{data[k]}" for k in ("src", "dst", "path") if k in data]
+    """The targets of an effect as the journal stores it, as its own kind names them
+    (`Effect.targets_in_json`); an unknown kind names none."""
+    kind = data.get("kind")
+    cls = REGISTRY.get(kind) if isinstance(kind, str) else None
+    return list(cls.targets_in_json(data)) if cls is not None else []

@@ -64,6 +64,12 @@ class Effect:
         raise NotImplementedError
 
     @classmethod
+    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
+        """`targets()` read from the stored form without building the effect (`log` streams
+        millions of lines). This default builds it; each kind with a cheaper reading overrides it."""
+        return cls.from_json(data).targets()
+
+    @classmethod
     def from_json(cls, data: dict[str, Any]) -> Effect:
         raise NotImplementedError
 

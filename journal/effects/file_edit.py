@@ -55,6 +55,10 @@ class FileEdit(Effect):
     def targets(self) -> tuple[str, ...]:
         return (f"file:{self.path}",)
 
+    @classmethod
+    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
+        return (f"file:{data['path']}",)
+
     def paths(self) -> tuple[str, ...]:
         return (self.path,)
 

@@ -39,6 +39,10 @@ class FileMove(Effect):
     def targets(self) -> tuple[str, ...]:
         return (f"file:{self.src}", f"file:{self.dst}")
 
+    @classmethod
+    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
+        return (f"file:{data['src']}", f"file:{data['dst']}")
+
     def paths(self) -> tuple[str, ...]:
         return (self.src, self.dst)
 

@@ -146,6 +146,10 @@ class RowUpdate(SqlEffect):
     def targets(self) -> tuple[str, ...]:
         return (row_target(self.db, self.table, self.key),)
 
+    @classmethod
+    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
+        return (row_target(data["db"], data["table"], data["key"]),)
+
     def describe(self) -> str:
         return f"update {self.table} {_key_text(self.key)} set {', '.join(sorted(self.after))} in {self.db}"
 
@@ -193,6 +197,10 @@ class _WholeRow(SqlEffect):
 
     def targets(self) -> tuple[str, ...]:
         return (row_target(self.db, self.table, self.key),)
+
+    @classmethod
+    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
+        return (row_target(data["db"], data["table"], data["key"]),)
 
     def render(self) -> list[str]:
         return [self.describe(), f"  row: {short(str(self.row))}"]
@@ -314,6 +322,12 @@ class RowsUpdate(SqlEffect):
 
     def targets(self) -> tuple[str, ...]:
         return tuple(row_target(self.db, self.table, self.row_key(r)) for r in self.rows)
+
+    @classmethod
+    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
+        match, key = data["match"], data["key"]
+        return tuple(row_target(data["db"], data["table"], {**match, **dict(zip(key, row[0], strict=True))})
+                     for row in data["rows"])
 
     def describe(self) -> str:
         return (f"update {len(self.rows)} row(s) of {self.table} {_key_text(self.match)} "
