@@ -105,10 +105,12 @@ def refuse_if_desktop_app_running(listing: Iterable[Any] | None = None) -> None:
 
 
 def refuse_if_damaged(databases: Iterable[Path]) -> None:
-    """PRAGMA quick_check on each database (read-only); never write to a damaged one."""
+    """PRAGMA quick_check on each database (read-only), and a header that lets it be written;
+    never write to a damaged one."""
     for db in databases:
         if not db.exists():
             continue
+        refuse_if_read_only(db)
         try:
             conn = connect_ro(str(db))
             try:
@@ -121,6 +123,22 @@ def refuse_if_damaged(databases: Iterable[Path]) -> None:
             raise DatabaseDamaged(f"{db} is damaged (quick_check: {'; '.join(map(str, rows))}); nothing was "
                                   f"changed. {RECOVERY_ADVICE}",
                                   details={"database": str(db), "quick_check": rows, "advice": RECOVERY_ADVICE})
+
+
+def refuse_if_read_only(db: Path) -> None:
+    """A header whose write version is above 2 (bytes 18) makes SQLite open the file read-only:
+    every write would fail midway through a run, so it is refused before the first one. Found by
+    the fuzzer: one flipped bit there, and a `fix` stopped after its first phase."""
+    try:
+        with db.open("rb") as handle:
+            header = handle.read(20)
+    except OSError as exc:
+        raise damaged(db, exc) from None
+    if len(header) == 20 and header.startswith(b"SQLite format 3\x00") and header[18] > 2:
+        raise DatabaseDamaged(
+            f"{db} is damaged: its header marks it read-only (file format write version {header[18]}, "
+            f"SQLite writes 1 or 2), so no write to it could succeed; nothing was changed. {RECOVERY_ADVICE}",
+            details={"database": str(db), "write_version": header[18], "advice": RECOVERY_ADVICE})
 
 
 def check_databases(home: CodexHome) -> None:

@@ -260,3 +260,28 @@ def test_a_row_with_a_value_of_the_wrong_type_is_reported_and_left_alone(tmp_pat
     code, plan = cli_json("run", "migrate-provider", "--to-provider", "azure", "--codex-home", str(built.root))
     assert code == 0 and bad not in {op["subject"] for op in plan["data"]["plan"]["operations"]}
     assert any(bad in w and "wrong type" in w for w in plan["data"]["plan"]["warnings"]), plan
+
+
+@pytest.mark.parametrize("database", ["state_5.sqlite", "thread_history_1.sqlite"])
+def test_a_database_whose_header_says_read_only_is_refused_before_the_first_write(tmp_path: Path,
+                                                                                 database: str) -> None:
+    """Found by the home fuzzer: one flipped bit in the header's write version (byte 18) made
+    SQLite open the file read-only, and `fix --apply` stopped with an I/O error after its first
+    phase had moved a file. Now every database of the home is checked before anything is written."""
+    built = build_home(tmp_path / "home", HomeSpec(version="0.171.0", sessions=6, providers=("openai", "azure"),
+                                                   archived_share=0.2, exec_share=0.0, seed=41,
+                                                   damage={"orphan": 1, "moved_file": 1}))
+    conn = sqlite3.connect(built.root / "state_5.sqlite")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    db = built.root / database
+    data = bytearray(db.read_bytes())
+    assert data[18] in (1, 2)
+    data[18] ^= 4
+    db.write_bytes(bytes(data))
+    before = snapshot(built.root)
+    for args in (("fix", "--unarchive", "--forget-missing", "--apply"), ("run", "repair-paths", "--apply")):
+        code, out = cli_json(*args, "--codex-home", str(built.root))
+        assert code == 1 and out["errors"][0]["code"] == "database_damaged", out
+        assert "marks it read-only" in out["errors"][0]["message"]
+        assert snapshot(built.root) == before
