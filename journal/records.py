@@ -1,5 +1,5 @@
-"""The journal's record kinds, defined once: what each line of each kind holds (README "The
-journal"). Every writer builds its lines here, so no record lacks a documented field."""
+"""The journal's record kinds, defined once: what each line of each kind holds (see
+docs/journal-format.md). Every writer builds its lines here, so no record lacks a documented field."""
 
 from __future__ import annotations
 

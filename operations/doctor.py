@@ -4,7 +4,7 @@ Codex's doctor (0.169+) counts what the audit counts: rollout files and rows, fi
 row, rows without a file, duplicate ids, archive mismatches, providers and sources. Where the
 two define a figure the same way the numbers must be equal; where the definitions differ, the
 audit's own data is also counted the doctor's way, and the difference is named (DIFFERENCES,
-and the README). Reading Codex's source (codex-rs/cli doctor `thread_inventory`) and
+and docs/codex-doctor.md). Reading Codex's source (codex-rs/cli doctor `thread_inventory`) and
 experiments with the real 0.169 and 0.171 binaries gave these definitions.
 
 Running the doctor only reads the home (checked: it touches nothing but SQLite's `-shm`

@@ -1,7 +1,7 @@
 """The refusals this tool's Codex work can meet, each with a stable `code` for `--json`.
 
 They extend the one hierarchy in `journal.errors` (the refusals: exit 3, nothing changed; and
-the errors of `audit --codex-doctor`); the codes are listed in the README under "Exit codes".
+the errors of `audit --codex-doctor`); the codes are listed in docs/exit-codes.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The documented exit codes, in one place (README "Exit codes")."""
+"""The documented exit codes, in one place (docs/exit-codes.md)."""
 
 from __future__ import annotations
 

@@ -13,5 +13,5 @@ holds `projects`, `project_roots` and `threads.project_id`. One module per job:
 * `assign.py`, `restore.py`, `rebuild.py` plan the repairs.
 
 What was checked against the real Codex binary and what only against users' reports is said
-in each module and in the README ("The desktop app's layers").
+in each module and in docs/desktop.md.
 """
