@@ -8,9 +8,9 @@ from __future__ import annotations
 import functools
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, is_dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 import orjson
 import typer
@@ -22,9 +22,38 @@ from operations.cli.signals import interrupted_outside_run, stops_at_boundaries
 SCHEMA_VERSION = "1"
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
+
+
+class Streamed(Sequence[Any]):
+    """A list whose items are built only as they are written: `fix --json` on 50,000 sessions
+    never holds every operation's JSON objects at once, only the plans they are made from."""
+
+    def __init__(self, items: Sequence[T], build: Callable[[T], Any]) -> None:
+        self._items: Sequence[Any] = items
+        self._build: Callable[[Any], Any] = build
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._build(item) for item in self._items[index]]
+        return self._build(self._items[index])
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self._build(item) for item in self._items)
 
 
 def _default(value: Any) -> Any:
+    if isinstance(value, Streamed):
+        return list(value)
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
     if isinstance(value, (set, frozenset, tuple)):
@@ -46,8 +75,41 @@ def envelope(command: str, data: Any, *, status: str = "ok", exit_code: int = 0,
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.buffer.write(to_json_bytes(value) + b"\n")
+    write_json(sys.stdout.buffer.write, value)
+    sys.stdout.buffer.write(b"\n")
     sys.stdout.flush()
+
+
+LONG_LIST = 1000  # a list longer than this is written item by item
+
+
+def write_json(write: Callable[[bytes], Any], value: Any, *, long_list: int = LONG_LIST, depth: int = 0) -> None:
+    """The bytes `to_json_bytes` gives, written in pieces: a document of 50,000 operations is never
+    held whole as one buffer beside the objects it is made from (the `fix --json` dry run's peak).
+    Dicts with text keys and short lists are walked; a long list, and a `Streamed` one, is
+    written one whole item at a time; the rest, and anything `_default` would convert, is left
+    to orjson."""
+    pad = b"  " * depth
+    if isinstance(value, dict) and value and all(isinstance(k, str) for k in value):
+        write(b"{\n")
+        for n, key in enumerate(sorted(value)):
+            write((b",\n" if n else b"") + pad + b"  " + orjson.dumps(key) + b": ")
+            write_json(write, value[key], long_list=long_list, depth=depth + 1)
+        write(b"\n" + pad + b"}")
+    elif isinstance(value, (list, Streamed)) and value:
+        write(b"[\n")
+        whole = isinstance(value, Streamed) or len(value) > long_list  # each item in one piece
+        inner = b"\n" + pad + b"  "
+        for n, item in enumerate(value):
+            write((b",\n" if n else b"") + pad + b"  ")
+            if whole:  # a JSON string never holds a raw newline: each line of the item is indented
+                write(inner.join(to_json_bytes(item).split(b"\n")))
+            else:  # a short list is walked, so a Streamed list inside it is written as it is built
+                write_json(write, item, long_list=long_list, depth=depth + 1)
+        write(b"\n" + pad + b"]")
+    else:
+        data = to_json_bytes(value)
+        write(data.replace(b"\n", b"\n" + pad) if depth else data)
 
 
 def emit(command: str, data: Any, json_: bool, human: Callable[[], None], *, status: str = "ok",

@@ -8,9 +8,9 @@ from dataclasses import asdict
 from typing import Any
 
 from journal.effects import Effect
-from journal.runner import RunResult
+from journal.runner import PlannedOp, RunResult
 from operations.cli.exit_codes import OK, REFUSED
-from operations.cli.output import echo, emit
+from operations.cli.output import Streamed, echo, emit
 from operations.pipeline import Applied, Preview
 from operations.repair.plan import Plan
 from operations.runreport import render as render_report
@@ -27,11 +27,14 @@ def effect_lines(effect: Effect, now: str = "", detail: str = "", indent: str = 
     return [indent + line for line in lines]
 
 
+def _op_json(op: PlannedOp) -> dict[str, Any]:
+    return {"label": op.label, "subject": op.subject, "effects": [e.to_json() for e in op.effects]}
+
+
 def plan_data(plan: Plan) -> dict[str, Any]:
     return {
         "operation": plan.operation, "options": plan.options, "considered": plan.considered,
-        "operations": [{"label": op.label, "subject": op.subject,
-                        "effects": [e.to_json() for e in op.effects]} for op in plan.ops],
+        "operations": Streamed(plan.ops, _op_json),
         "refused": [asdict(r) for r in plan.left_alone], "warnings": plan.warnings,
         "summary": {"operations": len(plan.ops), "effects": sum(len(op.effects) for op in plan.ops),
                     "refused": len(plan.left_alone)},
