@@ -45,3 +45,20 @@ def test_the_word_check_catches_what_it_is_for() -> None:
         assert FORBIDDEN_WORDS.search(line), line
     for line in ("a row's key", "the caller's gate", "x--y", "threading.Thread(target=watch)"):
         assert not FORBIDDEN_WORDS.search(line), line
+
+
+def test_the_journal_api_is_exported_and_loaded_only_when_first_used() -> None:
+    """Every name in `journal.__all__` resolves; importing one engine module (as every command
+    does for its errors) does not load the whole API, which cost each command about 0.2 s."""
+    import subprocess
+    import sys
+
+    import journal
+
+    assert len(journal.__all__) > 60
+    for name in journal.__all__:
+        assert getattr(journal, name) is not None, name
+    probe = ("import sys, journal.errors; print('journal.api' in sys.modules, 'journal.runner' in sys.modules); "
+             "from journal import undo, PlannedOp; print('journal.api' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "True"], out
