@@ -302,3 +302,39 @@ def test_relocate_home_leaves_projects_and_memberships_as_they_are(tmp_path: Pat
     assert code == 0 and applied["data"]["counts"]["applied"] == 8
     assert project_rows(home.built.state_db) == before
     assert audit(home.root)["desktop"]["findings"] == findings
+
+
+def test_recover_waits_for_the_desktop_app_before_finishing_its_files_write(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `restore-desktop-state` killed midway leaves its write pending; `recover --apply` passes
+    the same gate as the write itself (issue 21), so it waits while the app runs."""
+    import shutil
+
+    from journal.scan import scan
+    from tests.faultpoints import killed_at, restore_home
+    from tests.helpers import cli
+
+    home = desktop_home(tmp_path, "nul_damaged", sessions=4)
+    pristine = tmp_path / "pristine"
+    shutil.copytree(home.root, pristine, copy_function=shutil.copy2, symlinks=True)
+    journal = home.root / "codex-sessions" / "journal.jsonl"
+    args = ("run", "restore-desktop-state", "--apply", "--codex-home", str(home.root))
+    for number in range(1, 80):
+        restore_home(pristine, home.root)
+        assert killed_at(number, lambda: cli(*args)) in (-9, 0)
+        if journal.exists() and scan(str(journal)).pending:
+            break
+    else:
+        pytest.fail("no kill point left the write pending")
+    pending = _everything(home)
+    other = FakeProcess(78, "ChatGPT.exe", ["C:\\Program Files\\WindowsApps\\OpenAI.Codex_1_x64\\app\\ChatGPT.exe"],
+                        env={"USERPROFILE": "C:\\Users\\someone-else"}, files=[])
+    _no_processes(monkeypatch, [other])  # another home's app: only the app's own file waits for it
+    code, out = cli_json("recover", "--apply", "--codex-home", str(home.root))
+    assert code == 3 and out["errors"][0]["code"] == "codex_running", out
+    assert "desktop app is running: pid 78" in out["errors"][0]["message"]
+    assert _everything(home) == pending and scan(str(journal)).pending
+    _no_processes(monkeypatch)
+    code, out = cli_json("recover", "--apply", "--codex-home", str(home.root))
+    assert code == 0, out
+    assert not scan(str(journal)).pending
