@@ -194,7 +194,7 @@ class Compensation:
         if self.result.status == "ok":
             return True
         return self.action == "replay" and all(
-            r.status == "applied" or r.reason.startswith("already applied") for r in self.result.ops)
+            r.status == "applied" or r.already for r in self.result.ops)
 
 
 def preview(journal: PathLike, action: Action, ref: str, *, roots: Roots | Iterable[PathLike], force: bool = False,

@@ -80,6 +80,7 @@ class OpResult:
     status: str  # applied, skipped, failed
     reason: str = ""
     action: str | None = None  # undo, redo or replay (see PlannedOp)
+    already: bool = False  # skipped because every target already held its after value (or was in effect)
 
     @property
     def title(self) -> str:
@@ -292,9 +293,9 @@ def _run_batches(writer: JournalWriter, run_id: str, ops: Sequence[PlannedOp], g
                 if STOP.requested():
                     halt = Halt(signal=STOP.signal)
                     break
-                status, reason, disk_error = _execute_op(op, guard, step, io, writer.services.tool)
+                status, reason, disk_error, already = _execute_op(op, guard, step, io, writer.services.tool)
                 done.append((op_id, status, reason))
-                results.append(OpResult(op_id, op.label, op.subject, status, reason, op.action))
+                results.append(OpResult(op_id, op.label, op.subject, status, reason, op.action, already))
                 step("outcome")
                 if progress:
                     progress(len(results), len(ops))
@@ -349,15 +350,19 @@ def precheck(effects: Sequence[Effect], io: IOContext | None = None) -> tuple[st
     return "ready", ""
 
 
+ALREADY = "already applied: "  # the words people read; callers read OpResult.already
+
+
 def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOContext,
-                tool: ToolInfo) -> tuple[str, str, BaseException | None]:
-    """(status, reason, the disk error that must stop the run or None)."""
+                tool: ToolInfo) -> tuple[str, str, BaseException | None, bool]:
+    """(status, reason, the disk error that must stop the run or None, whether it was skipped
+    because it is already in place)."""
     if op.skip_reason is not None:
-        return "skipped", op.skip_reason, None
+        return "skipped", op.skip_reason, None, True
     try:
         _check_guard(op, guard)
     except OutsideAllowedRoots as exc:
-        return "skipped", exc.message, None
+        return "skipped", exc.message, None, False
     # No separate precheck: every step re-checks its own before values (compare-and-swap) and
     # a failed step rolls back the steps already done; only then do we probe to say why.
     done: list[Step] = []
@@ -385,11 +390,11 @@ def _execute_op(op: PlannedOp, guard: PathGuard | None, step: StepHook, io: IOCo
         if status == "skipped":
             verdict, reason = precheck(op.effects, io)
             if verdict == "already":
-                return "skipped", "already applied: " + reason + note, None
+                return "skipped", ALREADY + reason + note, None, True
             if verdict == "blocked":
-                return "skipped", "compare-and-swap failed: " + reason + note, None
-        return status, f"{exc}{note}", exc if io_problem(exc) else None
-    return "applied", "", None
+                return "skipped", "compare-and-swap failed: " + reason + note, None, False
+        return status, f"{exc}{note}", exc if io_problem(exc) else None, False
+    return "applied", "", None, False
 
 
 def undo_partial(unit: Step, io: IOContext | None = None) -> None:
