@@ -108,6 +108,22 @@ class Effect:
         return ()
 
 
+class OneFileEffect(Effect):
+    """An effect on one file, named by its `path`: what it targets and writes is that file."""
+
+    path: str
+
+    def targets(self) -> tuple[str, ...]:
+        return (f"file:{self.path}",)
+
+    @classmethod
+    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
+        return (f"file:{data['path']}",)
+
+    def paths(self) -> tuple[str, ...]:
+        return (self.path,)
+
+
 REGISTRY: dict[str, type[Effect]] = {}
 
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from journal.codec import bytes_from_json, bytes_to_json
 from journal.durability import IOContext
-from journal.effects.base import Effect, Probe, StepHook, json_text, register, short
+from journal.effects.base import Effect, OneFileEffect, Probe, StepHook, json_text, register, short
 from journal.effects.diff import json_changes, splice_of
 from journal.errors import CasFailed
 from journal.fileio import file_digest, open_regular, prefix_digest, replace_contents, sha256_hex, stale_temp_for
@@ -40,7 +40,7 @@ class Splice:
 
 @register
 @dataclass(frozen=True)
-class FileEdit(Effect):
+class FileEdit(OneFileEffect):
     """Splices in lines of `path`, taking it from (`size_before`, `sha256_before`) to
     (`size_after`, `sha256_after`). Lines never gain or lose a newline."""
 
@@ -51,16 +51,6 @@ class FileEdit(Effect):
     size_after: int
     sha256_after: str
     splices: tuple[Splice, ...]
-
-    def targets(self) -> tuple[str, ...]:
-        return (f"file:{self.path}",)
-
-    @classmethod
-    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
-        return (f"file:{data['path']}",)
-
-    def paths(self) -> tuple[str, ...]:
-        return (self.path,)
 
     def describe(self) -> str:
         lines = sorted({s.line for s in self.splices})

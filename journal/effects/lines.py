@@ -16,25 +16,14 @@ from typing import Any, ClassVar
 
 from journal.codec import bytes_from_json, bytes_to_json
 from journal.durability import IOContext
-from journal.effects.base import Effect, Probe, StepHook, json_text, register, short
+from journal.effects.base import Effect, OneFileEffect, Probe, StepHook, json_text, register, short
 from journal.effects.diff import json_changes, splice_of
 from journal.errors import CasFailed
 from journal.fileio import file_digest, read_line, replace_contents, sha256_hex, stale_temp_for
 
 
-class _LineEffect(Effect):
-    path: str
+class _LineEffect(OneFileEffect):
     line: int
-
-    def targets(self) -> tuple[str, ...]:
-        return (f"file:{self.path}",)
-
-    @classmethod
-    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
-        return (f"file:{data['path']}",)
-
-    def paths(self) -> tuple[str, ...]:
-        return (self.path,)
 
     def describe(self) -> str:
         return f"rewrite line {self.line} of {self.path}"

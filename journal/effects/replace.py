@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from journal.codec import bytes_from_json, bytes_to_json
 from journal.durability import IOContext
-from journal.effects.base import Effect, Probe, StepHook, register
+from journal.effects.base import Effect, OneFileEffect, Probe, StepHook, register
 from journal.errors import CasFailed
 from journal.fileio import file_digest, replace_contents, sha256_hex, stale_temp_for
 
@@ -42,7 +42,7 @@ class Witness:
 
 @register
 @dataclass(frozen=True)
-class FileReplace(Effect):
+class FileReplace(OneFileEffect):
     """`path` goes from exactly `before` to exactly `after` (whole contents)."""
 
     kind: ClassVar[str] = "file_replace"
@@ -50,16 +50,6 @@ class FileReplace(Effect):
     before: bytes
     after: bytes
     witnesses: tuple[Witness, ...] = ()
-
-    def targets(self) -> tuple[str, ...]:
-        return (f"file:{self.path}",)
-
-    @classmethod
-    def targets_in_json(cls, data: dict[str, Any]) -> tuple[str, ...]:
-        return (f"file:{data['path']}",)
-
-    def paths(self) -> tuple[str, ...]:
-        return (self.path,)
 
     def describe(self) -> str:
         return f"replace the content of {self.path}"

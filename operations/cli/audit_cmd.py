@@ -16,7 +16,7 @@ from operations.audit_model import PROBLEM_TEXT, AuditReport
 from operations.cli import context, desktop_view
 from operations.cli.doctor_view import render_doctor
 from operations.cli.exit_codes import CHECK_FAILED, OK
-from operations.cli.options import CodexHomeOpt, JsonOpt, non_empty, resolve_thread
+from operations.cli.options import CodexHomeOpt, JsonOpt, non_empty
 from operations.cli.output import echo, emit, handles, scan_progress, to_json_bytes, warn
 from operations.cli.steps_view import spell
 from operations.desktop.report import desktop_steps
@@ -24,6 +24,7 @@ from operations.doctor import compare, find_codex, run_doctor
 from operations.home import discover
 from operations.locations import resolve_codex_home
 from operations.redact import redact
+from operations.repair.selection import resolve_thread
 from operations.running import check_running
 from operations.threads import full_row
 
