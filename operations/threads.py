@@ -77,21 +77,13 @@ def _read_rows(conn: sqlite3.Connection, columns: list[str], *, fast: bool) -> l
     cur = conn.execute(f"SELECT {', '.join(quote_ident(c) for c in columns)}, ({_suspect(columns)}) "
                        "FROM threads")
     width = len(columns)
-    if fast and columns == list(WANTED):  # the newest schemas: build the row from the tuple directly
-        rows = []
-        for raw in cur:
-            if raw[width]:
-                rows.append(_checked_row(columns, raw[:width]))
-                continue
-            (id_, path, created, updated, source, provider, cwd, _title, archived, archived_at, first_message,
-             preview, thread_source, history_mode, updated_ms, _cli, recency_at_ms) = raw[:width]
-            rows.append(ThreadRow(
-                id=id_, rollout_path=path or "", archived=archived or 0, archived_at=archived_at,
-                model_provider=provider or "", cwd=cwd or "", source=source or "", preview=preview,
-                thread_source=thread_source, created_at=created, updated_at=updated, history_mode=history_mode,
-                recency_ms=recency_at_ms or updated_ms or (updated or 0) * 1000))
-        return rows
-    return [_checked_row(columns, raw[:width]) for raw in cur]
+    rows = []
+    for raw in cur:
+        if fast and not raw[width]:  # text decoded by SQLite, every type as Codex writes it
+            rows.append(_row(dict(zip(columns, raw[:width], strict=True))))
+        else:
+            rows.append(_checked_row(columns, raw[:width]))
+    return rows
 
 
 def _checked_row(columns: list[str], raw: tuple[Any, ...]) -> ThreadRow:
@@ -109,6 +101,10 @@ def _checked_row(columns: list[str], raw: tuple[Any, ...]) -> ThreadRow:
     wrong = _wrong_types(data)
     for column in wrong:  # read as nothing, so no later step trips over it
         data[column] = None if column in INTEGER_COLUMNS else str(data[column])
+    return _row(data, tuple(bad), wrong)
+
+
+def _row(data: dict[str, Any], undecodable: tuple[str, ...] = (), malformed: tuple[str, ...] = ()) -> ThreadRow:
     preview = data.get("preview") if "preview" in data else data.get("first_user_message")
     return ThreadRow(
         id=str(data["id"]), rollout_path=str(data.get("rollout_path") or ""),
@@ -118,7 +114,7 @@ def _checked_row(columns: list[str], raw: tuple[Any, ...]) -> ThreadRow:
         created_at=data.get("created_at"), updated_at=data.get("updated_at"),
         history_mode=data.get("history_mode"),
         recency_ms=int(data.get("recency_at_ms") or data.get("updated_at_ms") or (data.get("updated_at") or 0) * 1000),
-        undecodable=tuple(bad), malformed=wrong,
+        undecodable=undecodable, malformed=malformed,
     )
 
 
