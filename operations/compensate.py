@@ -45,23 +45,11 @@ def roots_of(loc: CodexHome) -> journal.Roots:
                          hint="pass the home these operations were made in with --codex-home")
 
 
-def codex_checks(loc: CodexHome) -> None:
-    """Before anything is planned: the home's databases are sound, the same error every command
-    meets (not a conflict). The checks before a write are the gate's (`home_gate`)."""
-    check_databases(loc)
-
-
-def home_gate(loc: CodexHome, services: Services, *, backups: bool) -> journal.Gate:
-    """The engine's gate for this home: the write gate (`gate_for`), then, with `backups`, a copy
-    of every database the run writes through SQLite's backup API, recorded in the run's meta."""
-    return gate_for(loc, services, backups=backups)
-
-
 def preview(action: journal.Action, ref: str, loc: CodexHome, tool: ToolInfo, *, force: bool = False,
             cascade: bool = False) -> journal.Compensation:
     """The dry run: the plan, and what `--apply` would refuse. Writes nothing."""
     journal.require_journal(loc.journal)
-    codex_checks(loc)
+    check_databases(loc)  # a damaged database is the same error here as on `run`, not a conflict
     return journal.preview(loc.journal, action, ref, roots=roots_of(loc), force=force, cascade=cascade, tool=tool)
 
 
@@ -69,9 +57,9 @@ def compensate(action: journal.Action, ref: str, loc: CodexHome, services: Servi
                force: bool = False, cascade: bool = False) -> journal.Compensation:
     """Undo, redo or replay through the engine's sequence, with this home's gate and backups."""
     journal.require_journal(loc.journal)
-    codex_checks(loc)
+    check_databases(loc)  # a damaged database is the same error here as on `run`, not a conflict
     return journal.compensate(loc.journal, action, ref, services, roots=roots_of(loc),
-                              gate=home_gate(loc, services, backups=True), argv=argv, force=force, cascade=cascade)
+                              gate=gate_for(loc, services, backups=True), argv=argv, force=force, cascade=cascade)
 
 
 def recover(loc: CodexHome, services: Services, argv: Sequence[str], *, apply: bool,
@@ -79,4 +67,4 @@ def recover(loc: CodexHome, services: Services, argv: Sequence[str], *, apply: b
     """Assess pending operations; with `apply`, settle them once the gate lets them (no backup: a
     recovery must work on a disk with no room left)."""
     return journal.recover(loc.journal, services, roots=roots_of(loc), apply=apply, accept=accept,
-                           gate=home_gate(loc, services, backups=False), argv=argv)
+                           gate=gate_for(loc, services, backups=False), argv=argv)
