@@ -19,9 +19,10 @@ from journal.guard import symlink_in
 from journal.sqlio import SQLITE_ERRORS, connect_ro
 from operations.advice import suggestions
 from operations.audit_model import AuditReport, ThreadAudit
-from operations.audit_summary import client_summaries, desktop_window, judge_visibility
+from operations.audit_summary import Judge, client_summaries, desktop_window
 from operations.codex_config import BUILTIN_PROVIDERS
 from operations.desktop.report import read_desktop
+from operations.gc_pause import paused_gc
 from operations.home import CodexHome
 from operations.lock_probes import held_writer_locks
 from operations.path_spelling import inside_of, spellings
@@ -104,6 +105,14 @@ def run_audit(
     read again, and the schema it judged is not judged again (no run changes a schema, and none
     runs while Codex does). `running`: whether Codex runs here, as the command checked it once
     (the process scan is not the audit's to repeat); without it the report says it was not checked."""
+    with paused_gc():
+        return _run_audit(home, now=now, picker_cwd=picker_cwd, max_samples=max_samples, progress=progress,
+                          previous=previous, running=running)
+
+
+def _run_audit(home: CodexHome, *, now: datetime, picker_cwd: str | None, max_samples: int,
+               progress: Callable[[int], None] | None, previous: AuditReport | None,
+               running: RunningCheck | None) -> AuditReport:
     warnings: list[str] = []
     if home.config.error:
         warnings.append(home.config.error)
@@ -140,21 +149,23 @@ def run_audit(
     ranks = scan_ranks(rollouts)
     threads: list[ThreadAudit] = []
     inside = inside_of(home.roots)
+    judge = Judge(current, picker_cwd)
     for row in rows:
-        threads.append(_audit_row(row, files_by_id.get(row.id, []), plain_paths, zst_paths, home, inside, current,
-                                  defined, picker_cwd, ranks, skipped_by_id.get(row.id, [])))
+        threads.append(_audit_row(row, files_by_id.get(row.id, []), plain_paths, zst_paths, home, inside,
+                                  current, defined, judge, ranks, skipped_by_id.get(row.id, [])))
     for file_id, files in files_by_id.items():
         if file_id in row_ids:
             continue
         live = file_id in live_locks or any(mtime_age(f.mtime_ns, now_ns) == "recent" for f in files)
-        threads.append(_audit_orphan(file_id, files, live, current, defined, picker_cwd, ranks,
+        threads.append(_audit_orphan(file_id, files, live, current, defined, judge, ranks,
                                      skipped_by_id.get(file_id, [])))
     for file_id, entries in skipped_by_id.items():
         if file_id not in row_ids and file_id not in files_by_id:
-            threads.append(_audit_unread(file_id, entries, current, picker_cwd))
-    for t in threads:
-        if any(mtime_age(f.mtime_ns, now_ns) == "future" for f in t.files):
-            t.problems.append("future_mtime")
+            threads.append(_audit_unread(file_id, entries, current, judge))
+    if any(mtime_age(r.mtime_ns, now_ns) == "future" for r in rollouts):  # almost never: one pass, not one per thread
+        for t in threads:
+            if any(mtime_age(f.mtime_ns, now_ns) == "future" for f in t.files):
+                t.problems.append("future_mtime")
 
     desktop_window(threads)
     problems = Counter(p for t in threads for p in t.problems)
@@ -238,11 +249,11 @@ def _file_listable(rollout: Rollout) -> tuple[bool, str | None]:
 
 
 def _file_problems(t: ThreadAudit, files: list[Rollout]) -> None:
-    plain = {f.plain_path for f in files}
-    if len(plain) > 1:
-        t.problems.append("duplicate_rollout_id")
-    if any(f.compressed for f in files) and any(not f.compressed for f in files):
-        t.problems.append("plain_and_zst")
+    if len(files) > 1:
+        if len({f.plain_path for f in files}) > 1:
+            t.problems.append("duplicate_rollout_id")
+        if any(f.compressed for f in files) and any(not f.compressed for f in files):
+            t.problems.append("plain_and_zst")
     for f in files:
         if f.format == "legacy_pre_2025_09":
             t.problems.append("old_format")
@@ -258,7 +269,8 @@ def _file_problems(t: ThreadAudit, files: list[Rollout]) -> None:
         t.problems.append("symlinked_rollout" if entry.kind == "broken symlink" else "not_regular_file")
         if entry.link is not None:
             t.problems.append("symlinked_rollout")
-    t.problems[:] = list(dict.fromkeys(t.problems))
+    if len(t.problems) > 1:
+        t.problems[:] = list(dict.fromkeys(t.problems))
 
 
 def _pick(files: list[Rollout]) -> Rollout:
@@ -266,8 +278,7 @@ def _pick(files: list[Rollout]) -> Rollout:
 
 
 def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], zst: dict[str, Rollout],
-               home: CodexHome, inside: Callable[[str], bool], current: str, defined: set[str],
-               picker_cwd: str | None,
+               home: CodexHome, inside: Callable[[str], bool], current: str, defined: set[str], judge: Judge,
                ranks: dict[str, int], skipped: list[Found]) -> ThreadAudit:
     t = ThreadAudit(row.id, row, files, recency_ms=row.recency_ms, skipped=skipped)
     if row.undecodable:
@@ -327,7 +338,7 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
                                 and not has_user_message(readable.path)),
         in_scan=bool(scanned), row_file=row_file, file_problem=why, scan_rank=_best_rank(scanned, ranks),
     )
-    judge_visibility(t, facts, current, picker_cwd)
+    judge(t, facts)
     return t
 
 
@@ -336,7 +347,7 @@ def _unread_reason(skipped: list[Found]) -> str:
     return (f"{entry.path} is {SKIPPED_TEXT.get(entry.kind, 'a ' + entry.kind)}, not a rollout file: never read")
 
 
-def _audit_unread(file_id: str, skipped: list[Found], current: str, picker_cwd: str | None) -> ThreadAudit:
+def _audit_unread(file_id: str, skipped: list[Found], current: str, judge: Judge) -> ThreadAudit:
     """A thread known only by entries named like its rollout that are not files: reported, never read."""
     t = ThreadAudit(file_id, None, [], skipped=skipped)
     _file_problems(t, [])
@@ -346,12 +357,12 @@ def _audit_unread(file_id: str, skipped: list[Found], current: str, picker_cwd: 
                   archived=skipped[0].location.startswith("archived"),
                   empty_preview=False, scan_preview_empty=False, in_scan=False, row_file=None,
                   file_problem=_unread_reason(skipped))
-    judge_visibility(t, facts, current, picker_cwd)
+    judge(t, facts)
     return t
 
 
 def _audit_orphan(file_id: str, files: list[Rollout], live: bool, current: str, defined: set[str],
-                  picker_cwd: str | None, ranks: dict[str, int], skipped: list[Found]) -> ThreadAudit:
+                  judge: Judge, ranks: dict[str, int], skipped: list[Found]) -> ThreadAudit:
     t = ThreadAudit(file_id, None, files, recency_ms=max(f.mtime_ns for f in files) // 1_000_000, skipped=skipped)
     t.problems.append("disk_not_in_db")
     if live:
@@ -370,5 +381,5 @@ def _audit_orphan(file_id: str, files: list[Rollout], live: bool, current: str, 
                   cwd=(meta.cwd or "") if meta else "", archived=file.location.startswith("archived"),
                   empty_preview=no_message, scan_preview_empty=no_message, in_scan=listable, row_file=None,
                   file_problem=why, scan_rank=_best_rank([file], ranks) if listable else None)
-    judge_visibility(t, facts, current, picker_cwd)
+    judge(t, facts)
     return t

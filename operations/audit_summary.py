@@ -12,13 +12,26 @@ from operations.audit_model import AuditReport, ThreadAudit
 from operations.visibility import Facts, Reason, Visibility, ide, label, picker
 
 
-def judge_visibility(t: ThreadAudit, facts: Facts, current: str, picker_cwd: str | None) -> None:
-    t.facts = facts
-    if facts.in_scan and facts.beyond_window:
-        t.problems.append("scan_window")
-    t.ide = ide(facts, current)
-    t.picker_all = picker(facts, current, None)
-    t.picker_cwd = picker(facts, current, picker_cwd) if picker_cwd else None
+class Judge:
+    """Sets each thread's facts and every client's verdict on it. 10,000 threads share a few
+    dozen distinct sets of what the filters read (`Facts.judged_by`), so each set is judged
+    once and its verdicts are shared."""
+
+    def __init__(self, current: str, picker_cwd: str | None) -> None:
+        self.current = current
+        self.picker_cwd = picker_cwd
+        self._seen: dict[tuple[object, ...], tuple[Visibility, Visibility, Visibility | None]] = {}
+
+    def __call__(self, t: ThreadAudit, facts: Facts) -> None:
+        t.facts = facts
+        if facts.in_scan and facts.beyond_window:
+            t.problems.append("scan_window")
+        key = facts.judged_by(bool(self.picker_cwd))
+        verdicts = self._seen.get(key)
+        if verdicts is None:
+            verdicts = self._seen[key] = (ide(facts, self.current), picker(facts, self.current, None),
+                                          picker(facts, self.current, self.picker_cwd) if self.picker_cwd else None)
+        t.ide, t.picker_all, t.picker_cwd = verdicts
 
 
 def _summary(threads: list[ThreadAudit], pick: Callable[[ThreadAudit], Visibility | None], client: str,
@@ -88,6 +101,7 @@ def predict(report: AuditReport, changes: dict[str, Callable[[Facts], Facts] | N
     """The threads as they will be once `changes` are made (None retires a thread), with each
     client's visibility recomputed by the same model the audit uses."""
     out: list[ThreadAudit] = []
+    judge = Judge(report.current_provider, None)
     for t in report.threads:
         if t.id in changes and changes[t.id] is None:
             continue
@@ -95,7 +109,7 @@ def predict(report: AuditReport, changes: dict[str, Callable[[Facts], Facts] | N
                            recency_ms=t.recency_ms, found_at=t.found_at)
         change = changes.get(t.id)
         if t.facts is not None:
-            judge_visibility(copy, change(replace(t.facts)) if change else t.facts, report.current_provider, None)
+            judge(copy, change(replace(t.facts)) if change else t.facts)
         out.append(copy)
     desktop_window(out)
     return out

@@ -122,7 +122,19 @@ def is_inside(path: str, roots: Iterable[str | Path], style: str = PATH_STYLE) -
 def inside_of(roots: Iterable[str | Path], style: str = PATH_STYLE) -> Callable[[str], bool]:
     """`is_inside` with the roots fixed once, for a test asked once per row."""
     texts = tuple(str(root) for root in roots)
-    return lambda path: _inside(path, texts, style)
+    prefixes = _posix_prefixes(texts) if style == "posix" else None
+    if prefixes is None:
+        return lambda path: _inside(path, texts, style)
+    exact = frozenset(t for t, _ in prefixes)
+    below = tuple(prefix for _, prefix in prefixes)
+
+    def inside(path: str) -> bool:  # the posix branch of `_inside`, its roots prepared here once
+        if not path.startswith("/") or path.startswith("//"):
+            return _inside(path, texts, style)
+        text = posixpath.normpath(path) if ("/." in path or "//" in path or path.endswith("/")) else path
+        return text in exact or text.startswith(below)
+
+    return inside
 
 
 def _inside(path: str, texts: tuple[str, ...], style: str) -> bool:

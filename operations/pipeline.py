@@ -18,6 +18,7 @@ from operations.audit_model import AuditReport
 from operations.backups import Backup, take_backups
 from operations.desktop.statefile import writes_state_file
 from operations.gate import GateReason, Shapes, admit, databases_touched, judge_shapes, preflight, unwritable
+from operations.gc_pause import paused_gc
 from operations.home import CodexHome
 from operations.repair.plan import Plan
 from operations.repair.selection import RepairContext, ThreadFilter, require_known_threads
@@ -97,7 +98,8 @@ def preview(home: CodexHome, services: Services, flt: ThreadFilter, job: Job | J
     ctx = RepairContext(home, report, services.clock.now())
     if not isinstance(job, Job):
         job = job(report, flt)
-    plans = [phase(ctx, flt) for phase in job.phases]
+    with paused_gc():  # a plan of 50,000 operations is built of acyclic objects (operations/gc_pause.py)
+        plans = [phase(ctx, flt) for phase in job.phases]
     effects = [e for p in plans for op in p.ops for e in op.effects]
     dbs = databases_touched(home, effects)
     if job.all_databases:

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, NamedTuple
 import orjson
 import zstandard
 
-from journal.fileio import NotRegularFile, kind_of, open_regular
+from journal.fileio import NotRegularFile, kind_of, open_regular_fd, read_first_line
 from journal.platform import exit_with_parent
 
 UUID_RE = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
@@ -156,9 +156,11 @@ def _walk(folder: str, top: str, depth: int, link: str | None, seen: set[tuple[i
                     continue
             elif not is_rollout_name(entry.name):
                 continue
+            elif entry.is_file(follow_symlinks=False):  # scandir's file type: no stat (10,000s of these)
+                yield Found(entry.path, _location(top, depth), link, "file")
+                continue
             else:
-                mode = stat.S_IFREG if entry.is_file(follow_symlinks=False) else entry.stat(
-                    follow_symlinks=False).st_mode
+                mode = entry.stat(follow_symlinks=False).st_mode
             if is_rollout_name(entry.name):
                 yield Found(entry.path, _location(top, depth), link or (entry.path if linked else None), kind_of(mode))
         except OSError:
@@ -177,12 +179,18 @@ def iter_rollout_paths(codex_home: Path) -> Iterator[tuple[str, str]]:
 
 
 def _read_head(path: str, compressed: bool) -> tuple[bytes | None, os.stat_result | None]:
-    """(first line, stat) with one open; never blocks (only a regular file is read)."""
+    """(first line, stat) with one open; never blocks. Only what the walk saw as a regular file
+    is read here, and the fstat after the open refuses whatever replaced it since."""
     try:
-        with open_regular(path) as handle:
-            st = os.fstat(handle.fileno())
-            if not compressed:
-                return handle.readline(MAX_FIRST_LINE).rstrip(b"\r\n"), st
+        if not compressed:
+            return read_first_line(path, MAX_FIRST_LINE, known_regular=True)
+        fd, st = open_regular_fd(path, known_regular=True)
+        try:
+            handle = os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+        with handle:
             return _read_compressed_line(handle), st
     except NotRegularFile:
         raise

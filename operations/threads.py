@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,16 +76,36 @@ def _read_rows(conn: sqlite3.Connection, columns: list[str], *, fast: bool) -> l
     """Rows as ThreadRows. `fast`: SQLite decodes the text (in C), and only rows the SQL marks as
     suspect are checked value by value; otherwise every value comes as bytes and is decoded here."""
     conn.text_factory = str if fast else bytes
-    cur = conn.execute(f"SELECT {', '.join(quote_ident(c) for c in columns)}, ({_suspect(columns)}) "
+    cur = conn.execute(f"SELECT {', '.join(quote_ident(c) for c in columns)}, ({_suspect(columns)}), NULL "
                        "FROM threads")
     width = len(columns)
-    rows = []
+    pick = _row_picker(columns)
+    rows: list[ThreadRow] = []
+    append = rows.append
     for raw in cur:
         if fast and not raw[width]:  # text decoded by SQLite, every type as Codex writes it
-            rows.append(_row(dict(zip(columns, raw[:width], strict=True))))
+            id_, path, archived, archived_at, provider, cwd, source, preview, thread_source, created, updated, mode, \
+                recency, updated_ms = pick(raw)
+            append(ThreadRow(id_, path or "", archived or 0, archived_at, provider or "", cwd or "", source or "",
+                             preview, thread_source, created, updated, mode,
+                             recency or updated_ms or (updated or 0) * 1000))
         else:
-            rows.append(_checked_row(columns, raw[:width]))
+            append(_checked_row(columns, raw[:width]))
     return rows
+
+
+def _row_picker(columns: list[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """The values `_row` takes from a row, in ThreadRow's order, picked in C: a column this
+    schema lacks is read from the query's trailing NULL."""
+    null = len(columns) + 1
+
+    def at(*names: str) -> int:
+        return next((columns.index(n) for n in names if n in columns), null)
+
+    return operator.itemgetter(
+        at("id"), at("rollout_path"), at("archived"), at("archived_at"), at("model_provider"), at("cwd"), at("source"),
+        at("preview", "first_user_message"), at("thread_source"), at("created_at"), at("updated_at"),
+        at("history_mode"), at("recency_at_ms"), at("updated_at_ms"))
 
 
 def _checked_row(columns: list[str], raw: tuple[Any, ...]) -> ThreadRow:

@@ -62,6 +62,14 @@ class Facts:
     def preview_hides(self, metadata_filter: bool) -> bool:
         return self.scan_preview_empty if metadata_filter or self.row_file is None else self.empty_preview
 
+    def judged_by(self, with_cwd: bool) -> tuple[object, ...]:
+        """Everything a client's filter reads of these facts: two threads with the same key are
+        listed, or hidden for the same reasons, by every client (the audit judges each key once).
+        The rank matters only beyond the window, the cwd only to a picker given one."""
+        return (self.provider, self.source, self.cwd if with_cwd else None, self.archived, self.empty_preview,
+                self.scan_preview_empty, self.in_scan, self.row_file, self.file_problem,
+                self.scan_rank if self.beyond_window else None)
+
 
 @dataclass(frozen=True, slots=True)
 class Reason:
@@ -83,14 +91,19 @@ def label(kind: str) -> str:
 
 @dataclass(slots=True)
 class Visibility:
+    """One client's verdict. Shared by every thread judged alike (see `Facts.judged_by`): never
+    changed once made."""
+
     listed: bool
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
+    _json: dict[str, object] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, object]:
-        if not self.reasons:
-            return {"listed": self.listed, "reasons": [], "kinds": []}
-        return {"listed": self.listed, "reasons": [r.detail for r in self.reasons],
-                "kinds": [r.kind for r in self.reasons]}
+        """Made once per verdict, and the same dict each time after: read it, do not change it."""
+        if self._json is None:
+            self._json = {"listed": self.listed, "reasons": [r.detail for r in self.reasons],
+                          "kinds": [r.kind for r in self.reasons]}
+        return self._json
 
 
 EMPTY_PREVIEW = Reason("empty_preview", "empty preview (no user message): never listed")

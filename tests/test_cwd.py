@@ -163,7 +163,7 @@ def test_is_inside_fast_path_agrees_with_the_component_rule() -> None:
     import posixpath
     import random
 
-    from operations.path_spelling import is_inside, key
+    from operations.path_spelling import inside_of, is_inside, key
 
     rng = random.Random(11)
     parts = ["a", "ab", "a.b", "..", ".", "", "proj", "project"]
@@ -172,3 +172,4 @@ def test_is_inside_fast_path_agrees_with_the_component_rule() -> None:
         roots = ["/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 3))) for _ in range(2)]
         by_keys = any(key(posixpath.abspath(path)).startswith(key(r)) for r in roots)
         assert is_inside(path, roots, "posix") == by_keys, (path, roots)
+        assert inside_of(roots, "posix")(path) == by_keys, (path, roots)  # the roots prepared once
