@@ -39,6 +39,7 @@ ACTIVE_WINDOW_S = 300
 # liveness (a copied home, a skewed clock): only a held writer lock marks such a file live.
 FUTURE_SKEW_S = 300
 READABLE_FORMATS = ("current",)
+ROW_FILE_FORMATS = (*READABLE_FORMATS, "empty")  # an empty file is a session Codex has not written yet
 LISTED_LOCATIONS = ("dated", "archived")
 
 # The reason a client gives for a file it cannot list, per kind of entry skipped by the scan.
@@ -226,7 +227,7 @@ def _scanned(files: list[Rollout], thread_id: str) -> list[Rollout]:
     """The files Codex's scan would list as this thread: readable, where it looks, and whose
     session_meta names this thread (a file is listed under its session_meta id)."""
     return [f for f in files if f.format in READABLE_FORMATS and f.location in LISTED_LOCATIONS and f.link is None
-            and (f.meta is None or not f.meta.id or f.meta.id.lower() == thread_id)]
+            and (f.meta is None or not f.meta.id or f.meta.id == thread_id or f.meta.id.lower() == thread_id)]
 
 
 def has_user_message(path: str, max_lines: int = 200) -> bool:
@@ -315,28 +316,26 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
         scanned[0] if scanned else None)
     meta = readable.meta if readable is not None else None
     provider = (meta.model_provider or current) if meta else row.model_provider
-    for p in {provider, row.model_provider}:
-        if p and p not in defined:
-            t.problems.append("undefined_provider")
-            break
-    if row.has_empty_preview:
+    if (provider and provider not in defined) or (row.model_provider and row.model_provider not in defined):
+        t.problems.append("undefined_provider")
+    empty_preview = row.has_empty_preview
+    if empty_preview:
         t.problems.append("empty_preview")
     located = at_path or readable
     why = None if scanned else (_file_listable(files[0])[1] if files else _unread_reason(skipped) if skipped
                                 else "no rollout file for it in this home")
     # An empty file is a session Codex has not written yet (it creates rollouts lazily): its row
     # stays listed by a database page. Unreadable ones drop out once Codex has looked at them.
-    row_file = (at_path is not None and at_path.format in (*READABLE_FORMATS, "empty")) or (
-        at_path is None and exists)
+    row_file = (at_path is not None and at_path.format in ROW_FILE_FORMATS) or (at_path is None and exists)
     facts = Facts(
         provider=provider,
         source=source_kind(meta.source) if meta and meta.source is not None else row.source,
         cwd=(meta.cwd if meta and meta.cwd else row.cwd),
         archived=located.location.startswith("archived") if located is not None else bool(row.archived),
-        empty_preview=row.has_empty_preview,
-        scan_preview_empty=bool(row.has_empty_preview and readable is not None
-                                and not has_user_message(readable.path)),
-        in_scan=bool(scanned), row_file=row_file, file_problem=why, scan_rank=_best_rank(scanned, ranks),
+        empty_preview=empty_preview,
+        scan_preview_empty=bool(empty_preview and readable is not None and not has_user_message(readable.path)),
+        in_scan=bool(scanned), row_file=row_file, file_problem=why,
+        scan_rank=(ranks.get(scanned[0].path) if len(scanned) == 1 else _best_rank(scanned, ranks)),
     )
     judge(t, facts)
     return t

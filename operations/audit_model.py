@@ -90,12 +90,12 @@ class ThreadAudit:
             out["archived"] = self.facts.archived
         if self.found_at:
             out["found_at"] = self.found_at
-        if self.skipped or any(f.link for f in self.files):  # almost never: skip the sets otherwise
+        if self.skipped or (self.files and any(f.link for f in self.files)):  # almost never: no sets otherwise
             links = sorted({f.link for f in self.files if f.link} | {f.link for f in self.skipped if f.link})
             if links:
                 out["symlinks"] = links
-        if self.skipped:
-            out["not_read"] = [{"path": f.path, "kind": f.kind} for f in self.skipped]
+            if self.skipped:
+                out["not_read"] = [{"path": f.path, "kind": f.kind} for f in self.skipped]
         return out
 
 

@@ -37,16 +37,23 @@ class Judge:
 def _summary(threads: list[ThreadAudit], pick: Callable[[ThreadAudit], Visibility | None], client: str,
              current: str) -> dict[str, Any]:
     total = len(threads)
-    hidden = [t for t in threads if (v := pick(t)) is not None and not v.listed]
-    by_kind: Counter[str] = Counter()
+    hidden = 0
+    verdicts: dict[int, Visibility] = {}  # threads judged alike share one verdict (`Judge`): count each once
+    times: Counter[int] = Counter()
     providers: Counter[str] = Counter()
-    for t in hidden:
+    for t in threads:
         v = pick(t)
-        assert v is not None
-        for reason in v.reasons:
-            by_kind[reason.kind] += 1
+        if v is None or v.listed:
+            continue
+        hidden += 1
+        times[id(v)] += 1
+        verdicts.setdefault(id(v), v)
         if t.facts and t.facts.provider != current:
             providers[t.facts.provider] += 1
+    by_kind: Counter[str] = Counter()  # kinds in the order the threads first show them (ties keep it)
+    for key, n in times.items():
+        for reason in verdicts[key].reasons:
+            by_kind[reason.kind] += n
     parts = []
     for kind, n in by_kind.most_common():
         if kind == "provider":
@@ -54,11 +61,11 @@ def _summary(threads: list[ThreadAudit], pick: Callable[[ThreadAudit], Visibilit
             parts.append(f"{n} by provider ({detail} ≠ current `{current}`)")
         else:
             parts.append(f"{n} {label(kind)}")
-    text = f"{len(hidden)} of {total} sessions are hidden from {client}"
+    text = f"{hidden} of {total} sessions are hidden from {client}"
     text += (": " + ", ".join(parts)) if parts else ""
     if by_kind.get("source"):
         text += " (not interactive, e.g. `codex exec`: `codex resume --include-non-interactive` lists them)"
-    return {"client": client, "total": total, "listed": total - len(hidden), "hidden": len(hidden),
+    return {"client": client, "total": total, "listed": total - hidden, "hidden": hidden,
             "by_reason": {label(k): n for k, n in by_kind.most_common()}, "by_kind": dict(by_kind.most_common()),
             "hidden_providers": dict(providers.most_common()),
             "summary": text}

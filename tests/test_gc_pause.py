@@ -17,7 +17,7 @@ def test_nested_pauses_restore_the_collector() -> None:
             assert not gc.isenabled()
         assert not gc.isenabled()  # only the outermost pause turns it back on
     assert gc.isenabled()
-    with pytest.raises(ValueError), paused_gc():
+    with pytest.raises(ValueError, match="boom"), paused_gc():
         raise ValueError("boom")
     assert gc.isenabled()
     gc.disable()

@@ -21,6 +21,7 @@ from operations.cli.output import echo, emit, handles, scan_progress, to_json_by
 from operations.cli.steps_view import spell
 from operations.desktop.report import desktop_steps
 from operations.doctor import compare, find_codex, run_doctor
+from operations.gc_pause import paused_gc
 from operations.home import discover
 from operations.locations import resolve_codex_home
 from operations.redact import redact
@@ -179,6 +180,7 @@ def _explain(report: AuditReport, ref: str, state_db: str | None, json_: bool) -
 
 
 @handles("audit")
+@paused_gc()  # read-only: what it builds lives until it has printed (operations/gc_pause.py)
 def audit_cmd(
     codex_home: CodexHomeOpt = None,
     db: Annotated[str | None, typer.Option("--db", metavar="PATH", callback=non_empty,

@@ -13,6 +13,7 @@ from operations.cli.fix_view import fix_data, render_fix
 from operations.cli.options import apply_progress
 from operations.cli.output import echo, emit, scan_progress, warn
 from operations.cli.plan_view import closing, emit_applied, refusal_data
+from operations.gc_pause import paused_gc
 from operations.home import discover
 from operations.locations import resolve_codex_home
 from operations.option_specs import FILTERS, RUNNING
@@ -37,24 +38,26 @@ def fix(values: dict[str, Any]) -> None:
     services = context.make_services()
     flt = filters_of(values)
     with context.writer_if(apply, home.journal, services, sys.argv[1:]) as writer:
-        seen = pipeline.preview(home, services, flt, lambda report, f: fix_job(report, f, opts), apply=apply,
-                                progress=scan_progress(json_))
-        plan = outline(RepairContext(home, seen.report, services.clock.now()), seen.filters, opts, seen.plans)
-        warnings = seen.warnings + [w for p in plan.phases for w in p.warnings]
-        data: dict[str, Any] = {"dry_run": not apply, "options": opts.describe(), "filters": seen.filters.describe(),
-                                **(fix_data(plan) if json_ else {}), "warnings": warnings,
-                                "apply_refused": refusal_data(seen)}  # every operation as JSON only when asked
-        for w in [] if json_ else warnings:
-            warn(f"warning: {w}")
-        if writer is None or not plan.op_count:
-            def dry() -> None:
-                for reason in seen.apply_refused:
-                    echo(f"--apply WOULD BE REFUSED: {reason.detail}")
-                render_fix(plan, values["verbose"])
-                echo(closing(seen) if writer is None else "nothing to apply")
+        with paused_gc():  # the preview, and a dry run's output, build what they keep (operations/gc_pause.py)
+            seen = pipeline.preview(home, services, flt, lambda report, f: fix_job(report, f, opts), apply=apply,
+                                    progress=scan_progress(json_))
+            plan = outline(RepairContext(home, seen.report, services.clock.now()), seen.filters, opts, seen.plans)
+            warnings = seen.warnings + [w for p in plan.phases for w in p.warnings]
+            data: dict[str, Any] = {"dry_run": not apply, "options": opts.describe(),
+                                    "filters": seen.filters.describe(), **(fix_data(plan) if json_ else {}),
+                                    "warnings": warnings,  # every operation as JSON only when asked
+                                    "apply_refused": refusal_data(seen)}
+            for w in [] if json_ else warnings:
+                warn(f"warning: {w}")
+            if writer is None or not plan.op_count:
+                def dry() -> None:
+                    for reason in seen.apply_refused:
+                        echo(f"--apply WOULD BE REFUSED: {reason.detail}")
+                    render_fix(plan, values["verbose"])
+                    echo(closing(seen) if writer is None else "nothing to apply")
 
-            emit("fix", data, json_, dry)
-            return
+                emit("fix", data, json_, dry)
+                return
         done = pipeline.apply(seen, writer, services, argv=sys.argv[1:], progress=apply_progress(json_))
     data["after"] = {k: v["summary"] for k, v in done.after.visibility.items()}
 
