@@ -64,12 +64,12 @@ def open_regular_fd(path: str | Path, *, known_regular: bool = False) -> tuple[i
         raise
 
 
-FIRST_READ = 64 << 10  # a first line of Codex's is 5-30 KB: one read almost always holds it
+FIRST_READ = 64 << 10  # the first lines read here are 5-30 KB: one read almost always holds one
 
 
 def read_first_line(path: str | Path, limit: int, *, known_regular: bool = False) -> tuple[bytes, os.stat_result]:
     """The file's first line (without its line end, at most `limit` bytes) and its fstat: raw
-    reads on the descriptor, no buffered file object (the audit reads 10,000s of these)."""
+    reads on the descriptor, no buffered file object (a caller may read 10,000s of these)."""
     fd, st = open_regular_fd(path, known_regular=known_regular)
     try:
         parts: list[bytes] = []
