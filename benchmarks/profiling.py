@@ -10,9 +10,9 @@ reports one of:
                 and of one planned operation, by part
   --pyinstrument  pyinstrument's call tree (if it is installed: pip install pyinstrument)
 Phases are found by wrapping the CLI's calls (run_audit, plan_fix, preflight, report_data,
-emit) from outside; a name the CLI no longer has is skipped. With --serial the rollouts are
-read in this process (the audit otherwise forks workers for 2,000 files or more, whose time
-a profiler of this process does not see). Linux only (RSS from /proc).
+emit) from outside; a name the CLI no longer has is skipped. The audit reads every rollout in
+this process unless `--workers N` turns its worker processes on for N files or more (their
+time a profiler of this process does not see). Linux only (RSS from /proc).
 Run: python benchmarks/profiling.py fix --sessions 10000 --phases
 """
 
@@ -192,7 +192,8 @@ def main() -> None:
     parser.add_argument("command", choices=["audit", "fix"])
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--text", action="store_true", help="human output instead of --json")
-    parser.add_argument("--serial", action="store_true", help="read every rollout in this process")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="read with worker processes from N files (CODEX_SESSIONS_PARALLEL_FROM)")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--phases", action="store_true")
     mode.add_argument("--cprofile", type=int, metavar="N")
@@ -201,13 +202,14 @@ def main() -> None:
     args = parser.parse_args()
     spec = audit_spec(args.sessions) if args.command == "audit" else interactive_spec(args.sessions)
     home = cached_home(args.command, spec)
-    if args.serial:
-        os.environ["CODEX_SESSIONS_PARALLEL_FROM"] = str(10**9)
+    os.environ.pop("CODEX_SESSIONS_PARALLEL_FROM", None)
+    if args.workers:
+        os.environ["CODEX_SESSIONS_PARALLEL_FROM"] = str(args.workers)
     argv = [args.command, "--codex-home", str(home)] + ([] if args.text else ["--json"])
     import operations.cli.app  # noqa: F401  (imports are not the run's cost)
 
     print(f"{' '.join(argv[:1] + argv[3:])} on {home.name} ({args.sessions:,} sessions"
-          f"{', read serially' if args.serial else ''}); RSS before: {rss_mb()[0]:.1f} MB")
+          f"{f', workers from {args.workers:,} files' if args.workers else ''}); RSS before: {rss_mb()[0]:.1f} MB")
     if args.phases:
         phases = Phases()
         phases.install()

@@ -41,3 +41,13 @@ def test_floor_reads_every_rollout_once(tmp_path: Path):
     on_disk = list(home.glob("sessions/**/rollout-*.jsonl")) + list(home.glob("archived_sessions/**/rollout-*.jsonl"))
     got = run(floor(home))
     assert int(got.out_head) == len(on_disk) >= 12
+
+
+def test_timed_runs_are_not_sampled_and_best_of_samples_one_more():
+    from benchmarks.measure import best_of
+
+    argv = [sys.executable, "-c", "import time; data = b'x' * (32 * 2**20); time.sleep(0.3)"]
+    assert run(argv, sample_tree=False).tree_kb == 0  # no sampler competing with what is timed
+    assert run(argv, sample_tree=True).tree_kb >= 32 * 1024
+    got, seconds = best_of(2, argv)
+    assert len(seconds) == 2 and got.tree_kb >= 32 * 1024 and got.peak_kb >= 32 * 1024
