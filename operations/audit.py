@@ -27,7 +27,7 @@ from operations.home import CodexHome
 from operations.lock_probes import held_writer_locks
 from operations.path_spelling import inside_of, spellings
 from operations.rollout_io import head_lines, plain_name
-from operations.rollouts import Found, Rollout, parse_name, scan_home, source_kind
+from operations.rollouts import Found, Rollout, file_name, parse_name, scan_home, source_kind
 from operations.running import RunningCheck
 from operations.schema import StateSchema, damaged, inspect_state_db
 from operations.threads import ThreadRow, load_rows
@@ -61,7 +61,7 @@ def scan_ranks(rollouts: list[Rollout]) -> dict[str, int]:
     ranks: dict[str, int] = {}
     for location in LISTED_LOCATIONS:
         named = [r for r in rollouts if r.location == location and r.file_id and r.name_date]
-        named.sort(key=lambda r: os.path.basename(r.plain_path), reverse=True)
+        named.sort(key=lambda r: file_name(r.plain_path), reverse=True)
         ranks.update((r.path, n) for n, r in enumerate(named, start=1))
     return ranks
 

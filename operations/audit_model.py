@@ -59,7 +59,7 @@ PROBLEM_TEXT = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class ThreadAudit:
     id: str
     row: ThreadRow | None

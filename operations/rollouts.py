@@ -251,9 +251,14 @@ def _meta(p: dict[str, Any]) -> SessionMeta:
     )
 
 
+def file_name(path: str) -> str:
+    """`os.path.basename`, without its generality where only one separator exists."""
+    return os.path.basename(path) if os.altsep else path[path.rfind(os.sep) + 1:]
+
+
 def read_rollout(path: str, location: str, link: str | None = None) -> Rollout:
     compressed = path.endswith(".zst")
-    file_id, name_date = parse_name(os.path.basename(path))
+    file_id, name_date = parse_name(file_name(path))
     line, st = _read_head(path, compressed)
     fmt, meta = classify_first_line(line, compressed)
     size, mtime, identity = (st.st_size, st.st_mtime_ns, (st.st_ino, st.st_ctime_ns)) if st else (0, 0, (0, 0))
