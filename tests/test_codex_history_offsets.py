@@ -38,7 +38,7 @@ Offsets = tuple[int, list[tuple[str, int, int]]]
 
 
 def _rollout(home: Path, thread_id: str) -> Path:
-    (path,) = [p for p in (home / "sessions").rglob(f"rollout-*{thread_id}.jsonl*")]
+    (path,) = list((home / "sessions").rglob(f"rollout-*{thread_id}.jsonl*"))
     return path
 
 
@@ -74,8 +74,8 @@ def _pointed(data: bytes, offsets: Offsets) -> list[tuple[bytes, bytes]]:
 
 
 def _as_migrated(lines: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    return [tuple(line.replace(f'"{OLD}"'.encode(), f'"{NEW}"'.encode()) for line in pair)  # type: ignore[misc]
-            for pair in lines]
+    old, new = f'"{OLD}"'.encode(), f'"{NEW}"'.encode()
+    return [(first.replace(old, new), last.replace(old, new)) for first, last in lines]
 
 
 def _turns(server: AppServer, thread_id: str) -> Turns:
