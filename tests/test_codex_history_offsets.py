@@ -105,12 +105,21 @@ def _made(codex: CodexSession, cwd: Path) -> str:
     return thread
 
 
-def _fork(codex: CodexSession, thread_id: str, through: str) -> tuple[Turns, dict[str, Any]]:
-    """Codex's `thread/fork` through one turn: the fork's turns and its `history_base`."""
+def _fork(codex: CodexSession, thread_id: str, through: str) -> str:
+    """Codex's `thread/fork` through one turn; returns the fork's id."""
     with AppServer(codex) as server:
-        fork = server.request("thread/fork", {"threadId": thread_id, "lastTurnId": through})["thread"]["id"]
-        turns = _turns(server, fork)
-    return turns, json.loads(_content(_rollout(codex.home, fork)).split(b"\n", 1)[0])["payload"]["history_base"]
+        fork: str = server.request("thread/fork", {"threadId": thread_id, "lastTurnId": through})["thread"]["id"]
+    return fork
+
+
+def _history_base(home: Path, fork: str) -> dict[str, Any]:
+    base: dict[str, Any] = json.loads(_content(_rollout(home, fork)).split(b"\n", 1)[0])["payload"]["history_base"]
+    return base
+
+
+def _listed(codex: CodexSession, thread_id: str) -> Turns:
+    with AppServer(codex) as server:
+        return _turns(server, thread_id)
 
 
 @pytest.mark.parametrize(("version", "compressed"), [("0.171.0", False), ("0.169.0", False), ("0.171.0", True)],
@@ -124,15 +133,18 @@ def test_shifted_offsets_are_read_by_codex_as_the_same_turns(
         codex = CodexSession(codex_binary_for(version), home, api, providers=(OLD, NEW), current=OLD)
         try:
             thread = _made(codex, cwd)
+            turns_before = _listed(codex, thread)
+            # a fork made before the migration: its history_base points into the parent's rollout
+            early = _fork(codex, thread, turns_before[1][0])
+            codex.resume(early, "fork task", cwd)
             if compressed:
-                age([_rollout(home, thread)], days=8)
-                assert run_compression_worker(codex)["compressed"] == 1
+                age([_rollout(home, t) for t in (thread, early)], days=8)
+                assert run_compression_worker(codex)["compressed"] == 2
                 assert _rollout(home, thread).name.endswith(".jsonl.zst")
-            with AppServer(codex) as server:
-                turns_before = _turns(server, thread)
             assert [items for _id, _status, items in turns_before] == [_said(p) for p in PROMPTS]
             data_before, offsets_before = _content(_rollout(home, thread)), _offsets(home, thread)
             assert len(offsets_before[1]) == len(PROMPTS)
+            assert _history_base(home, early)["end_byte_offset"] == offsets_before[1][1][2]
             pointed_before = _pointed(data_before, offsets_before)
 
             codex.write_config(current=NEW)
@@ -146,9 +158,9 @@ def test_shifted_offsets_are_read_by_codex_as_the_same_turns(
             # (a) every offset moved, and points at the same lines, the provider aside
             assert all(a[1:] != b[1:] for a, b in zip(offsets_before[1], offsets_after[1], strict=True))
             assert _pointed(data_after, offsets_after) == _as_migrated(pointed_before)
+            assert _history_base(home, early)["end_byte_offset"] == offsets_after[1][1][2]
             # (b) Codex lists the same turns
-            with AppServer(codex) as server:
-                assert _turns(server, thread) == turns_before
+            assert _listed(codex, thread) == turns_before
 
             # (d) undo gives back every byte (compressed too), mtime and offset; redo the same again
             after = snapshot(home)
@@ -161,19 +173,25 @@ def test_shifted_offsets_are_read_by_codex_as_the_same_turns(
             assert snapshot(home) == after
 
             # Codex cuts a fork at the turn's end offset, refusing a rollout shorter than its projection
-            fork_turns, base = _fork(codex, thread, turns_before[1][0])
-            assert fork_turns == turns_before[:2]
-            assert base["end_byte_offset"] == offsets_after[1][1][2]
+            late = _fork(codex, thread, turns_before[1][0])
+            assert _listed(codex, late) == turns_before[:2]
+            assert _history_base(home, late)["end_byte_offset"] == offsets_after[1][1][2]
 
             # (c) a resume appends one more turn, which Codex lists and whose offsets are true
             codex.resume(thread, "fourth task", cwd)
             data_resumed, offsets_resumed = _content(_rollout(home, thread)), _offsets(home, thread)
             assert data_resumed.startswith(data_after)
             assert _pointed(data_resumed, offsets_resumed)[:-1] == _as_migrated(pointed_before)
-            with AppServer(codex) as server:
-                turns_resumed = _turns(server, thread)
+            turns_resumed = _listed(codex, thread)
             assert turns_resumed[:-1] == turns_before
             assert turns_resumed[-1][1:] == ("completed", _said("fourth task"))
+            # the early fork, resumed, gives the model its parent's history up to the shifted offset
+            asked = len(api.requests)
+            codex.resume(early, "fork task two", cwd)
+            sent = json.dumps(api.requests[asked:])
+            assert all(p in sent for p in (*PROMPTS[:2], "fork task", "fork task two")) and PROMPTS[2] not in sent
+            assert [items for _id, _status, items in _listed(codex, early)] == [
+                _said(p) for p in (*PROMPTS[:2], "fork task", "fork task two")]
         finally:
             codex.close()
         assert codex.live_processes() == []
@@ -188,8 +206,7 @@ def test_control_offsets_left_stale_by_a_hand_edit_are_caught(
         codex = CodexSession(codex_binary_for("0.171.0"), home, api, providers=(OLD, NEW), current=OLD)
         try:
             thread = _made(codex, tmp_path / "proj")
-            with AppServer(codex) as server:
-                turns_before = _turns(server, thread)
+            turns_before = _listed(codex, thread)
             rollout = _rollout(home, thread)
             data_before, offsets = rollout.read_bytes(), _offsets(home, thread)
             pointed_before = _pointed(data_before, offsets)
@@ -205,8 +222,7 @@ def test_control_offsets_left_stale_by_a_hand_edit_are_caught(
 
             with pytest.raises(AssertionError):
                 assert _pointed(edited, offsets) == _as_migrated(pointed_before)
-            with AppServer(codex) as server:
-                assert _turns(server, thread) == turns_before  # listing reads the projection, not the file
+            assert _listed(codex, thread) == turns_before  # listing reads the projection, not the file
             with pytest.raises(CodexFailed, match="shrank"):
                 _fork(codex, thread, turns_before[1][0])
         finally:
