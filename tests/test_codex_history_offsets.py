@@ -4,11 +4,12 @@ after `run migrate-provider --apply` changes the lengths of lines before them.
 A thread made by `codex exec` and two resumes under provider `mockLonger` is migrated to
 `mockB` (every rewritten line 5 bytes shorter). Then every `thread_turns` offset and the
 projection's `next_rollout_byte_offset` point at the same lines (provider aside); Codex's
-`thread/turns/list` returns the same turns; `thread/fork` through the second turn (Codex cuts
-the parent at that turn's `rollout_end_byte_offset` and refuses a rollout shorter than the
-projection's offset: "durable rollout shrank before projection") succeeds and records the
-shifted offset as the fork's `history_base.end_byte_offset`; undo gives back every byte and
-row; a later resume appends a turn Codex lists. The same holds for a rollout Codex's own worker
+`thread/turns/list` returns the same turns (it answers from the projection, not the file);
+`thread/fork` through the second turn (which refuses a rollout shorter than the projection's
+offset: "durable rollout shrank before projection") succeeds and copies that turn's shifted
+`rollout_end_byte_offset` into the fork's `history_base.end_byte_offset`; a fork made before
+the migration has its `history_base` shifted too and, resumed, gives the model its parent's
+first two turns; undo gives back every byte and row; a later resume appends a turn Codex lists. The same holds for a rollout Codex's own worker
 compressed, whose offsets count decompressed bytes. The control makes the same edit by hand,
 offsets left alone: the offset check fails and Codex refuses the fork.
 """
