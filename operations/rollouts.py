@@ -7,12 +7,10 @@ cwd and source). Damaged input is classified and counted, never raised.
 from __future__ import annotations
 
 import io
-import multiprocessing
 import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -334,21 +332,8 @@ def scan_home(codex_home: Path, progress: Callable[[int], None] | None = None,
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     read: list[Rollout | Found] = []
     threshold = parallel_from()
-    if threshold is not None and count > 1 and len(paths) >= threshold \
-            and "fork" in multiprocessing.get_all_start_methods():
-        # Forked workers keep none of the journal (closed at fork, see journal.store), ignore
-        # SIGINT, and exit when this process is gone (journal.platform.exit_with_parent).
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=exit_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
-            try:
-                for part in pool.map(_read_chunk, chunks):
-                    read.extend(part)
-                    if progress:
-                        progress(len(kept) + len(read))
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)  # an interrupt does not wait for the rest
-                raise
+    if threshold is not None and count > 1 and len(paths) >= threshold and _can_fork():
+        _read_in_workers(chunks, count, read, lambda: progress(len(kept) + len(read)) if progress else None)
     else:
         for chunk in chunks:
             read.extend(_read_chunk(chunk))
@@ -359,6 +344,31 @@ def scan_home(codex_home: Path, progress: Callable[[int], None] | None = None,
     rollouts = [kept[f.path] if f.path in kept else fresh[f.path] for f in listed
                 if f.path in kept or f.path in fresh]
     return RolloutScan(rollouts, skipped)
+
+
+def _can_fork() -> bool:
+    import multiprocessing  # only when workers are asked for: most runs never fork
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _read_in_workers(chunks: list[list[Found]], count: int, read: list[Rollout | Found],
+                     progressed: Callable[[], None]) -> None:
+    """Forked workers keep none of the journal (closed at fork, see journal.store), ignore
+    SIGINT, and exit when this process is gone (journal.platform.exit_with_parent)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
+        try:
+            for part in pool.map(_read_chunk, chunks):
+                read.extend(part)
+                progressed()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # an interrupt does not wait for the rest
+            raise
 
 
 def source_kind(source: Any) -> str:
