@@ -1,3 +1,3 @@
-from operations.cli.app import main
+from operations.cli.entry import main
 
 main()
