@@ -2,7 +2,8 @@
 
 Everything runs as a person runs it, in fresh processes: `python -m operations audit --json
 --codex-home HOME` and the floor script (benchmarks/measure.py), the best of --runs after one
-run of each that warms the page cache. Per home size it prints the time, the ratio to the floor
+run of each that warms the page cache; the floor, the 10-session audit and the audit run in turn,
+so that all three see the same machine (it is shared: load comes and goes in bursts). Per home size it prints the time, the ratio to the floor
 (aim: within 3x), both whole (what a person waits, interpreter and imports included) and net of
 the fixed cost (the same command on a home of 10 sessions, run the same way), the peak RSS of
 the largest process (the command or one of its workers), the largest sum over the process tree,
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.homes import audit_spec, cached_home  # noqa: E402
-from benchmarks.measure import Figures, best_of, command, floor, run, spread  # noqa: E402
+from benchmarks.measure import command, floor, interleaved_best_of, run, spread  # noqa: E402
 
 BASELINE_SESSIONS = 10
 
@@ -30,18 +31,19 @@ def audit(home: Path) -> list[str]:
     return command("audit", "--json", "--codex-home", str(home))
 
 
-def bench(sessions: int, runs: int, fixed: Figures) -> None:
+def bench(sessions: int, runs: int) -> None:
     home = cached_home("audit", audit_spec(sessions))
-    run(floor(home))
-    run(audit(home))  # warm the page cache once for both
-    base, base_runs = best_of(runs, floor(home))
-    got, got_runs = best_of(runs, audit(home))
+    small = cached_home("audit", audit_spec(BASELINE_SESSIONS))
+    for argv in (floor(home), audit(small), audit(home)):
+        run(argv)  # warm the page cache (and the bytecode) once for each
+    (base, base_runs), (fixed, _), (got, got_runs) = interleaved_best_of(
+        runs, [floor(home), audit(small), audit(home)])
     net = got.seconds - fixed.seconds
     added_kb = got.peak_kb - fixed.peak_kb
-    print(f"audit --json, {sessions:,} sessions (best of {runs}):\n"
+    print(f"audit --json, {sessions:,} sessions (best of {runs}, floor and audits run in turn):\n"
           f"  floor   {base.seconds:6.2f} s   ({spread(base_runs)})\n"
           f"  audit   {got.seconds:6.2f} s   ({spread(got_runs)}); net of the fixed cost "
-          f"{fixed.seconds:.2f} s: {net:.2f} s\n"
+          f"{fixed.seconds:.2f} s ({BASELINE_SESSIONS} sessions): {net:.2f} s\n"
           f"  ratio   {got.seconds / base.seconds:6.2f}x whole, {net / base.seconds:.2f}x net (aim: within 3x)\n"
           f"  peak    {got.peak_kb / 1024:6.1f} MB largest process ({added_kb / sessions:.2f} KB/session above "
           f"the {fixed.peak_kb / 1024:.1f} MB of a {BASELINE_SESSIONS}-session audit); "
@@ -49,22 +51,13 @@ def bench(sessions: int, runs: int, fixed: Figures) -> None:
           f"  output  {got.out_bytes / 1e6:6.1f} MB of JSON", flush=True)
 
 
-def fixed_cost(runs: int) -> Figures:
-    """The same command on a home of 10 sessions: interpreter, imports, opening the database."""
-    home = cached_home("audit", audit_spec(BASELINE_SESSIONS))
-    run(audit(home))
-    fixed, _ = best_of(runs, audit(home))
-    return fixed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, nargs="*", default=[10_000])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    fixed = fixed_cost(args.runs)
     for n in args.sessions:
-        bench(n, args.runs, fixed)
+        bench(n, args.runs)
 
 
 if __name__ == "__main__":

@@ -159,5 +159,22 @@ def best_of(runs: int, argv: list[str], ok_codes: tuple[int, ...] = (0,)) -> tup
                    fastest.out_bytes), [f.seconds for f in taken]
 
 
+def interleaved_best_of(runs: int, argvs: list[list[str]]) -> list[tuple[Figures, list[float]]]:
+    """`best_of` for several commands whose times are compared, run in turn (A, B, C, A, B, C, ...)
+    so that each sees the machine as the others did: on a shared machine, a burst of load
+    between one command's runs and the next command's would otherwise skew their ratio."""
+    taken: list[list[Figures]] = [[] for _ in argvs]
+    for _ in range(runs):
+        for index, argv in enumerate(argvs):
+            taken[index].append(run(argv, sample_tree=False))
+    out = []
+    for index, argv in enumerate(argvs):
+        sampled = run(argv, sample_tree=True)
+        fastest = min(taken[index], key=lambda f: f.seconds)
+        out.append((Figures(fastest.seconds, max(f.peak_kb for f in (*taken[index], sampled)), sampled.tree_kb,
+                            fastest.out_bytes), [f.seconds for f in taken[index]]))
+    return out
+
+
 def spread(seconds: list[float]) -> str:
     return f"runs {', '.join(f'{s:.2f}' for s in seconds)}; median {statistics.median(seconds):.2f}"
