@@ -2,12 +2,13 @@
 
 Everything runs as a person runs it, in fresh processes: `python -m operations audit --json
 --codex-home HOME` and the floor script (benchmarks/measure.py), the best of --runs after one
-run of each that warms the page cache; the floor, the 10-session audit and the audit run in turn,
-so that all three see the same machine (it is shared: load comes and goes in bursts). Per home size it prints the time, the ratio to the floor
-(aim: within 3x), both whole (what a person waits, interpreter and imports included) and net of
-the fixed cost (the same command on a home of 10 sessions, run the same way), the peak RSS of
-the largest process (the command or one of its workers), the largest sum over the process tree,
-and memory per session (aim: flat as the home grows). Homes are cached in benchmarks/out/
+run of each that warms the page cache; the floor, the 10-session audit and the audit run in
+turn, so that all three see the same machine (it is shared: load comes and goes in bursts). Per
+home size it prints the time, the ratio to the floor (aim: within 3x), both whole (what a person
+waits, interpreter and imports included) and net of the fixed cost (the same command on a home
+of 10 sessions), the peak RSS of the largest process (the command, or one of its workers when
+CODEX_SESSIONS_PARALLEL_FROM asks for them), the largest sum over the process tree, and memory
+per session (aim: flat as the home grows). Homes are cached in benchmarks/out/
 (benchmarks/homes.py).
 Run: python benchmarks/audit.py [--sessions 10000 50000] [--runs 3]
 """
