@@ -152,24 +152,21 @@ def best_of(runs: int, argv: list[str], ok_codes: tuple[int, ...] = (0,)) -> tup
     disturbed) with every run's seconds; memory is the largest peak seen in any run. The timed
     runs are not sampled (the sampler would compete for the cores it times); one more run is,
     for the process tree's memory."""
-    taken = [run(argv, ok_codes, sample_tree=False) for _ in range(runs)]
-    sampled = run(argv, ok_codes, sample_tree=True)
-    fastest = min(taken, key=lambda f: f.seconds)
-    return Figures(fastest.seconds, max(f.peak_kb for f in (*taken, sampled)), sampled.tree_kb,
-                   fastest.out_bytes), [f.seconds for f in taken]
+    return interleaved_best_of(runs, [argv], ok_codes)[0]
 
 
-def interleaved_best_of(runs: int, argvs: list[list[str]]) -> list[tuple[Figures, list[float]]]:
+def interleaved_best_of(runs: int, argvs: list[list[str]],
+                        ok_codes: tuple[int, ...] = (0,)) -> list[tuple[Figures, list[float]]]:
     """`best_of` for several commands whose times are compared, run in turn (A, B, C, A, B, C, ...)
     so that each sees the machine as the others did: on a shared machine, a burst of load
     between one command's runs and the next command's would otherwise skew their ratio."""
     taken: list[list[Figures]] = [[] for _ in argvs]
     for _ in range(runs):
         for index, argv in enumerate(argvs):
-            taken[index].append(run(argv, sample_tree=False))
+            taken[index].append(run(argv, ok_codes, sample_tree=False))
     out = []
     for index, argv in enumerate(argvs):
-        sampled = run(argv, sample_tree=True)
+        sampled = run(argv, ok_codes, sample_tree=True)
         fastest = min(taken[index], key=lambda f: f.seconds)
         out.append((Figures(fastest.seconds, max(f.peak_kb for f in (*taken[index], sampled)), sampled.tree_kb,
                             fastest.out_bytes), [f.seconds for f in taken[index]]))

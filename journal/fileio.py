@@ -32,11 +32,11 @@ class NotRegularFile(OSError):
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
 
 
-def open_regular(path: str | Path) -> BinaryIO:
+def open_regular(path: str | Path, *, known_regular: bool = False) -> BinaryIO:
     """Open a regular file for reading, without ever blocking: anything else (a FIFO, a socket, a
     device, a folder) is refused with NotRegularFile before a byte is read, and a device is not
-    even opened (opening one can have effects)."""
-    fd, _ = open_regular_fd(path)
+    even opened (opening one can have effects). `known_regular`: as for `open_regular_fd`."""
+    fd, _ = open_regular_fd(path, known_regular=known_regular)
     try:
         return os.fdopen(fd, "rb")
     except BaseException:

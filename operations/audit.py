@@ -67,6 +67,8 @@ def scan_ranks(rollouts: list[Rollout]) -> dict[str, int]:
 
 
 def _best_rank(files: list[Rollout], ranks: dict[str, int]) -> int | None:
+    if len(files) == 1:  # almost always: no list to build
+        return ranks.get(files[0].path)
     found = [ranks[f.path] for f in files if f.path in ranks]
     return min(found) if found else None
 
@@ -335,7 +337,7 @@ def _audit_row(row: ThreadRow, files: list[Rollout], plain: dict[str, Rollout], 
         empty_preview=empty_preview,
         scan_preview_empty=bool(empty_preview and readable is not None and not has_user_message(readable.path)),
         in_scan=bool(scanned), row_file=row_file, file_problem=why,
-        scan_rank=(ranks.get(scanned[0].path) if len(scanned) == 1 else _best_rank(scanned, ranks)),
+        scan_rank=_best_rank(scanned, ranks),
     )
     judge(t, facts)
     return t

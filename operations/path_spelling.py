@@ -116,34 +116,24 @@ def is_inside(path: str, roots: Iterable[str | Path], style: str = PATH_STYLE) -
 
     An absolute POSIX path against POSIX roots compares as normalized text up to a separator,
     which is the same test, without building component keys (the audit asks once per row)."""
-    return _inside(path, tuple(str(root) for root in roots), style)
+    return inside_of(roots, style)(path)
 
 
 def inside_of(roots: Iterable[str | Path], style: str = PATH_STYLE) -> Callable[[str], bool]:
     """`is_inside` with the roots fixed once, for a test asked once per row."""
     texts = tuple(str(root) for root in roots)
     prefixes = _posix_prefixes(texts) if style == "posix" else None
-    if prefixes is None:
-        return lambda path: _inside(path, texts, style)
-    exact = frozenset(t for t, _ in prefixes)
-    below = tuple(prefix for _, prefix in prefixes)
+    exact = frozenset(t for t, _ in prefixes or ())
+    below = tuple(prefix for _, prefix in prefixes or ())
 
-    def inside(path: str) -> bool:  # the posix branch of `_inside`, its roots prepared here once
-        if not path.startswith("/") or path.startswith("//"):
-            return _inside(path, texts, style)
-        text = posixpath.normpath(path) if ("/." in path or "//" in path or path.endswith("/")) else path
-        return text in exact or text.startswith(below)
+    def inside(path: str) -> bool:
+        if prefixes is not None and path.startswith("/") and not path.startswith("//"):
+            text = posixpath.normpath(path) if ("/." in path or "//" in path or path.endswith("/")) else path
+            return text in exact or text.startswith(below)
+        here = key(posixpath.abspath(path) if style == "posix" else ntpath.normpath(path), style)
+        return any(here.startswith(_root_key(t, style)) for t in texts)
 
     return inside
-
-
-def _inside(path: str, texts: tuple[str, ...], style: str) -> bool:
-    prefixes = _posix_prefixes(texts) if style == "posix" else None
-    if prefixes is not None and path.startswith("/") and not path.startswith("//"):
-        text = posixpath.normpath(path) if ("/." in path or "//" in path or path.endswith("/")) else path
-        return any(text == t or text.startswith(prefix) for t, prefix in prefixes)
-    here = key(posixpath.abspath(path) if style == "posix" else ntpath.normpath(path), style)
-    return any(here.startswith(_root_key(t, style)) for t in texts)
 
 
 @functools.lru_cache(maxsize=64)

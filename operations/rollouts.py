@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, NamedTuple
 import orjson
 import zstandard
 
-from journal.fileio import NotRegularFile, kind_of, open_regular_fd, read_first_line
+from journal.fileio import NotRegularFile, kind_of, open_regular, read_first_line
 from journal.platform import exit_with_parent
 
 UUID_RE = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
@@ -182,14 +182,8 @@ def _read_head(path: str, compressed: bool) -> tuple[bytes | None, os.stat_resul
     try:
         if not compressed:
             return read_first_line(path, MAX_FIRST_LINE, known_regular=True)
-        fd, st = open_regular_fd(path, known_regular=True)
-        try:
-            handle = os.fdopen(fd, "rb")
-        except BaseException:
-            os.close(fd)
-            raise
-        with handle:
-            return _read_compressed_line(handle), st
+        with open_regular(path, known_regular=True) as handle:
+            return _read_compressed_line(handle), os.fstat(handle.fileno())
     except NotRegularFile:
         raise
     except OSError:

@@ -100,7 +100,7 @@ def build_app(names: Iterable[str] = COMMANDS) -> typer.Typer:
             continue
         target: Any = getattr(importlib.import_module(module), attribute)
         if kind == "group":
-            app.add_typer(target() if callable(target) and not isinstance(target, typer.Typer) else target, name=name)
+            app.add_typer(target if isinstance(target, typer.Typer) else target(), name=name)
         else:
             app.command(name)(target)
     for group in (app, *(g.typer_instance for g in app.registered_groups if g.typer_instance)):

@@ -14,8 +14,8 @@ from __future__ import annotations
 from journal.runner import PlannedOp
 from operations.desktop.projects import ProjectsView, read_projects
 from operations.repair.plan import Plan, Why
-from operations.repair.rollout_files import ROW_GONE
-from operations.repair.rows import current_rows, row_update
+from operations.repair.rollout_files import each_with_row
+from operations.repair.rows import row_update
 from operations.repair.selection import RepairContext, ThreadFilter
 
 
@@ -40,14 +40,8 @@ def plan_assign_projects(ctx: RepairContext, flt: ThreadFilter) -> Plan:
             and projects.thread_project.get(t.id) is None]
     if left:
         plan.warnings.append(f"{len(left)} sub-agent thread(s) left alone: they follow their parent thread")
-    rows = current_rows(ctx.home, [t.id for t in wanted])
     names = {p.id: p.name for p in projects.projects.values()}
-    for t in wanted:
-        plan.considered += 1
-        row = rows.get(t.id)
-        if row is None:
-            plan.leave(t.id, ROW_GONE)
-            continue
+    for t, row in each_with_row(ctx, plan, wanted):
         if t.id in contested:
             listed = ", ".join(f"{names[p]} ({p})" for p in contested[t.id])
             plan.leave(t.id, Why("project_contested", f"its folder {row['cwd']} lies in the roots of several "

@@ -6,7 +6,7 @@ position, path)`, `project_idempotency_keys(key, project_id, created_at_ms)` and
 `threads.project_id`; app-server `thread/list` with `projectId` lists the threads whose
 `project_id` is that project, and `project/create` assigns no existing thread (0.171, checked in
 tests/test_codex_desktop.py). A thread **could be claimed** by a project when its `cwd` is one
-of that project's roots or lies below one, by path components (`operations/paths.is_inside`).
+of that project's roots or lies below one, by path components (`operations/path_spelling.is_inside`).
 Exactly one claimant is a repair (`assign-projects`); two or more (nested or duplicate roots) is
 reported and never guessed.
 """

@@ -110,9 +110,10 @@ def writable_single_file(t: ThreadAudit, ctx: RepairContext, plan: Plan) -> Roll
     return file
 
 
-def each_writable(ctx: RepairContext, plan: Plan,
-                  wanted: list[ThreadAudit]) -> Iterator[tuple[ThreadAudit, dict[str, Any], Rollout]]:
-    """(thread, its current row, its one writable rollout) for each wanted thread; others are refused."""
+def each_with_row(ctx: RepairContext, plan: Plan,
+                  wanted: list[ThreadAudit]) -> Iterator[tuple[ThreadAudit, dict[str, Any]]]:
+    """(thread, its current row) for each wanted thread, each counted as considered; a thread whose
+    row disappeared since the audit is left alone."""
     rows = current_rows(ctx.home, [t.id for t in wanted])
     for t in wanted:
         plan.considered += 1
@@ -120,6 +121,13 @@ def each_writable(ctx: RepairContext, plan: Plan,
         if row is None:
             plan.leave(t.id, ROW_GONE)
             continue
+        yield t, row
+
+
+def each_writable(ctx: RepairContext, plan: Plan,
+                  wanted: list[ThreadAudit]) -> Iterator[tuple[ThreadAudit, dict[str, Any], Rollout]]:
+    """(thread, its current row, its one writable rollout) for each wanted thread; others are refused."""
+    for t, row in each_with_row(ctx, plan, wanted):
         file = writable_single_file(t, ctx, plan)
         if file is not None:
             yield t, row, file
